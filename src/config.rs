@@ -1,0 +1,179 @@
+//! Settings: defaults in code, then `berth.toml` (if given), then `BERTH_…` environment
+//! variables, then command-line flags. Unknown keys are refused so a typo never silently
+//! falls back to a default.
+//!
+//! Environment names mirror the TOML path with `__` between levels, e.g. `BERTH_LISTEN`,
+//! `BERTH_DATA_DIR`, `BERTH_LOG__FORMAT`, `BERTH_LIMITS__MANIFEST_MAX_BYTES`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything Berth can be configured with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address of the main port (Nexus listens on 8081 too).
+    pub listen: SocketAddr,
+    /// Directory holding the metadata database and the default blob store.
+    pub data_dir: PathBuf,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// The hosted repository that serves `/v2/` on the main port.
+    pub default_repository: String,
+    pub log: LogSettings,
+    pub limits: Limits,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `berth=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Protocol limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest manifest accepted, in bytes (the spec suggests 4 MiB).
+    pub manifest_max_bytes: usize,
+    /// Upload sessions idle for longer than this are removed with their temp files.
+    pub upload_expiry_secs: u64,
+    /// Memory given to cached manifest bytes.
+    pub manifest_cache_bytes: usize,
+    /// Most entries one `tags/list` or `_catalog` page returns.
+    pub page_max: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "0.0.0.0:8081".parse().expect("valid default address"),
+            data_dir: PathBuf::from("berth-data"),
+            workers: 0,
+            default_repository: "docker-hosted".into(),
+            log: LogSettings::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            manifest_max_bytes: 4 << 20,
+            upload_expiry_secs: 24 * 3600,
+            manifest_cache_bytes: 64 << 20,
+            page_max: 10_000,
+        }
+    }
+}
+
+/// Command-line values that override every other layer.
+#[derive(Debug, Default, Serialize)]
+pub struct CliOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Builds the effective settings from all layers and validates them.
+    pub fn load(file: Option<&Path>, cli: &CliOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("BERTH_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(cli))
+            .extract()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.limits.manifest_max_bytes < 1024 {
+            anyhow::bail!("limits.manifest_max_bytes must be at least 1024");
+        }
+        if self.limits.page_max == 0 {
+            anyhow::bail!("limits.page_max must be positive");
+        }
+        if self.default_repository.is_empty() {
+            anyhow::bail!("default_repository must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The effective settings as TOML, for `berth config`.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_serialize() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert!(s.to_toml().unwrap().contains("listen = \"0.0.0.0:8081\""));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nlisten_typo = 1\n").unwrap();
+        assert!(Settings::load(Some(&path), &CliOverrides::default()).is_err());
+    }
+
+    #[test]
+    fn file_then_cli_layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\n[limits]\nmanifest_max_bytes = 2048\n",
+        )
+        .unwrap();
+        let cli = CliOverrides {
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(Some(&path), &cli).unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.limits.manifest_max_bytes, 2048);
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+}

@@ -1,0 +1,131 @@
+//! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use super::error::ApiError;
+use super::headers::{content_length, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
+use super::Ctx;
+use crate::meta::ManifestRecord;
+use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference};
+use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
+use crate::registry::RegistryError;
+
+pub async fn get(
+    ctx: &Ctx,
+    name: ImageName,
+    reference: Reference,
+) -> Result<HttpResponse, ApiError> {
+    let image = ctx.repo.existing_image(&name).await?;
+    let unknown = || RegistryError::ManifestUnknown(reference.to_string());
+    let digest = match &reference {
+        Reference::Tag(tag) => image.tag(tag.as_str()).ok_or_else(unknown)?,
+        Reference::Digest(d) => d.clone(),
+    };
+    let record = image.manifest(&digest).ok_or_else(unknown)?;
+    let bytes = ctx.repo.manifest_bytes(&digest).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(record.media_type.as_str())
+        .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
+        .insert_header(("ETag", format!("\"{digest}\"")))
+        .body(bytes))
+}
+
+pub async fn put(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    body: web::Payload,
+    name: ImageName,
+    reference: Reference,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = read_limited(req, body, ctx.limits.manifest_max_bytes).await?;
+    let algorithm = match &reference {
+        Reference::Digest(d) => d.algorithm(),
+        Reference::Tag(_) => Algorithm::Sha256,
+    };
+    let digest = Digest::of_bytes(algorithm, &bytes);
+    if let Reference::Digest(claimed) = &reference {
+        if claimed != &digest {
+            return Err(ApiError::new(
+                OciErrorCode::DigestInvalid,
+                format!("manifest digest is {digest}, not {claimed}"),
+            ));
+        }
+    }
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    let parsed = ParsedManifest::parse(&bytes, content_type)?;
+    ctx.repo.store().put_bytes(&digest, bytes.clone()).await?;
+    let subject = parsed.subject.clone();
+    let record = ManifestRecord {
+        digest: digest.clone(),
+        media_type: parsed.media_type,
+        size: bytes.len() as u64,
+        artifact_type: parsed.artifact_type,
+        subject: parsed.subject,
+        annotations: parsed.annotations,
+    };
+    let tag = match reference {
+        Reference::Tag(t) => Some(t),
+        Reference::Digest(_) => None,
+    };
+    let msg = PutManifest {
+        name: name.clone(),
+        tag,
+        record,
+        blobs: parsed.blobs,
+        children: parsed.children,
+    };
+    ctx.repo.send(msg).await?;
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header(("Location", ctx.url(&name, &format!("manifests/{digest}"))))
+        .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()));
+    if let Some(subject) = subject {
+        response.insert_header((OCI_SUBJECT, subject.as_str()));
+    }
+    Ok(response.finish())
+}
+
+/// Reads a manifest body, refusing anything over `max` bytes without buffering it.
+async fn read_limited(
+    req: &HttpRequest,
+    mut body: web::Payload,
+    max: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            OciErrorCode::ManifestInvalid,
+            format!("manifest is larger than the limit of {max} bytes"),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    if content_length(req).is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::BodyInvalid(e.to_string()))?;
+        if buf.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub async fn delete(
+    ctx: &Ctx,
+    name: ImageName,
+    reference: Reference,
+) -> Result<HttpResponse, ApiError> {
+    match reference {
+        Reference::Tag(tag) => ctx.repo.send(DeleteTag { name, tag }).await?,
+        Reference::Digest(digest) => ctx.repo.send(DeleteManifest { name, digest }).await?,
+    }
+    Ok(HttpResponse::Accepted().finish())
+}

@@ -1,0 +1,198 @@
+//! Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, monolithic with `?digest=`, or
+//! mount with `?mount=&from=`), and `GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id>`.
+//!
+//! Request bodies stream straight into the session's `DigestWriter`; a PATCH whose body is
+//! cut short keeps what arrived, so the client can ask for the offset and resume.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use super::error::{upload_range, ApiError};
+use super::headers::*;
+use super::Ctx;
+use crate::oci::{Digest, ImageName};
+use crate::registry::messages::{EndUpload, LinkBlob, MountBlob, StartUpload};
+use crate::registry::RegistryError;
+use crate::storage::DigestWriter;
+
+pub async fn start(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    body: web::Payload,
+    name: ImageName,
+) -> Result<HttpResponse, ApiError> {
+    let q = query(req);
+    if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
+        if let Some(response) = try_mount(ctx, &name, mount, from).await? {
+            return Ok(response);
+        }
+    } else if param(&q, "digest").is_some() {
+        return monolithic(ctx, body, name, digest_param(&q)?).await;
+    }
+    let session = ctx.repo.send(StartUpload { name: name.clone() }).await?;
+    Ok(accepted(ctx, &name, &session.id, 0))
+}
+
+/// Mounts `mount` from image `from`; `None` (fall back to a new session, as the spec says)
+/// when the arguments are invalid or `from` does not have the blob.
+async fn try_mount(
+    ctx: &Ctx,
+    name: &ImageName,
+    mount: &str,
+    from: &str,
+) -> Result<Option<HttpResponse>, ApiError> {
+    let (Ok(digest), Ok(from)) = (Digest::parse(mount), ImageName::parse(from)) else {
+        return Ok(None);
+    };
+    let msg = MountBlob {
+        name: name.clone(),
+        from,
+        digest: digest.clone(),
+    };
+    if !ctx.repo.send(msg).await? {
+        return Ok(None);
+    }
+    Ok(Some(created(ctx, name, &digest)))
+}
+
+/// `POST …/uploads/?digest=`: the whole blob in one request.
+async fn monolithic(
+    ctx: &Ctx,
+    body: web::Payload,
+    name: ImageName,
+    digest: Digest,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut writer = ctx
+        .repo
+        .store()
+        .new_upload(&id, digest.algorithm())
+        .map_err(crate::storage::StorageError::from)?;
+    stream_into(&mut writer, body).await?;
+    finish(ctx, writer, &name, &digest, None).await
+}
+
+pub async fn patch(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    body: web::Payload,
+    name: ImageName,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let session = ctx.repo.upload(&name, &id)?;
+    let mut guard = session.lock()?;
+    let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
+    check_chunk(req, writer.offset())?;
+    let offset = stream_into(writer, body).await?;
+    session.touch();
+    Ok(accepted(ctx, &name, &id, offset))
+}
+
+pub async fn complete(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    body: web::Payload,
+    name: ImageName,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
+    let digest = digest_param(&query(req))?;
+    let session = ctx.repo.upload(&name, &id)?;
+    let mut guard = session.lock()?;
+    let offset = guard.as_ref().ok_or(RegistryError::UploadUnknown)?.offset();
+    check_chunk(req, offset)?;
+    // From here on the session is spent whatever happens: a failed completion is final.
+    let mut writer = guard.take().ok_or(RegistryError::UploadUnknown)?;
+    drop(guard);
+    let outcome = match stream_into(&mut writer, body).await {
+        Ok(_) => finish(ctx, writer, &name, &digest, Some(id.clone())).await,
+        Err(e) => Err(e.into()),
+    };
+    if outcome.is_err() {
+        ctx.repo.send(EndUpload { id }).await?;
+    }
+    outcome
+}
+
+pub async fn status(ctx: &Ctx, name: ImageName, id: String) -> Result<HttpResponse, ApiError> {
+    let session = ctx.repo.upload(&name, &id)?;
+    let offset = session.offset().await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("Location", ctx.url(&name, &format!("blobs/uploads/{id}"))))
+        .insert_header(("Range", upload_range(offset)))
+        .insert_header((DOCKER_UPLOAD_UUID, id.as_str()))
+        .insert_header((UPLOAD_SESSION_ID, id.as_str()))
+        .finish())
+}
+
+pub async fn cancel(ctx: &Ctx, name: ImageName, id: String) -> Result<HttpResponse, ApiError> {
+    ctx.repo.upload(&name, &id)?;
+    ctx.repo.send(EndUpload { id }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A chunk must start at the current offset and, when both headers are given, its
+/// `Content-Range` must agree with its `Content-Length`; otherwise 416 with the offset.
+fn check_chunk(req: &HttpRequest, offset: u64) -> Result<(), ApiError> {
+    let range = content_range(req).map_err(|_| RegistryError::RangeInvalid { offset })?;
+    let Some((start, end)) = range else {
+        return Ok(());
+    };
+    let length_ok = content_length(req).is_none_or(|n| n == end - start + 1);
+    if start != offset || !length_ok {
+        return Err(RegistryError::RangeInvalid { offset }.into());
+    }
+    Ok(())
+}
+
+/// Streams the request body into `writer`; returns the new offset. If the body breaks off,
+/// what arrived stays written (and hashed) and the error is returned.
+async fn stream_into(
+    writer: &mut DigestWriter,
+    mut body: web::Payload,
+) -> Result<u64, RegistryError> {
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(bytes) => writer.push(bytes).await?,
+            Err(e) => {
+                writer.discard_pending().await?;
+                return Err(RegistryError::BodyInvalid(e.to_string()));
+            }
+        }
+    }
+    Ok(writer.flush().await?)
+}
+
+/// Verifies and publishes the blob, links it to the image, ends the session.
+async fn finish(
+    ctx: &Ctx,
+    writer: DigestWriter,
+    name: &ImageName,
+    digest: &Digest,
+    session: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let size = ctx.repo.store().commit(writer, digest).await?;
+    let msg = LinkBlob {
+        name: name.clone(),
+        digest: digest.clone(),
+        size,
+        session,
+    };
+    ctx.repo.send(msg).await?;
+    Ok(created(ctx, name, digest))
+}
+
+fn accepted(ctx: &Ctx, name: &ImageName, id: &str, offset: u64) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header(("Location", ctx.url(name, &format!("blobs/uploads/{id}"))))
+        .insert_header(("Range", upload_range(offset)))
+        .insert_header((DOCKER_UPLOAD_UUID, id))
+        .insert_header((UPLOAD_SESSION_ID, id))
+        .finish()
+}
+
+fn created(ctx: &Ctx, name: &ImageName, digest: &Digest) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header(("Location", ctx.url(name, &format!("blobs/{digest}"))))
+        .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
+        .finish()
+}

@@ -1,0 +1,19 @@
+//! Berth: a container image registry with the Nexus repository model.
+//!
+//! # Layout
+//! Layers depend downwards only: `http` → `registry` → `storage` / `meta` → `oci`.
+//! - [`oci`]: protocol vocabulary (digests, names, manifests, error codes); no I/O.
+//! - [`storage`]: content-addressed blob files, hashed while written, published atomically.
+//! - [`meta`]: the metadata database (sqlx + SQLite).
+//! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
+//! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
+//! - [`config`], [`telemetry`], [`startup`]: wiring.
+
+pub mod config;
+pub mod http;
+pub mod meta;
+pub mod oci;
+pub mod registry;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use berth::config::{CliOverrides, Settings};
+use berth::startup::Application;
+use clap::{Parser, Subcommand};
+
+/// Berth: a container image registry.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short, global = true, env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address of the main port, e.g. 0.0.0.0:8081.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry (the default).
+    Serve,
+    /// Print the effective configuration.
+    Config,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let overrides = CliOverrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+    };
+    let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config => print!("{}", settings.to_toml()?),
+        Command::Serve => {
+            berth::telemetry::init(&settings.log);
+            actix_web::rt::System::new().block_on(async {
+                Application::build(settings)
+                    .await?
+                    .run_until_stopped()
+                    .await
+            })?;
+        }
+    }
+    Ok(())
+}

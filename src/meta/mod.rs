@@ -1,0 +1,180 @@
+//! Metadata store over `sqlx` (SQLite embedded by default; the queries are plain SQL so a
+//! PostgreSQL backend can follow).
+//!
+//! Only repository actors write here, and they write before they acknowledge a request, so
+//! what the database says is what clients were told. SQLite runs in WAL mode with
+//! `synchronous=FULL`: a committed transaction survives a power cut.
+
+mod error;
+mod records;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+pub use error::MetaError;
+pub use records::{ImageRecord, ManifestRecord, NewManifest};
+
+use crate::oci::{Digest, ImageName, Tag};
+
+/// Handle to the metadata database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct MetaStore {
+    pool: SqlitePool,
+}
+
+/// Seconds since the Unix epoch, the unit of every timestamp column.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl MetaStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, MetaError> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(MetaStore { pool })
+    }
+
+    /// The image's id, if it exists.
+    pub async fn find_image(
+        &self,
+        repository: &str,
+        name: &ImageName,
+    ) -> Result<Option<i64>, MetaError> {
+        let row = sqlx::query("SELECT id FROM images WHERE repository = ? AND name = ?")
+            .bind(repository)
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The image's id, creating the image if needed.
+    pub async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError> {
+        sqlx::query("INSERT OR IGNORE INTO images (repository, name, created_at) VALUES (?, ?, ?)")
+            .bind(repository)
+            .bind(name.as_str())
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        self.find_image(repository, name)
+            .await?
+            .ok_or(MetaError::Inconsistent("image vanished after insert"))
+    }
+
+    /// Everything the read path needs about one image.
+    pub async fn load_image(&self, image_id: i64) -> Result<ImageRecord, MetaError> {
+        records::load_image(&self.pool, image_id).await
+    }
+
+    /// Records that `store` holds `digest` and that the image may serve it.
+    pub async fn link_blob(
+        &self,
+        store: &str,
+        image_id: i64,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        sqlx::query(
+            "INSERT OR IGNORE INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(store)
+        .bind(digest.as_str())
+        .bind(size as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO image_blobs (image_id, digest, size, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(image_id)
+        .bind(digest.as_str())
+        .bind(size as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the image's link to a blob; true if there was one.
+    pub async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM image_blobs WHERE image_id = ? AND digest = ?")
+            .bind(image_id)
+            .bind(digest.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Stores a manifest (and, if given, points `tag` at it) in one transaction.
+    pub async fn put_manifest(
+        &self,
+        store: &str,
+        image_id: i64,
+        manifest: &NewManifest<'_>,
+        tag: Option<&Tag>,
+    ) -> Result<(), MetaError> {
+        records::put_manifest(&self.pool, store, image_id, manifest, tag).await
+    }
+
+    /// Deletes a manifest and every tag pointing at it; returns the removed tags, or `None`
+    /// if the manifest did not exist.
+    pub async fn delete_manifest(
+        &self,
+        image_id: i64,
+        digest: &Digest,
+    ) -> Result<Option<Vec<String>>, MetaError> {
+        records::delete_manifest(&self.pool, image_id, digest).await
+    }
+
+    /// Deletes one tag; true if it existed.
+    pub async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM tags WHERE image_id = ? AND name = ?")
+            .bind(image_id)
+            .bind(tag.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Names of images in `repository` that hold at least one manifest, in order, after
+    /// `last`, at most `limit`.
+    pub async fn list_images(
+        &self,
+        repository: &str,
+        last: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT name FROM images i WHERE repository = ? AND name > ? \
+             AND EXISTS (SELECT 1 FROM manifests m WHERE m.image_id = i.id) \
+             ORDER BY name LIMIT ?",
+        )
+        .bind(repository)
+        .bind(last.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+}

@@ -1,0 +1,245 @@
+//! Manifest parsing: media types, the descriptors a manifest references, its subject and
+//! artifact type. The bytes themselves are stored untouched; this module only reads them to
+//! check references and to answer the referrers API.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::digest::{Digest, DigestError};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Layer media types whose blobs live elsewhere (`urls`) and need not be pushed.
+const FOREIGN_LAYER_TYPES: [&str; 4] = [
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+];
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("manifest is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("unsupported manifest media type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("Content-Type {header:?} does not match the manifest's mediaType {body:?}")]
+    MediaTypeMismatch { header: String, body: String },
+    #[error("schemaVersion must be 2")]
+    SchemaVersion,
+    #[error("descriptor has an invalid digest: {0}")]
+    Digest(#[from] DigestError),
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// A content descriptor as it appears in manifests and the referrers response.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+}
+
+/// The fields of any supported manifest kind that Berth needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    schema_version: Option<i64>,
+    media_type: Option<String>,
+    artifact_type: Option<String>,
+    config: Option<Descriptor>,
+    layers: Option<Vec<Descriptor>>,
+    manifests: Option<Vec<Descriptor>>,
+    subject: Option<Descriptor>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// What a manifest says, once checked.
+#[derive(Clone, Debug)]
+pub struct ParsedManifest {
+    /// The media type it is stored and served with.
+    pub media_type: String,
+    /// `artifactType`, or for an image manifest without one, its config media type (this is
+    /// what the referrers API reports).
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    /// Blobs (config and layers) that must exist in the repository.
+    pub blobs: Vec<Digest>,
+    /// Child manifests (of an index) that must exist in the repository.
+    pub children: Vec<Digest>,
+}
+
+impl ParsedManifest {
+    /// Parses `bytes` sent with `content_type` (the request's `Content-Type`, if any).
+    pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Self, ManifestError> {
+        let raw: RawManifest = serde_json::from_slice(bytes)?;
+        if raw.schema_version != Some(2) {
+            return Err(ManifestError::SchemaVersion);
+        }
+        let media_type = resolve_media_type(&raw, content_type)?;
+        let is_index = media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST;
+        let subject = raw
+            .subject
+            .as_ref()
+            .map(|d| Digest::parse(&d.digest))
+            .transpose()?;
+        let mut parsed = ParsedManifest {
+            artifact_type: raw.artifact_type.clone(),
+            media_type,
+            subject,
+            annotations: raw.annotations.clone(),
+            blobs: Vec::new(),
+            children: Vec::new(),
+        };
+        if is_index {
+            if raw.config.is_some() || raw.layers.is_some() {
+                return Err(ManifestError::Invalid("an index has no config or layers"));
+            }
+            let children = raw
+                .manifests
+                .ok_or(ManifestError::Invalid("an index needs a manifests array"))?;
+            for child in &children {
+                parsed.children.push(Digest::parse(&child.digest)?);
+            }
+        } else {
+            if raw.manifests.is_some() {
+                return Err(ManifestError::Invalid(
+                    "an image manifest has no manifests array",
+                ));
+            }
+            let config = raw
+                .config
+                .ok_or(ManifestError::Invalid("an image manifest needs a config"))?;
+            parsed.blobs.push(Digest::parse(&config.digest)?);
+            if parsed.artifact_type.is_none() {
+                parsed.artifact_type = Some(config.media_type.clone());
+            }
+            let layers = raw.layers.ok_or(ManifestError::Invalid(
+                "an image manifest needs a layers array",
+            ))?;
+            for layer in &layers {
+                let digest = Digest::parse(&layer.digest)?;
+                if !is_foreign(layer) {
+                    parsed.blobs.push(digest);
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+fn is_foreign(layer: &Descriptor) -> bool {
+    FOREIGN_LAYER_TYPES.contains(&layer.media_type.as_str())
+        && layer.urls.as_ref().is_some_and(|u| !u.is_empty())
+}
+
+/// The manifest's media type: the body's `mediaType` when present (it must then agree with
+/// the header), otherwise the header; OCI manifests may omit both, then the shape decides.
+fn resolve_media_type(
+    raw: &RawManifest,
+    content_type: Option<&str>,
+) -> Result<String, ManifestError> {
+    let header = content_type
+        .map(|c| c.split(';').next().unwrap_or("").trim())
+        .filter(|c| !c.is_empty());
+    let chosen = match (&raw.media_type, header) {
+        (Some(body), Some(h)) if body != h => {
+            return Err(ManifestError::MediaTypeMismatch {
+                header: h.to_string(),
+                body: body.clone(),
+            })
+        }
+        (Some(body), _) => body.clone(),
+        (None, Some(h)) => h.to_string(),
+        (None, None) if raw.manifests.is_some() => OCI_INDEX.to_string(),
+        (None, None) => OCI_MANIFEST.to_string(),
+    };
+    match chosen.as_str() {
+        OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST => Ok(chosen),
+        _ => Err(ManifestError::UnsupportedMediaType(chosen)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    fn image(extra: &str) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",
+            "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":2}},
+            "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":3}}]{extra}}}"#,
+            d('a'),
+            d('b')
+        )
+    }
+
+    #[test]
+    fn image_manifest_lists_config_and_layers_as_required_blobs() {
+        let m = ParsedManifest::parse(image("").as_bytes(), Some(OCI_MANIFEST)).unwrap();
+        assert_eq!(m.blobs.len(), 2);
+        assert!(m.children.is_empty());
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
+    }
+
+    #[test]
+    fn subject_and_artifact_type_are_read() {
+        let extra = format!(
+            r#","artifactType":"application/x-sig","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":9}}"#,
+            d('c')
+        );
+        let m = ParsedManifest::parse(image(&extra).as_bytes(), None).unwrap();
+        assert_eq!(m.artifact_type.as_deref(), Some("application/x-sig"));
+        assert_eq!(m.subject.unwrap().as_str(), d('c'));
+    }
+
+    #[test]
+    fn header_and_body_media_types_must_agree() {
+        let err = ParsedManifest::parse(image("").as_bytes(), Some(DOCKER_MANIFEST));
+        assert!(matches!(err, Err(ManifestError::MediaTypeMismatch { .. })));
+    }
+
+    #[test]
+    fn malformed_manifests_are_refused() {
+        assert!(ParsedManifest::parse(b"{not json", None).is_err());
+        assert!(ParsedManifest::parse(br#"{"schemaVersion":1}"#, None).is_err());
+        let bad_digest = image("").replace(&d('b'), "sha256:nothex");
+        assert!(ParsedManifest::parse(bad_digest.as_bytes(), None).is_err());
+        let odd = r#"{"schemaVersion":2,"mediaType":"text/plain","config":{}}"#;
+        assert!(ParsedManifest::parse(odd.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn index_children_are_required_manifests() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#,
+            d('e')
+        );
+        let m = ParsedManifest::parse(body.as_bytes(), Some(OCI_INDEX)).unwrap();
+        assert_eq!(m.children.len(), 1);
+        assert!(m.blobs.is_empty());
+    }
+}

@@ -1,0 +1,173 @@
+//! What a repository actor does for each message. Every method here runs serialized by
+//! [`super::RepositoryActor`]; each writes the metadata store first and updates the
+//! in-memory state only after that write succeeded.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::messages::*;
+use super::{ImageState, ManifestCache, RegistryError, UploadSession};
+use crate::meta::{MetaStore, NewManifest};
+use crate::oci::{Algorithm, ImageName};
+use crate::storage::FileStore;
+
+/// Shared state of one repository: read concurrently by request handlers, changed only
+/// through the actor.
+#[derive(Debug)]
+pub struct RepoCore {
+    pub name: String,
+    pub store: Arc<FileStore>,
+    pub meta: MetaStore,
+    pub manifests: Arc<ManifestCache>,
+    pub images: DashMap<ImageName, Arc<ImageState>>,
+    pub uploads: DashMap<String, Arc<UploadSession>>,
+    /// Idle time after which an upload session is removed.
+    pub upload_expiry_secs: i64,
+}
+
+impl RepoCore {
+    pub(super) async fn load_image(
+        &self,
+        msg: LoadImage,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        if let Some(image) = self.images.get(&msg.name) {
+            return Ok(Some(image.clone()));
+        }
+        let Some(id) = self.meta.find_image(&self.name, &msg.name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.load(id, msg.name).await?))
+    }
+
+    async fn load(&self, id: i64, name: ImageName) -> Result<Arc<ImageState>, RegistryError> {
+        let record = self.meta.load_image(id).await?;
+        let image = Arc::new(ImageState::new(id, name.clone(), record));
+        self.images.insert(name, image.clone());
+        Ok(image)
+    }
+
+    /// The image, created if it does not exist yet.
+    async fn ensure_image(&self, name: &ImageName) -> Result<Arc<ImageState>, RegistryError> {
+        if let Some(image) = self.images.get(name) {
+            return Ok(image.clone());
+        }
+        let id = self.meta.ensure_image(&self.name, name).await?;
+        self.load(id, name.clone()).await
+    }
+
+    async fn existing_image(&self, name: &ImageName) -> Result<Arc<ImageState>, RegistryError> {
+        self.load_image(LoadImage { name: name.clone() })
+            .await?
+            .ok_or_else(|| RegistryError::NameUnknown(name.clone()))
+    }
+
+    pub(super) async fn start_upload(
+        &self,
+        msg: StartUpload,
+    ) -> Result<Arc<UploadSession>, RegistryError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let writer = self
+            .store
+            .new_upload(&id, Algorithm::Sha256)
+            .map_err(crate::storage::StorageError::from)?;
+        let session = Arc::new(UploadSession::new(id.clone(), msg.name, writer));
+        self.uploads.insert(id, session.clone());
+        Ok(session)
+    }
+
+    pub(super) async fn end_upload(&self, msg: EndUpload) -> Result<(), RegistryError> {
+        self.uploads.remove(&msg.id);
+        Ok(())
+    }
+
+    pub(super) async fn link_blob(&self, msg: LinkBlob) -> Result<(), RegistryError> {
+        let image = self.ensure_image(&msg.name).await?;
+        self.meta
+            .link_blob(self.store.name(), image.id, &msg.digest, msg.size)
+            .await?;
+        image.link_blob(msg.digest, msg.size);
+        if let Some(id) = msg.session {
+            self.uploads.remove(&id);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn mount_blob(&self, msg: MountBlob) -> Result<bool, RegistryError> {
+        let Some(from) = self.load_image(LoadImage { name: msg.from }).await? else {
+            return Ok(false);
+        };
+        let Some(size) = from.blob_size(&msg.digest) else {
+            return Ok(false);
+        };
+        self.link_blob(LinkBlob {
+            name: msg.name,
+            digest: msg.digest,
+            size,
+            session: None,
+        })
+        .await?;
+        Ok(true)
+    }
+
+    pub(super) async fn unlink_blob(&self, msg: UnlinkBlob) -> Result<(), RegistryError> {
+        let image = self.existing_image(&msg.name).await?;
+        if !self.meta.unlink_blob(image.id, &msg.digest).await? {
+            return Err(RegistryError::BlobUnknown(msg.digest));
+        }
+        image.unlink_blob(&msg.digest);
+        Ok(())
+    }
+
+    pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
+        let image = self.ensure_image(&msg.name).await?;
+        if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
+            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+        }
+        if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
+            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+        }
+        let new = NewManifest {
+            record: &msg.record,
+            blobs: &msg.blobs,
+            children: &msg.children,
+        };
+        self.meta
+            .put_manifest(self.store.name(), image.id, &new, msg.tag.as_ref())
+            .await?;
+        let digest = msg.record.digest.clone();
+        image.insert_manifest(msg.record);
+        if let Some(tag) = msg.tag {
+            image.set_tag(tag.as_str(), digest);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn delete_manifest(&self, msg: DeleteManifest) -> Result<(), RegistryError> {
+        let image = self.existing_image(&msg.name).await?;
+        let Some(tags) = self.meta.delete_manifest(image.id, &msg.digest).await? else {
+            return Err(RegistryError::ManifestUnknown(msg.digest.to_string()));
+        };
+        image.remove_manifest(&msg.digest, &tags);
+        Ok(())
+    }
+
+    pub(super) async fn delete_tag(&self, msg: DeleteTag) -> Result<(), RegistryError> {
+        let image = self.existing_image(&msg.name).await?;
+        if !self.meta.delete_tag(image.id, &msg.tag).await? {
+            return Err(RegistryError::ManifestUnknown(msg.tag.to_string()));
+        }
+        image.remove_tag(msg.tag.as_str());
+        Ok(())
+    }
+
+    pub(super) async fn expire_uploads(&self, _: ExpireUploads) {
+        let expiry = self.upload_expiry_secs;
+        let before = self.uploads.len();
+        self.uploads.retain(|_, s| s.idle_secs() < expiry);
+        let removed = before - self.uploads.len();
+        if removed > 0 {
+            tracing::info!(repository = %self.name, removed, "expired idle upload sessions");
+        }
+    }
+}

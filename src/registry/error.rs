@@ -1,0 +1,43 @@
+//! Errors of the registry layer (what a repository refuses, and why).
+
+use crate::meta::MetaError;
+use crate::oci::{Digest, ImageName};
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("repository {0} is not known")]
+    NameUnknown(ImageName),
+    #[error("blob {0} is not known in this repository")]
+    BlobUnknown(Digest),
+    #[error("manifest {0} is not known in this repository")]
+    ManifestUnknown(String),
+    #[error("upload session is not known")]
+    UploadUnknown,
+    #[error("upload session is busy with another request")]
+    UploadBusy { offset: u64 },
+    #[error("chunk does not start at the current upload offset {offset}")]
+    RangeInvalid { offset: u64 },
+    #[error("manifest references {0}, which is not in this repository")]
+    ManifestBlobUnknown(Digest),
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("{0}")]
+    DigestInvalid(String),
+    #[error("{0}")]
+    SizeInvalid(String),
+    #[error("request body could not be read: {0}")]
+    BodyInvalid(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("repository actor is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<actix::MailboxError> for RegistryError {
+    fn from(e: actix::MailboxError) -> Self {
+        RegistryError::Unavailable(e.to_string())
+    }
+}

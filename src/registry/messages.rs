@@ -1,0 +1,90 @@
+//! Messages to a repository actor: one per state change. Each is small (names, digests,
+//! parsed manifests), never blob bytes.
+
+use std::sync::Arc;
+
+use actix::Message;
+
+use super::{ImageState, RegistryError, UploadSession};
+use crate::meta::ManifestRecord;
+use crate::oci::{Digest, ImageName, Tag};
+
+/// Load an image's state into memory (no-op if loaded); `None` if it does not exist.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Arc<ImageState>>, RegistryError>")]
+pub struct LoadImage {
+    pub name: ImageName,
+}
+
+/// Open a new upload session for `name`.
+#[derive(Message)]
+#[rtype(result = "Result<Arc<UploadSession>, RegistryError>")]
+pub struct StartUpload {
+    pub name: ImageName,
+}
+
+/// Forget an upload session (its temp file goes with it).
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct EndUpload {
+    pub id: String,
+}
+
+/// Record that a verified, published blob belongs to `name`; ends `session` if given.
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct LinkBlob {
+    pub name: ImageName,
+    pub digest: Digest,
+    pub size: u64,
+    pub session: Option<String>,
+}
+
+/// Link a blob that `from` holds into `name`; false if `from` does not hold it.
+#[derive(Message)]
+#[rtype(result = "Result<bool, RegistryError>")]
+pub struct MountBlob {
+    pub name: ImageName,
+    pub from: ImageName,
+    pub digest: Digest,
+}
+
+/// Remove `name`'s link to a blob.
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct UnlinkBlob {
+    pub name: ImageName,
+    pub digest: Digest,
+}
+
+/// Store a manifest whose bytes are already in the blob store, optionally tagging it.
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct PutManifest {
+    pub name: ImageName,
+    pub tag: Option<Tag>,
+    pub record: ManifestRecord,
+    pub blobs: Vec<Digest>,
+    pub children: Vec<Digest>,
+}
+
+/// Delete a manifest and the tags pointing at it.
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct DeleteManifest {
+    pub name: ImageName,
+    pub digest: Digest,
+}
+
+/// Delete one tag (the manifest stays).
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct DeleteTag {
+    pub name: ImageName,
+    pub tag: Tag,
+}
+
+/// Remove upload sessions idle for longer than the configured expiry.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ExpireUploads;

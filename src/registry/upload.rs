@@ -1,0 +1,62 @@
+//! Upload sessions: a temp file with its running hash, resumable across requests.
+//!
+//! The repository actor creates and removes sessions; a request that sends bytes locks the
+//! session (one request at a time) and streams into its [`DigestWriter`] directly, so bytes
+//! never pass through the actor.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::RegistryError;
+use crate::meta::now;
+use crate::oci::ImageName;
+use crate::storage::DigestWriter;
+
+#[derive(Debug)]
+pub struct UploadSession {
+    pub id: String,
+    pub name: ImageName,
+    writer: Mutex<Option<DigestWriter>>,
+    last_activity: AtomicI64,
+}
+
+/// Exclusive access to a session's writer for the length of one request.
+pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
+
+impl UploadSession {
+    pub fn new(id: String, name: ImageName, writer: DigestWriter) -> Self {
+        UploadSession {
+            id,
+            name,
+            writer: Mutex::new(Some(writer)),
+            last_activity: AtomicI64::new(now()),
+        }
+    }
+
+    /// Locks the writer for one request; a concurrent request gets `UploadBusy`.
+    pub fn lock(&self) -> Result<WriterGuard<'_>, RegistryError> {
+        self.touch();
+        self.writer
+            .try_lock()
+            .map_err(|_| RegistryError::UploadBusy { offset: 0 })
+    }
+
+    /// Current offset, for status requests (waits for a running request to finish).
+    pub async fn offset(&self) -> Result<u64, RegistryError> {
+        let guard = self.writer.lock().await;
+        guard
+            .as_ref()
+            .map(|w| w.offset())
+            .ok_or(RegistryError::UploadUnknown)
+    }
+
+    pub fn touch(&self) {
+        self.last_activity.store(now(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the last request touched this session.
+    pub fn idle_secs(&self) -> i64 {
+        now() - self.last_activity.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,245 @@
+//! Streams request-body chunks to a temp file while hashing them.
+//!
+//! Chunks (`Bytes` from the HTTP layer) are queued without copying; once a batch of about
+//! 1 MiB has gathered it is handed to a blocking thread that writes it with vectored writes
+//! and feeds the hasher, while the next batch is being received. At most one batch is in
+//! flight, so memory per upload stays bounded (two batches).
+//!
+//! The file and the hasher always agree: a batch that fails half-way is rolled back to the
+//! last fully written chunk (the file is truncated there), so a resumed upload continues
+//! from a consistent offset.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
+use std::mem;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+
+use super::StorageError;
+use crate::oci::{Algorithm, Digest, Hasher};
+
+/// Gather this much before handing a batch to the blocking pool.
+const BATCH_BYTES: usize = 1 << 20;
+
+struct WriterIo {
+    file: File,
+    hasher: Hasher,
+}
+
+type FlushOutcome = (WriterIo, u64, Option<io::Error>);
+
+/// A temp file plus the hash of everything written to it.
+pub struct DigestWriter {
+    path: PathBuf,
+    io: Option<WriterIo>,
+    /// Bytes written and hashed (excludes the queued and in-flight batches).
+    offset: u64,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+    inflight: Option<JoinHandle<FlushOutcome>>,
+}
+
+impl DigestWriter {
+    /// Creates a new, empty temp file at `path` (which must not exist).
+    pub fn create(path: PathBuf, algorithm: Algorithm) -> io::Result<Self> {
+        let file = File::options().write(true).create_new(true).open(&path)?;
+        Ok(DigestWriter {
+            path,
+            io: Some(WriterIo {
+                file,
+                hasher: Hasher::new(algorithm),
+            }),
+            offset: 0,
+            pending: Vec::new(),
+            pending_len: 0,
+            inflight: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes durably accounted for: written and hashed. Exact after [`Self::flush`].
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Queues one chunk; writes a batch when enough has gathered.
+    pub async fn push(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= BATCH_BYTES {
+            self.start_batch().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued and waits for it; afterwards `offset()` is exact.
+    pub async fn flush(&mut self) -> Result<u64, StorageError> {
+        if !self.pending.is_empty() {
+            self.start_batch().await?;
+        }
+        self.await_inflight().await?;
+        Ok(self.offset)
+    }
+
+    /// Drops queued chunks that were not written yet (the request that sent them failed).
+    pub async fn discard_pending(&mut self) -> Result<(), StorageError> {
+        self.pending.clear();
+        self.pending_len = 0;
+        self.await_inflight().await
+    }
+
+    /// The digest of everything written so far (call after `flush`).
+    pub fn digest(&self) -> Result<Digest, StorageError> {
+        let io = self.io.as_ref().ok_or(StorageError::Poisoned)?;
+        Ok(io.hasher.peek())
+    }
+
+    /// Flushes, fsyncs and returns the temp file's path and final digest, consuming the
+    /// writer. The caller renames the file into place.
+    pub async fn finish(mut self) -> Result<(PathBuf, Digest, u64), StorageError> {
+        self.flush().await?;
+        let io = self.io.take().ok_or(StorageError::Poisoned)?;
+        let WriterIo { file, hasher } = io;
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(join_error)??;
+        let path = mem::take(&mut self.path);
+        Ok((path, hasher.finish(), self.offset))
+    }
+
+    async fn start_batch(&mut self) -> Result<(), StorageError> {
+        self.await_inflight().await?;
+        let io = self.io.take().ok_or(StorageError::Poisoned)?;
+        let batch = mem::take(&mut self.pending);
+        self.pending_len = 0;
+        let start = self.offset;
+        self.inflight = Some(tokio::task::spawn_blocking(move || {
+            write_batch(io, batch, start)
+        }));
+        Ok(())
+    }
+
+    async fn await_inflight(&mut self) -> Result<(), StorageError> {
+        let Some(handle) = self.inflight.take() else {
+            return Ok(());
+        };
+        let (io, written, error) = handle.await.map_err(join_error)?;
+        self.io = Some(io);
+        self.offset += written;
+        match error {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DigestWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestWriter")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+impl Drop for DigestWriter {
+    /// An abandoned writer (upload cancelled, expired or failed) removes its temp file.
+    /// After `finish` the path is empty and the caller owns the file.
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> StorageError {
+    StorageError::Io(io::Error::other(e))
+}
+
+/// Writes `batch` at `start`, hashing each chunk once it is fully written. On error the
+/// file is cut back to the end of the last complete chunk.
+fn write_batch(mut io: WriterIo, batch: Vec<Bytes>, start: u64) -> FlushOutcome {
+    let mut written = 0u64;
+    let mut next = 0usize;
+    while next < batch.len() {
+        let group = &batch[next..batch.len().min(next + 64)];
+        match write_group(&mut io.file, group) {
+            Ok(()) => {
+                for chunk in group {
+                    io.hasher.update(chunk);
+                    written += chunk.len() as u64;
+                }
+                next += group.len();
+            }
+            Err(e) => {
+                let end = start + written;
+                let rollback = io.file.set_len(end).and_then(|_| {
+                    io.file.seek(SeekFrom::Start(end))?;
+                    Ok(())
+                });
+                if let Err(r) = rollback {
+                    tracing::error!(error = %r, "could not roll back a failed upload write");
+                }
+                return (io, written, Some(e));
+            }
+        }
+    }
+    (io, written, None)
+}
+
+/// `write_all` over several buffers with `writev`.
+fn write_group(file: &mut File, group: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = group.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest: &mut [IoSlice<'_>] = &mut slices;
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn chunks_are_written_in_order_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("up");
+        let mut w = DigestWriter::create(path.clone(), Algorithm::Sha256).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..300u32 {
+            let chunk = vec![(i % 251) as u8; 7_000 + i as usize];
+            expected.extend_from_slice(&chunk);
+            w.push(Bytes::from(chunk)).await.unwrap();
+        }
+        assert_eq!(w.flush().await.unwrap(), expected.len() as u64);
+        let (tmp, digest, size) = w.finish().await.unwrap();
+        assert_eq!(size, expected.len() as u64);
+        assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, &expected));
+        assert_eq!(std::fs::read(&tmp).unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn dropping_an_unfinished_writer_removes_its_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("up");
+        let mut w = DigestWriter::create(path.clone(), Algorithm::Sha256).unwrap();
+        w.push(Bytes::from_static(b"abc")).await.unwrap();
+        w.flush().await.unwrap();
+        drop(w);
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,24 @@
+//! Errors of the storage layer.
+
+use crate::oci::Digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("content digest {actual} does not match the expected {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("blob {0} is not in the store")]
+    NotFound(Digest),
+    #[error("the upload was interrupted and can no longer be resumed")]
+    Poisoned,
+}
+
+impl StorageError {
+    /// True for "no space left on device" and quota errors, which clients should see as a
+    /// clear refusal rather than an internal error.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, StorageError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC)
+            || e.raw_os_error() == Some(libc::EDQUOT))
+    }
+}

@@ -1,0 +1,218 @@
+//! The local-filesystem blob store.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::{DigestWriter, StorageError};
+use crate::oci::{Algorithm, Digest};
+
+/// A named, content-addressed store in one directory (see the module layout in `storage`).
+#[derive(Debug)]
+pub struct FileStore {
+    name: String,
+    root: PathBuf,
+}
+
+impl FileStore {
+    /// Opens (creating if needed) the store at `root` and removes temp files a crash or an
+    /// earlier run left behind: upload sessions do not survive a restart.
+    pub fn open(name: &str, root: &Path) -> io::Result<Self> {
+        for dir in ["blobs", "uploads", "tmp"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        let store = FileStore {
+            name: name.to_string(),
+            root: root.to_path_buf(),
+        };
+        let removed = store.purge_dir("uploads")? + store.purge_dir("tmp")?;
+        if removed > 0 {
+            tracing::info!(store = name, removed, "removed stale upload files");
+        }
+        Ok(store)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with `digest` lives once committed.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    /// Starts the temp file of upload session `id` (an id Berth generated, never client text).
+    pub fn new_upload(&self, id: &str, algorithm: Algorithm) -> io::Result<DigestWriter> {
+        DigestWriter::create(self.root.join("uploads").join(id), algorithm)
+    }
+
+    /// Verifies a finished upload against `expected` and publishes it: fsync, rename into the
+    /// content-addressed place, fsync the directory. Returns the blob size.
+    pub async fn commit(
+        &self,
+        writer: DigestWriter,
+        expected: &Digest,
+    ) -> Result<u64, StorageError> {
+        let (tmp, mut actual, size) = writer.finish().await?;
+        if actual.algorithm() != expected.algorithm() {
+            // Sessions hash with sha256 unless the first request named another algorithm.
+            // A client that completes with, say, a sha512 digest costs one re-read; this is
+            // the only place a stored file is hashed again.
+            actual = rehash(&tmp, expected.algorithm()).await?;
+        }
+        if &actual != expected {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(StorageError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        let dest = self.blob_path(expected);
+        publish(tmp, dest).await?;
+        Ok(size)
+    }
+
+    /// Stores small content already in memory (manifests) under its digest, durably.
+    pub async fn put_bytes(&self, digest: &Digest, bytes: Bytes) -> Result<(), StorageError> {
+        let dest = self.blob_path(digest);
+        if tokio::fs::try_exists(&dest).await? {
+            return Ok(());
+        }
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        let tmp_for_write = tmp.clone();
+        let written = tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let mut f = std::fs::File::create_new(&tmp_for_write)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        })
+        .await
+        .map_err(io::Error::other)?;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e.into());
+        }
+        publish(tmp, dest).await
+    }
+
+    /// Reads a whole blob (manifests only; layers are streamed by the HTTP layer).
+    pub async fn read(&self, digest: &Digest) -> Result<Bytes, StorageError> {
+        match tokio::fs::read(self.blob_path(digest)).await {
+            Ok(v) => Ok(Bytes::from(v)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StorageError::NotFound(digest.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Size of a stored blob, or `None`.
+    pub async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
+        match tokio::fs::metadata(self.blob_path(digest)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn purge_dir(&self, dir: &str) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join(dir))? {
+            let path = entry?.path();
+            if path.is_file() {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+async fn rehash(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageError> {
+    let path = path.to_path_buf();
+    let digest = tokio::task::spawn_blocking(move || -> io::Result<Digest> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = crate::oci::Hasher::new(algorithm);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                return Ok(hasher.finish());
+            }
+            hasher.update(&buf[..n]);
+        }
+    })
+    .await
+    .map_err(io::Error::other)??;
+    Ok(digest)
+}
+
+/// Renames `tmp` to `dest` (creating the fan-out directory) and fsyncs the directory so the
+/// rename itself survives a crash. Identical content may already be there: the rename then
+/// replaces it with the same bytes, which is harmless.
+async fn publish(tmp: PathBuf, dest: PathBuf) -> Result<(), StorageError> {
+    let result = tokio::task::spawn_blocking(move || -> io::Result<()> {
+        let dir = dest.parent().expect("blob paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        if let Err(e) = std::fs::rename(&tmp, &dest) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::File::open(dir)?.sync_all()
+    })
+    .await
+    .map_err(io::Error::other)?;
+    Ok(result?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_committed_upload_is_readable_under_its_digest_and_the_temp_file_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open("default", dir.path()).unwrap();
+        let mut w = store.new_upload("u1", Algorithm::Sha256).unwrap();
+        w.push(Bytes::from_static(b"layer bytes")).await.unwrap();
+        let digest = Digest::of_bytes(Algorithm::Sha256, b"layer bytes");
+        assert_eq!(store.commit(w, &digest).await.unwrap(), 11);
+        assert_eq!(&store.read(&digest).await.unwrap()[..], b"layer bytes");
+        assert!(!dir.path().join("uploads/u1").exists());
+    }
+
+    #[tokio::test]
+    async fn a_digest_mismatch_publishes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open("default", dir.path()).unwrap();
+        let mut w = store.new_upload("u2", Algorithm::Sha256).unwrap();
+        w.push(Bytes::from_static(b"actual")).await.unwrap();
+        let claimed = Digest::of_bytes(Algorithm::Sha256, b"claimed");
+        let err = store.commit(w, &claimed).await.unwrap_err();
+        assert!(matches!(err, StorageError::DigestMismatch { .. }));
+        assert_eq!(store.stat(&claimed).await.unwrap(), None);
+        assert!(!dir.path().join("uploads/u2").exists());
+    }
+
+    #[test]
+    fn opening_a_store_removes_stale_upload_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("uploads")).unwrap();
+        std::fs::write(dir.path().join("uploads/stale"), b"partial").unwrap();
+        FileStore::open("default", dir.path()).unwrap();
+        assert!(!dir.path().join("uploads/stale").exists());
+    }
+}
