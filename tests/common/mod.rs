@@ -1,0 +1,258 @@
+//! `spawn_app()` and typed helpers shared by every black-box test binary.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Method, RequestBuilder, Response};
+use sha2::Digest as _;
+
+/// A running Berth with its own temp data directory; killed on drop.
+pub struct TestApp {
+    pub addr: String,
+    pub base: String,
+    pub client: Client,
+    pub data: tempfile::TempDir,
+    child: Option<Child>,
+    extra_args: Vec<String>,
+}
+
+/// Starts Berth with default settings on 127.0.0.1, port chosen by the OS.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts Berth with extra command-line arguments / environment (`KEY=VALUE` items are env).
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let (child, addr) = start(data.path(), &extra_args).await;
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        client: Client::builder().build().unwrap(),
+        data,
+        child: Some(child),
+        extra_args,
+    }
+}
+
+async fn start(data: &Path, extra: &[String]) -> (Child, String) {
+    let log_path = data.join("berth.log");
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data.join("data"))
+        .env("BERTH_WORKERS", "2")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log);
+    for item in extra {
+        match item.split_once('=') {
+            Some((k, v)) if !k.starts_with('-') => {
+                cmd.env(k, v);
+            }
+            _ => {
+                cmd.arg(item);
+            }
+        }
+    }
+    let child = cmd.spawn().expect("start berth");
+    let addr = wait_for_listen_line(&log_path).await;
+    (child, addr)
+}
+
+/// Waits for the newest "berth listening on http://ADDR" line in the log.
+async fn wait_for_listen_line(log_path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let already = read_to_string(log_path).matches("berth listening on").count();
+    loop {
+        let text = read_to_string(log_path);
+        if text.matches("berth listening on").count() > already {
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| l.contains("berth listening on http://"))
+                .unwrap();
+            let after = line.split("berth listening on http://").nth(1).unwrap();
+            return after.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "berth did not start:\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn read_to_string(p: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(p) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        read_to_string(&self.data.path().join("berth.log"))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("data")
+    }
+
+    /// SIGKILLs the server (no graceful shutdown).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same data directory (a new port).
+    pub async fn restart(&mut self) {
+        self.kill9();
+        let (child, addr) = start(self.data.path(), &self.extra_args).await;
+        self.base = format!("http://{addr}");
+        self.addr = addr;
+        self.child = Some(child);
+    }
+
+    /// Monolithic upload (`POST ?digest=`); returns the digest.
+    pub async fn push_blob(&self, name: &str, bytes: &[u8]) -> String {
+        let digest = sha256(bytes);
+        let r = self
+            .req(
+                Method::POST,
+                &format!("/v2/{name}/blobs/uploads/?digest={digest}"),
+            )
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "push_blob: {}", r.text().await.unwrap());
+        digest
+    }
+
+    /// PUTs a manifest; returns the response.
+    pub async fn put_manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Response {
+        self.req(Method::PUT, &format!("/v2/{name}/manifests/{reference}"))
+            .header("Content-Type", media_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Pushes a config + one layer and an OCI manifest tagged `tag`; returns
+    /// (manifest digest, manifest bytes).
+    pub async fn push_image(&self, name: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
+        let config = format!("{{\"seed\":\"{seed}\"}}");
+        let layer = format!("layer of {seed}");
+        let config_digest = self.push_blob(name, config.as_bytes()).await;
+        let layer_digest = self.push_blob(name, layer.as_bytes()).await;
+        let manifest = oci_manifest(
+            (&config_digest, config.len()),
+            &[(&layer_digest, layer.len())],
+        );
+        let r = self
+            .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
+            .await;
+        assert_eq!(r.status(), 201, "push_image: {}", r.text().await.unwrap());
+        (sha256(manifest.as_bytes()), manifest.into_bytes())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// An OCI image manifest over the given (digest, size) config and layers.
+pub fn oci_manifest(config: (&str, usize), layers: &[(&str, usize)]) -> String {
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(d, s)| format!(r#"{{"mediaType":"{OCI_LAYER}","digest":"{d}","size":{s}}}"#))
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{OCI_CONFIG}","digest":"{}","size":{}}},"layers":[{}]}}"#,
+        config.0,
+        config.1,
+        layers.join(",")
+    )
+}
+
+/// Asserts an OCI error body with `code` and returns it.
+pub async fn assert_oci_error(r: Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(r.status().as_u16(), status, "status");
+    let body: serde_json::Value = r.json().await.expect("JSON error body");
+    let codes: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&code), "expected {code} in {body}");
+    body
+}
+
+/// A header as a string ("" if absent).
+pub fn header(r: &Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// True if the `docker` CLI can talk to a daemon here.
+pub fn docker_available() -> bool {
+    Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// True if `program` is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
