@@ -4,9 +4,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
 
+/// Malformed requests are the client's problem, not the server's: actix logs them at ERROR,
+/// and Docker triggers one on every push to an insecure registry (it tries TLS first).
+const QUIET_CLIENT_ERRORS: &str = "actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over the configured level.
 pub fn init(log: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},{QUIET_CLIENT_ERRORS}", log.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

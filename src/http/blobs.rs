@@ -4,8 +4,10 @@
 //! here); the store being shared does not make blobs visible across images.
 
 use actix_files::{HttpRange, NamedFile};
+use actix_web::body::SizedStream;
 use actix_web::http::header::{self, ContentType};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::error::ApiError;
@@ -17,6 +19,8 @@ use crate::registry::RegistryError;
 
 /// Files up to this size are read on the worker thread rather than the blocking pool.
 const SYNC_READ_MAX: u64 = 64 * 1024;
+/// Read size of a whole-blob GET.
+const READ_BLOCK: u64 = 512 << 10;
 
 pub async fn get(
     ctx: &Ctx,
@@ -31,7 +35,21 @@ pub async fn get(
         .or_else(|| image.manifest(&digest).map(|m| m.size))
         .ok_or_else(unknown)?;
     check_range(req, size)?;
-    let file = match NamedFile::open_async(ctx.repo.blob_path(&digest)).await {
+    let path = ctx.repo.blob_path(&digest);
+    if size > SYNC_READ_MAX
+        && req.method() == Method::GET
+        && !req.headers().contains_key(header::RANGE)
+    {
+        return match tokio::fs::File::open(&path).await {
+            Ok(f) => Ok(whole_blob(f.into_std().await, size, &digest)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::error!(%digest, image = %name, "linked blob is missing from the store");
+                Err(unknown().into())
+            }
+            Err(e) => Err(crate::storage::StorageError::Io(e).into()),
+        };
+    }
+    let file = match NamedFile::open_async(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::error!(%digest, image = %name, "linked blob is missing from the store");
@@ -54,6 +72,46 @@ pub async fn get(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// A whole large blob, read in 512 KiB blocks on the blocking pool. `NamedFile` reads 64 KiB
+/// per blocking-pool round trip, which cut a single large GET to about a third of this
+/// (0.7 vs 2.2 GB/s on loopback); it still serves `HEAD`, ranges and small blobs.
+fn whole_blob(file: std::fs::File, size: u64, digest: &Digest) -> HttpResponse {
+    let file = std::sync::Arc::new(file);
+    let body = futures_util::stream::try_unfold(0u64, move |offset| {
+        let file = file.clone();
+        async move {
+            if offset >= size {
+                return Ok(None);
+            }
+            let len = (size - offset).min(READ_BLOCK) as usize;
+            // Allocated here, on the worker, rather than on a blocking-pool thread: each of
+            // those would grow its own malloc arena and keep it.
+            let buf = Vec::with_capacity(len);
+            let chunk = tokio::task::spawn_blocking(move || read_block(&file, buf, len))
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok::<_, std::io::Error>(Some((chunk, offset + len as u64)))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type(mime_octet_stream())
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
+        .insert_header((header::ETAG, format!("\"{digest}\"")))
+        .body(SizedStream::new(size, body))
+}
+
+/// Reads the next `len` bytes (one read is in flight per response, so the file position is
+/// the stream's offset). A blob that shrank is an error, not a short body.
+fn read_block(file: &std::fs::File, mut buf: Vec<u8>, len: usize) -> std::io::Result<Bytes> {
+    use std::io::Read;
+    file.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() < len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Refuses a `Range` that cannot be satisfied with the spec's JSON error (the file server

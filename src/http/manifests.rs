@@ -109,7 +109,12 @@ async fn read_limited(
     }
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::BodyInvalid(e.to_string()))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                OciErrorCode::ManifestInvalid,
+                format!("manifest body could not be read: {e}"),
+            )
+        })?;
         if buf.len() + chunk.len() > max {
             return Err(too_large());
         }

@@ -11,6 +11,7 @@ mod context;
 mod endpoint;
 pub mod error;
 mod headers;
+mod health;
 mod manifests;
 mod referrers;
 mod tags;
@@ -30,11 +31,20 @@ use crate::registry::Registry;
 
 /// Registers every route of the server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/v2")
-            .wrap(DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0")))
-            .default_service(web::to(dispatch)),
-    );
+    cfg.route("/healthz", web::get().to(health::live))
+        .route("/readyz", web::get().to(health::writable))
+        .route("/service/rest/v1/status", web::get().to(health::readable))
+        .route(
+            "/service/rest/v1/status/writable",
+            web::get().to(health::writable),
+        )
+        .service(
+            web::scope("/v2")
+                .wrap(
+                    DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0")),
+                )
+                .default_service(web::to(dispatch)),
+        );
 }
 
 async fn dispatch(

@@ -82,7 +82,10 @@ pub async fn patch(
     let session = ctx.repo.upload(&name, &id)?;
     let mut guard = session.lock()?;
     let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
-    check_chunk(req, writer.offset())?;
+    // Settle what an earlier request left queued (a client that reset its connection
+    // cancels its handler mid-write) before the offset is compared.
+    let offset = writer.flush().await?;
+    check_chunk(req, offset)?;
     let offset = stream_into(writer, body).await?;
     session.touch();
     Ok(accepted(ctx, &name, &id, offset))
@@ -98,7 +101,8 @@ pub async fn complete(
     let digest = digest_param(&query(req))?;
     let session = ctx.repo.upload(&name, &id)?;
     let mut guard = session.lock()?;
-    let offset = guard.as_ref().ok_or(RegistryError::UploadUnknown)?.offset();
+    let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
+    let offset = writer.flush().await?;
     check_chunk(req, offset)?;
     // From here on the session is spent whatever happens: a failed completion is final.
     let mut writer = guard.take().ok_or(RegistryError::UploadUnknown)?;
@@ -154,7 +158,9 @@ async fn stream_into(
         match chunk {
             Ok(bytes) => writer.push(bytes).await?,
             Err(e) => {
-                writer.discard_pending().await?;
+                // Every chunk received so far is real data: keep it, so the offset a
+                // status request reports is what actually arrived.
+                writer.flush().await?;
                 return Err(RegistryError::BodyInvalid(e.to_string()));
             }
         }

@@ -52,6 +52,12 @@ impl MetaStore {
         Ok(MetaStore { pool })
     }
 
+    /// A trivial query, for readiness checks.
+    pub async fn ping(&self) -> Result<(), MetaError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The image's id, if it exists.
     pub async fn find_image(
         &self,

@@ -96,6 +96,21 @@ impl Registry {
         self.repository(&self.default_repository)
     }
 
+    /// Reads can be served: the metadata database answers.
+    pub async fn check_readable(&self) -> Result<(), RegistryError> {
+        Ok(self.meta.ping().await?)
+    }
+
+    /// Writes can be accepted: the database answers and every blob store takes a write.
+    pub async fn check_writable(&self) -> Result<(), RegistryError> {
+        self.check_readable().await?;
+        let stores: Vec<Arc<FileStore>> = self.repos.iter().map(|r| r.core.store.clone()).collect();
+        for store in stores {
+            store.check_writable().await?;
+        }
+        Ok(())
+    }
+
     pub fn repository(&self, name: &str) -> Option<Repository> {
         self.repos.get(name).map(|r| r.clone())
     }

@@ -42,13 +42,12 @@ impl UploadSession {
             .map_err(|_| RegistryError::UploadBusy { offset: 0 })
     }
 
-    /// Current offset, for status requests (waits for a running request to finish).
+    /// Current offset, for status requests (waits for a running request to finish, and
+    /// writes out what a cancelled one left queued).
     pub async fn offset(&self) -> Result<u64, RegistryError> {
-        let guard = self.writer.lock().await;
-        guard
-            .as_ref()
-            .map(|w| w.offset())
-            .ok_or(RegistryError::UploadUnknown)
+        let mut guard = self.writer.lock().await;
+        let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
+        Ok(writer.flush().await?)
     }
 
     pub fn touch(&self) {

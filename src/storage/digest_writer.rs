@@ -127,15 +127,26 @@ impl DigestWriter {
         Ok(())
     }
 
+    /// Waits for the batch in flight. Cancel-safe: the handle stays in place until the batch
+    /// is done, so a request dropped mid-wait (client reset) leaves a writer the next request
+    /// can settle, rather than one whose file handle and hasher were lost.
     async fn await_inflight(&mut self) -> Result<(), StorageError> {
-        let Some(handle) = self.inflight.take() else {
+        let Some(handle) = self.inflight.as_mut() else {
             return Ok(());
         };
-        let (io, written, error) = handle.await.map_err(join_error)?;
+        let outcome = handle.await;
+        self.inflight = None;
+        let (io, written, error) = outcome.map_err(join_error)?;
         self.io = Some(io);
         self.offset += written;
         match error {
-            Some(e) => Err(e.into()),
+            Some(e) => {
+                // The file ends after the last complete chunk; anything queued behind the
+                // failed one would land at the wrong offset.
+                self.pending.clear();
+                self.pending_len = 0;
+                Err(e.into())
+            }
             None => Ok(()),
         }
     }
@@ -230,6 +241,25 @@ mod tests {
         assert_eq!(size, expected.len() as u64);
         assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, &expected));
         assert_eq!(std::fs::read(&tmp).unwrap(), expected);
+    }
+
+    /// actix drops a handler whose client reset the connection; the writer must stay usable.
+    #[tokio::test]
+    async fn a_push_cancelled_while_a_batch_is_in_flight_leaves_a_usable_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DigestWriter::create(dir.path().join("up"), Algorithm::Sha256).unwrap();
+        let first = Bytes::from(vec![1u8; 32 << 20]);
+        let second = Bytes::from(vec![2u8; BATCH_BYTES]);
+        w.push(first.clone()).await.unwrap();
+        // Polled once (it waits for the first batch), then dropped.
+        let zero = std::time::Duration::ZERO;
+        let _ = tokio::time::timeout(zero, w.push(second.clone())).await;
+        let offset = w.flush().await.unwrap();
+        assert_eq!(offset, (first.len() + second.len()) as u64);
+        let mut expected = first.to_vec();
+        expected.extend_from_slice(&second);
+        let (_, digest, _) = w.finish().await.unwrap();
+        assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, &expected));
     }
 
     #[tokio::test]

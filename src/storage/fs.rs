@@ -127,6 +127,17 @@ impl FileStore {
         }
     }
 
+    /// Creates and removes a small file, proving the store accepts writes.
+    pub async fn check_writable(&self) -> Result<(), StorageError> {
+        let probe = self
+            .root
+            .join("tmp")
+            .join(format!(".probe-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::write(&probe, b"probe").await?;
+        tokio::fs::remove_file(&probe).await?;
+        Ok(())
+    }
+
     fn purge_dir(&self, dir: &str) -> io::Result<usize> {
         let mut removed = 0;
         for entry in std::fs::read_dir(self.root.join(dir))? {

@@ -7,3 +7,4 @@ mod common;
 mod docker_cli;
 mod oci_client;
 mod skopeo;
+mod support;

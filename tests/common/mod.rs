@@ -56,6 +56,13 @@ async fn start(data: &Path, extra: &[String]) -> (Child, String) {
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(log);
+    // Test-suite switches such as BERTH_SKIP_DOCKER share Berth's BERTH_ prefix, and Berth
+    // refuses to start on an unknown BERTH_ setting: keep them away from the server.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("BERTH_SKIP_") {
+            cmd.env_remove(key);
+        }
+    }
     for item in extra {
         match item.split_once('=') {
             Some((k, v)) if !k.starts_with('-') => {
@@ -66,15 +73,19 @@ async fn start(data: &Path, extra: &[String]) -> (Child, String) {
             }
         }
     }
-    let child = cmd.spawn().expect("start berth");
-    let addr = wait_for_listen_line(&log_path).await;
+    let mut child = cmd.spawn().expect("start berth");
+    let addr = wait_for_listen_line(&log_path, &mut child).await;
     (child, addr)
 }
 
-/// Waits for the newest "berth listening on http://ADDR" line in the log.
-async fn wait_for_listen_line(log_path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let already = read_to_string(log_path).matches("berth listening on").count();
+/// Waits for the newest "berth listening on http://ADDR" line in the log; fails at once, with
+/// the log, if the server exits instead.
+async fn wait_for_listen_line(log_path: &Path, child: &mut Child) -> String {
+    // Generous: a loaded 2-core CI machine can be slow to start a process.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let already = read_to_string(log_path)
+        .matches("berth listening on")
+        .count();
     loop {
         let text = read_to_string(log_path);
         if text.matches("berth listening on").count() > already {
@@ -85,6 +96,9 @@ async fn wait_for_listen_line(log_path: &Path) -> String {
                 .unwrap();
             let after = line.split("berth listening on http://").nth(1).unwrap();
             return after.split_whitespace().next().unwrap().to_string();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("berth exited during start-up ({status}):\n{text}");
         }
         assert!(Instant::now() < deadline, "berth did not start:\n{text}");
         tokio::time::sleep(Duration::from_millis(20)).await;

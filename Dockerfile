@@ -1,0 +1,19 @@
+# Berth container image. Build: docker build -t berth .
+# Run:   docker run -p 8081:8081 -v berth-data:/var/lib/berth berth
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+RUN cargo build --release --locked --bin berth
+
+FROM debian:bookworm-slim
+RUN useradd --system --home /var/lib/berth --create-home berth
+COPY --from=build /src/target/release/berth /usr/local/bin/berth
+USER berth
+ENV BERTH_DATA_DIR=/var/lib/berth BERTH_LISTEN=0.0.0.0:8081
+VOLUME /var/lib/berth
+EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8081 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q 200 <&3"]
+ENTRYPOINT ["/usr/local/bin/berth"]
+CMD ["serve"]

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs, with apt, the external programs the test suite drives (tests/clients):
+#   skopeo        (skopeo copy/inspect against the registry)
+#   tar, gzip     (used to build image layers; present on any Debian, checked anyway)
+# Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
+# something is missing. Non-interactive (no standard input needed). Runs as root, or via
+# `sudo -n` otherwise.
+#
+# Docker is NOT installed here: the docker tests need a running Docker Engine daemon that
+# the machine provides; this script only warns when `docker info` fails.
+# (Tests fail when a client is missing unless BERTH_SKIP_DOCKER=1 / BERTH_SKIP_SKOPEO=1.)
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+# "command:package" pairs.
+NEEDED=(
+  "skopeo:skopeo"
+  "tar:tar"
+  "gzip:gzip"
+)
+
+missing=()
+for pair in "${NEEDED[@]}"; do
+  cmd="${pair%%:*}"
+  pkg="${pair#*:}"
+  if command -v "$cmd" >/dev/null 2>&1; then
+    echo "install-test-deps: $cmd already present ($(command -v "$cmd"))"
+  else
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  else
+    as_root=(sudo -n)
+  fi
+  echo "install-test-deps: installing ${missing[*]}"
+  "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 update -q
+  "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+    --no-install-recommends "${missing[@]}" </dev/null
+  for pair in "${NEEDED[@]}"; do
+    cmd="${pair%%:*}"
+    command -v "$cmd" >/dev/null 2>&1 || {
+      echo "install-test-deps: $cmd is still missing after apt-get install" >&2
+      exit 1
+    }
+  done
+else
+  echo "install-test-deps: nothing to install"
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "install-test-deps: warning: no reachable Docker daemon (docker info failed);" \
+    "the docker client tests will fail unless BERTH_SKIP_DOCKER=1" >&2
+fi
