@@ -12,6 +12,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{BlobStoreConfig, RepositoryConfig};
+
 /// Everything Berth can be configured with.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +28,15 @@ pub struct Settings {
     pub default_repository: String,
     pub log: LogSettings,
     pub limits: Limits,
+    /// Blob stores declared in the file (created or updated at start; `default` always exists).
+    pub blob_stores: Vec<BlobStoreConfig>,
+    /// Repositories declared in the file (created or updated at start, idempotently). With
+    /// none here and none created at run time, one hosted repository named
+    /// `default_repository` is created.
+    pub repositories: Vec<RepositoryConfig>,
+    /// Who may call the admin REST API (`/service/rest/v1/…` other than status) until
+    /// authentication exists: client addresses, default loopback only.
+    pub admin_allowed_from: Vec<std::net::IpAddr>,
 }
 
 /// Logging.
@@ -68,6 +79,12 @@ impl Default for Settings {
             default_repository: "docker-hosted".into(),
             log: LogSettings::default(),
             limits: Limits::default(),
+            blob_stores: Vec::new(),
+            repositories: Vec::new(),
+            admin_allowed_from: vec![
+                std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::Ipv6Addr::LOCALHOST.into(),
+            ],
         }
     }
 }
@@ -127,8 +144,12 @@ impl Settings {
         if self.limits.page_max == 0 {
             anyhow::bail!("limits.page_max must be positive");
         }
-        if self.default_repository.is_empty() {
-            anyhow::bail!("default_repository must not be empty");
+        crate::model::validate_name("default_repository", &self.default_repository)?;
+        for store in &self.blob_stores {
+            store.validate()?;
+        }
+        for repo in &self.repositories {
+            repo.validate()?;
         }
         Ok(())
     }
@@ -148,6 +169,38 @@ mod tests {
         let s = Settings::default();
         s.validate().unwrap();
         assert!(s.to_toml().unwrap().contains("listen = \"0.0.0.0:8081\""));
+    }
+
+    #[test]
+    fn repositories_and_blob_stores_can_be_declared_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[blob_stores]]
+name = "fast"
+path = "fast"
+
+[[repositories]]
+name = "docker-hosted"
+type = "hosted"
+blob_store = "fast"
+http_port = 8082
+write_policy = "ALLOW_ONCE"
+
+[[repositories]]
+name = "docker-group"
+type = "group"
+members = ["docker-hosted"]
+writable_member = "docker-hosted"
+"#,
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), &CliOverrides::default()).unwrap();
+        assert_eq!(s.repositories.len(), 2);
+        assert_eq!(s.repositories[0].http_port, Some(8082));
+        assert_eq!(s.blob_stores[0].name, "fast");
     }
 
     #[test]

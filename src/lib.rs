@@ -12,6 +12,7 @@
 pub mod config;
 pub mod http;
 pub mod meta;
+pub mod model;
 pub mod oci;
 pub mod registry;
 pub mod startup;

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::headers::{page_size, param, query};
 use super::Ctx;
+use crate::registry::read;
 
 /// `GET /v2/`: the registry speaks the Distribution API.
 pub fn check() -> HttpResponse {
@@ -17,12 +18,15 @@ pub async fn catalog(ctx: &Ctx, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let q = query(req);
     let limit = page_size(&q, ctx.limits.page_max)?;
     let last = param(&q, "last");
-    let mut names = ctx.repo.list_images(last, limit as i64 + 1).await?;
-    let more = names.len() > limit;
-    names.truncate(limit);
+    let (names, more) = read::catalog(&ctx.readers()?, last, limit).await?;
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| format!("{}{n}", ctx.prefix))
+        .collect();
     let mut response = HttpResponse::Ok();
     if more {
         if let Some(last) = names.last() {
+            let last = last.strip_prefix(&ctx.prefix).unwrap_or(last);
             let link = format!("<{}_catalog?n={limit}&last={last}>; rel=\"next\"", ctx.base);
             response.insert_header(("Link", link));
         }

@@ -15,7 +15,7 @@ use super::headers::DOCKER_CONTENT_DIGEST_LC;
 use super::Ctx;
 use crate::oci::{Digest, ImageName, OciErrorCode};
 use crate::registry::messages::UnlinkBlob;
-use crate::registry::RegistryError;
+use crate::registry::{read, RegistryError};
 
 /// Files up to this size are read on the worker thread rather than the blocking pool.
 const SYNC_READ_MAX: u64 = 64 * 1024;
@@ -29,13 +29,9 @@ pub async fn get(
     digest: Digest,
 ) -> Result<HttpResponse, ApiError> {
     let unknown = || RegistryError::BlobUnknown(digest.clone());
-    let image = ctx.repo.image(&name).await?.ok_or_else(unknown)?;
-    let size = image
-        .blob_size(&digest)
-        .or_else(|| image.manifest(&digest).map(|m| m.size))
-        .ok_or_else(unknown)?;
+    let (repo, size) = read::find_blob(&ctx.readers()?, &name, &digest).await?;
     check_range(req, size)?;
-    let path = ctx.repo.blob_path(&digest);
+    let path = repo.blob_path(&digest);
     if size > SYNC_READ_MAX
         && req.method() == Method::GET
         && !req.headers().contains_key(header::RANGE)
@@ -139,6 +135,6 @@ fn mime_octet_stream() -> mime::Mime {
 }
 
 pub async fn delete(ctx: &Ctx, name: ImageName, digest: Digest) -> Result<HttpResponse, ApiError> {
-    ctx.repo.send(UnlinkBlob { name, digest }).await?;
+    ctx.writer()?.send(UnlinkBlob { name, digest }).await?;
     Ok(HttpResponse::Accepted().finish())
 }

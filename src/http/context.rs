@@ -1,24 +1,42 @@
-//! What every handler needs about the request's target: the repository, the URL prefix that
-//! addresses it (so `Location` headers work on any route), and the protocol limits.
+//! What every handler needs about the request's target: the repository (hosted or group),
+//! how the client addressed it (so `Location`, `Link` and `name` fields echo the client's
+//! own URLs), and the protocol limits.
+
+use actix_web::web;
 
 use crate::config::Limits;
 use crate::oci::ImageName;
-use crate::registry::Repository;
+use crate::registry::{Hosted, Registry, RegistryError, Repository};
 
 pub struct Ctx {
+    pub registry: web::Data<Registry>,
     pub repo: Repository,
-    /// Prefix of API URLs for this repository, ending in `/v2/`.
+    /// Prefix of API URLs, ending in `/v2/` (e.g. `/v2/` or `/repository/<repo>/v2/`).
     pub base: String,
+    /// Prefix of image names as the client wrote them (`repository/<repo>/` with Nexus path
+    /// routing, otherwise empty).
+    pub prefix: String,
     pub limits: Limits,
 }
 
 impl Ctx {
-    pub fn new(repo: Repository, base: String, limits: Limits) -> Self {
-        Ctx { repo, base, limits }
+    /// The hosted repositories reads consult, in order.
+    pub fn readers(&self) -> Result<Vec<Hosted>, RegistryError> {
+        self.registry.readers(&self.repo)
     }
 
-    /// `<base><name>/<suffix>`, for `Location` and `Link` headers.
+    /// The hosted repository writes go to.
+    pub fn writer(&self) -> Result<Hosted, RegistryError> {
+        self.registry.writer(&self.repo)
+    }
+
+    /// The image name as the client sees it.
+    pub fn client_name(&self, name: &ImageName) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    /// `<base><prefix><name>/<suffix>`, for `Location` and `Link` headers.
     pub fn url(&self, name: &ImageName, suffix: &str) -> String {
-        format!("{}{}/{}", self.base, name, suffix)
+        format!("{}{}{}/{}", self.base, self.prefix, name, suffix)
     }
 }

@@ -112,6 +112,14 @@ impl From<RegistryError> for ApiError {
             RegistryError::DigestInvalid(_) => ApiError::new(C::DigestInvalid, message),
             RegistryError::SizeInvalid(_) => ApiError::new(C::SizeInvalid, message),
             RegistryError::BodyInvalid(_) => ApiError::new(C::BlobUploadInvalid, message),
+            RegistryError::Denied(_) => ApiError::new(C::Denied, message),
+            RegistryError::Offline(_) => ApiError::new(C::Unavailable, message),
+            RegistryError::Definition(_) => {
+                ApiError::new(C::Unsupported, message).with_status(StatusCode::BAD_REQUEST)
+            }
+            RegistryError::RepositoryUnknown(_) | RegistryError::BlobStoreUnknown(_) => {
+                ApiError::new(C::NameUnknown, message)
+            }
             RegistryError::Storage(s) => s.into(),
             RegistryError::Meta(m) => internal(&m),
             RegistryError::Unavailable(m) => {
@@ -132,6 +140,7 @@ impl From<StorageError> for ApiError {
                 ApiError::new(C::BlobUnknown, message).with_detail(json!({ "digest": d.as_str() }))
             }
             StorageError::Poisoned => ApiError::new(C::BlobUploadUnknown, message),
+            StorageError::QuotaExceeded { .. } => ApiError::new(C::Denied, message),
             e if e.is_out_of_space() => {
                 tracing::error!(error = %e, "blob store is out of space");
                 ApiError::new(C::Unavailable, "the blob store is out of space")

@@ -11,21 +11,16 @@ use super::Ctx;
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference};
 use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
-use crate::registry::RegistryError;
+use crate::registry::read;
 
 pub async fn get(
     ctx: &Ctx,
     name: ImageName,
     reference: Reference,
 ) -> Result<HttpResponse, ApiError> {
-    let image = ctx.repo.existing_image(&name).await?;
-    let unknown = || RegistryError::ManifestUnknown(reference.to_string());
-    let digest = match &reference {
-        Reference::Tag(tag) => image.tag(tag.as_str()).ok_or_else(unknown)?,
-        Reference::Digest(d) => d.clone(),
-    };
-    let record = image.manifest(&digest).ok_or_else(unknown)?;
-    let bytes = ctx.repo.manifest_bytes(&digest).await?;
+    let found = read::find_manifest(&ctx.readers()?, &name, &reference).await?;
+    let (digest, record) = (found.digest, found.record);
+    let bytes = found.repo.manifest_bytes(&digest).await?;
     Ok(HttpResponse::Ok()
         .content_type(record.media_type.as_str())
         .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
@@ -40,6 +35,8 @@ pub async fn put(
     name: ImageName,
     reference: Reference,
 ) -> Result<HttpResponse, ApiError> {
+    let repo = ctx.writer()?;
+    repo.store().ensure_capacity()?;
     let bytes = read_limited(req, body, ctx.limits.manifest_max_bytes).await?;
     let algorithm = match &reference {
         Reference::Digest(d) => d.algorithm(),
@@ -59,7 +56,7 @@ pub async fn put(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let parsed = ParsedManifest::parse(&bytes, content_type)?;
-    ctx.repo.store().put_bytes(&digest, bytes.clone()).await?;
+    repo.store().put_bytes(&digest, bytes.clone()).await?;
     let subject = parsed.subject.clone();
     let record = ManifestRecord {
         digest: digest.clone(),
@@ -80,7 +77,7 @@ pub async fn put(
         blobs: parsed.blobs,
         children: parsed.children,
     };
-    ctx.repo.send(msg).await?;
+    repo.send(msg).await?;
     let mut response = HttpResponse::Created();
     response
         .insert_header(("Location", ctx.url(&name, &format!("manifests/{digest}"))))
@@ -128,9 +125,10 @@ pub async fn delete(
     name: ImageName,
     reference: Reference,
 ) -> Result<HttpResponse, ApiError> {
+    let repo = ctx.writer()?;
     match reference {
-        Reference::Tag(tag) => ctx.repo.send(DeleteTag { name, tag }).await?,
-        Reference::Digest(digest) => ctx.repo.send(DeleteManifest { name, digest }).await?,
+        Reference::Tag(tag) => repo.send(DeleteTag { name, tag }).await?,
+        Reference::Digest(digest) => repo.send(DeleteManifest { name, digest }).await?,
     }
     Ok(HttpResponse::Accepted().finish())
 }

@@ -27,10 +27,16 @@ use error::ApiError;
 
 use crate::config::Limits;
 use crate::oci::OciErrorCode;
-use crate::registry::Registry;
+use crate::registry::{Registry, Repository};
+
+/// Marks a connector-port server: every `/v2/` name there belongs to this repository.
+#[derive(Clone, Debug)]
+pub struct Connector(pub String);
 
 /// Registers every route of the server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let api_version =
+        || DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0"));
     cfg.route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::writable))
         .route("/service/rest/v1/status", web::get().to(health::readable))
@@ -40,11 +46,90 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/v2")
-                .wrap(
-                    DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0")),
-                )
+                .wrap(api_version())
+                .default_service(web::to(dispatch)),
+        )
+        .service(
+            web::scope("/repository/{repository}/v2")
+                .wrap(api_version())
                 .default_service(web::to(dispatch)),
         );
+}
+
+/// Which repository a request addresses, and how.
+struct Target {
+    repo: Repository,
+    base: String,
+    prefix: String,
+    /// The path after the `/v2/` base, with any `repository/<repo>/` name prefix removed.
+    rest: String,
+}
+
+/// Resolves the three ways of addressing a repository: a connector port; Nexus path routing
+/// (`/v2/repository/<repo>/<image>/…`, what `docker pull host/repository/<repo>/<image>`
+/// sends, or `/repository/<repo>/v2/…`); otherwise the configured default repository.
+fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
+    let unknown = |name: &str| {
+        ApiError::new(
+            OciErrorCode::NameUnknown,
+            format!("repository {name} does not exist"),
+        )
+    };
+    let path = req.uri().path();
+    if let Some(Connector(name)) = req.app_data::<Connector>() {
+        let rest = path
+            .strip_prefix("/v2")
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
+        return Ok(Target {
+            repo,
+            base: "/v2/".into(),
+            prefix: String::new(),
+            rest: rest.into(),
+        });
+    }
+    if let Some(after) = path.strip_prefix("/repository/") {
+        let (name, rest) = after.split_once('/').unwrap_or((after, ""));
+        let rest = rest
+            .strip_prefix("v2")
+            .unwrap_or(rest)
+            .trim_start_matches('/');
+        let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
+        let base = format!("/repository/{name}/v2/");
+        return Ok(Target {
+            repo,
+            base,
+            prefix: String::new(),
+            rest: rest.into(),
+        });
+    }
+    let rest = path
+        .strip_prefix("/v2")
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    if let Some(after) = rest.strip_prefix("repository/") {
+        if let Some((name, image_rest)) = after.split_once('/') {
+            if let Some(repo) = registry.repository(name) {
+                let prefix = format!("repository/{name}/");
+                return Ok(Target {
+                    repo,
+                    base: "/v2/".into(),
+                    prefix,
+                    rest: image_rest.into(),
+                });
+            }
+        }
+    }
+    let repo = registry
+        .default_repository()
+        .ok_or_else(|| unknown(registry.default_repository_name()))?;
+    Ok(Target {
+        repo,
+        base: "/v2/".into(),
+        prefix: String::new(),
+        rest: rest.into(),
+    })
 }
 
 async fn dispatch(
@@ -53,23 +138,21 @@ async fn dispatch(
     registry: web::Data<Registry>,
     limits: web::Data<Limits>,
 ) -> Result<HttpResponse, ApiError> {
-    let path = req.uri().path();
-    let rest = path.strip_prefix("/v2").unwrap_or(path);
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let endpoint = Endpoint::parse(req.method(), rest)?;
+    let target = resolve(&req, &registry)?;
+    let endpoint = Endpoint::parse(req.method(), &target.rest)?;
     if !endpoint.allows(req.method()) {
         return Err(ApiError::new(
             OciErrorCode::Unsupported,
             format!("{} is not supported here", req.method()),
         ));
     }
-    let repo = registry.default_repository().ok_or_else(|| {
-        ApiError::new(
-            OciErrorCode::NameUnknown,
-            "no default repository is configured",
-        )
-    })?;
-    let ctx = Ctx::new(repo, "/v2/".to_string(), limits.get_ref().clone());
+    let ctx = Ctx {
+        registry,
+        repo: target.repo,
+        base: target.base,
+        prefix: target.prefix,
+        limits: limits.get_ref().clone(),
+    };
     route(&ctx, endpoint, &req, body).await
 }
 

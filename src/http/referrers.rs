@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::headers::{param, query, OCI_FILTERS_APPLIED};
 use super::Ctx;
 use crate::oci::{Digest, ImageName};
-use crate::registry::REFERRERS_MEDIA_TYPE;
+use crate::registry::{read, REFERRERS_MEDIA_TYPE};
 
 pub async fn list(
     ctx: &Ctx,
@@ -18,10 +18,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query(req);
     let filter = param(&q, "artifactType");
-    let manifests = match ctx.repo.image(&name).await? {
-        Some(image) => image.referrers(&subject, filter),
-        None => Vec::new(),
-    };
+    let manifests = read::referrers(&ctx.readers()?, &name, &subject, filter).await?;
     let mut response = HttpResponse::Ok();
     response.content_type(REFERRERS_MEDIA_TYPE);
     if filter.is_some() {

@@ -12,7 +12,7 @@ use super::headers::*;
 use super::Ctx;
 use crate::oci::{Digest, ImageName};
 use crate::registry::messages::{EndUpload, LinkBlob, MountBlob, StartUpload};
-use crate::registry::RegistryError;
+use crate::registry::{Hosted, RegistryError};
 use crate::storage::DigestWriter;
 
 pub async fn start(
@@ -29,7 +29,9 @@ pub async fn start(
     } else if param(&q, "digest").is_some() {
         return monolithic(ctx, body, name, digest_param(&q)?).await;
     }
-    let session = ctx.repo.send(StartUpload { name: name.clone() }).await?;
+    let repo = ctx.writer()?;
+    repo.store().ensure_capacity()?;
+    let session = repo.send(StartUpload { name: name.clone() }).await?;
     Ok(accepted(ctx, &name, &session.id, 0))
 }
 
@@ -49,7 +51,7 @@ async fn try_mount(
         from,
         digest: digest.clone(),
     };
-    if !ctx.repo.send(msg).await? {
+    if !ctx.writer()?.send(msg).await? {
         return Ok(None);
     }
     Ok(Some(created(ctx, name, &digest)))
@@ -62,14 +64,15 @@ async fn monolithic(
     name: ImageName,
     digest: Digest,
 ) -> Result<HttpResponse, ApiError> {
+    let repo = ctx.writer()?;
+    repo.store().ensure_capacity()?;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut writer = ctx
-        .repo
+    let mut writer = repo
         .store()
         .new_upload(&id, digest.algorithm())
         .map_err(crate::storage::StorageError::from)?;
     stream_into(&mut writer, body).await?;
-    finish(ctx, writer, &name, &digest, None).await
+    finish(ctx, &repo, writer, &name, &digest, None).await
 }
 
 pub async fn patch(
@@ -79,7 +82,7 @@ pub async fn patch(
     name: ImageName,
     id: String,
 ) -> Result<HttpResponse, ApiError> {
-    let session = ctx.repo.upload(&name, &id)?;
+    let session = ctx.writer()?.upload(&name, &id)?;
     let mut guard = session.lock()?;
     let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
     // Settle what an earlier request left queued (a client that reset its connection
@@ -99,7 +102,8 @@ pub async fn complete(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     let digest = digest_param(&query(req))?;
-    let session = ctx.repo.upload(&name, &id)?;
+    let repo = ctx.writer()?;
+    let session = repo.upload(&name, &id)?;
     let mut guard = session.lock()?;
     let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
     let offset = writer.flush().await?;
@@ -108,17 +112,17 @@ pub async fn complete(
     let mut writer = guard.take().ok_or(RegistryError::UploadUnknown)?;
     drop(guard);
     let outcome = match stream_into(&mut writer, body).await {
-        Ok(_) => finish(ctx, writer, &name, &digest, Some(id.clone())).await,
+        Ok(_) => finish(ctx, &repo, writer, &name, &digest, Some(id.clone())).await,
         Err(e) => Err(e.into()),
     };
     if outcome.is_err() {
-        ctx.repo.send(EndUpload { id }).await?;
+        repo.send(EndUpload { id }).await?;
     }
     outcome
 }
 
 pub async fn status(ctx: &Ctx, name: ImageName, id: String) -> Result<HttpResponse, ApiError> {
-    let session = ctx.repo.upload(&name, &id)?;
+    let session = ctx.writer()?.upload(&name, &id)?;
     let offset = session.offset().await?;
     Ok(HttpResponse::NoContent()
         .insert_header(("Location", ctx.url(&name, &format!("blobs/uploads/{id}"))))
@@ -129,8 +133,9 @@ pub async fn status(ctx: &Ctx, name: ImageName, id: String) -> Result<HttpRespon
 }
 
 pub async fn cancel(ctx: &Ctx, name: ImageName, id: String) -> Result<HttpResponse, ApiError> {
-    ctx.repo.upload(&name, &id)?;
-    ctx.repo.send(EndUpload { id }).await?;
+    let repo = ctx.writer()?;
+    repo.upload(&name, &id)?;
+    repo.send(EndUpload { id }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -171,19 +176,20 @@ async fn stream_into(
 /// Verifies and publishes the blob, links it to the image, ends the session.
 async fn finish(
     ctx: &Ctx,
+    repo: &Hosted,
     writer: DigestWriter,
     name: &ImageName,
     digest: &Digest,
     session: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let size = ctx.repo.store().commit(writer, digest).await?;
+    let size = repo.store().commit(writer, digest).await?;
     let msg = LinkBlob {
         name: name.clone(),
         digest: digest.clone(),
         size,
         session,
     };
-    ctx.repo.send(msg).await?;
+    repo.send(msg).await?;
     Ok(created(ctx, name, digest))
 }
 

@@ -5,6 +5,7 @@
 //! what the database says is what clients were told. SQLite runs in WAL mode with
 //! `synchronous=FULL`: a committed transaction survives a power cut.
 
+mod definitions;
 mod error;
 mod records;
 

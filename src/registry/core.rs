@@ -2,14 +2,15 @@
 //! [`super::RepositoryActor`]; each writes the metadata store first and updates the
 //! in-memory state only after that write succeeded.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
 
 use super::messages::*;
 use super::{ImageState, ManifestCache, RegistryError, UploadSession};
 use crate::meta::{MetaStore, NewManifest};
-use crate::oci::{Algorithm, ImageName};
+use crate::model::{RepositoryConfig, WritePolicy};
+use crate::oci::{Algorithm, Digest, ImageName};
 use crate::storage::FileStore;
 
 /// Shared state of one repository: read concurrently by request handlers, changed only
@@ -17,6 +18,8 @@ use crate::storage::FileStore;
 #[derive(Debug)]
 pub struct RepoCore {
     pub name: String,
+    /// The current definition (policies, online flag); replaced when the admin API updates it.
+    pub config: RwLock<RepositoryConfig>,
     pub store: Arc<FileStore>,
     pub meta: MetaStore,
     pub manifests: Arc<ManifestCache>,
@@ -121,6 +124,9 @@ impl RepoCore {
 
     pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
+        if let Some(tag) = &msg.tag {
+            self.check_redeploy(&image, tag.as_str(), &msg.record.digest)?;
+        }
         if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
             return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
         }
@@ -141,6 +147,30 @@ impl RepoCore {
             image.set_tag(tag.as_str(), digest);
         }
         Ok(())
+    }
+
+    /// `ALLOW_ONCE`: a tag that exists may not move to another digest (re-pushing the same
+    /// digest is fine), except `latest` when `latest_policy` allows it. Checked inside the
+    /// actor, so no concurrent push can slip between the check and the write.
+    fn check_redeploy(
+        &self,
+        image: &ImageState,
+        tag: &str,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
+        let config = self.config.read().unwrap();
+        if config.write_policy != WritePolicy::AllowOnce
+            || (config.latest_policy && tag == "latest")
+        {
+            return Ok(());
+        }
+        match image.tag(tag) {
+            Some(current) if &current != digest => Err(RegistryError::Denied(format!(
+                "repository {} does not allow redeploy (write policy ALLOW_ONCE): tag {tag} already points to {current}",
+                self.name
+            ))),
+            _ => Ok(()),
+        }
     }
 
     pub(super) async fn delete_manifest(&self, msg: DeleteManifest) -> Result<(), RegistryError> {

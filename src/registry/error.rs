@@ -32,6 +32,16 @@ pub enum RegistryError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Meta(#[from] MetaError),
+    #[error("{0}")]
+    Denied(String),
+    #[error("repository {0} is offline")]
+    Offline(String),
+    #[error("{0}")]
+    Definition(String),
+    #[error("repository {0} does not exist")]
+    RepositoryUnknown(String),
+    #[error("blob store {0} does not exist")]
+    BlobStoreUnknown(String),
     #[error("repository actor is unavailable: {0}")]
     Unavailable(String),
 }

@@ -1,9 +1,11 @@
 //! Repositories and the images in them.
 //!
-//! A [`Registry`] maps repository names to [`Repository`] handles (a `DashMap`, read on every
-//! request). Each repository has one [`RepositoryActor`] that serializes its state changes,
-//! and a [`RepoCore`] whose in-memory image states and upload sessions request handlers read
-//! without going through the actor.
+//! A [`Registry`] maps repository names to [`Repository`] values (a `DashMap`, read on every
+//! request). A hosted repository has one [`RepositoryActor`] that serializes its state
+//! changes, and a [`RepoCore`] whose in-memory image states and upload sessions request
+//! handlers read without going through the actor. A group is a list of member names,
+//! resolved per request: reads ask the hosted repositories it reaches in order, writes go to
+//! its writable member.
 //!
 //! Vocabulary: a *repository* is a Berth (Nexus-style) repository such as `docker-hosted`; an
 //! *image* is what the OCI spec calls a repository name (`library/redis`) inside it.
@@ -11,89 +13,176 @@
 mod actor;
 mod cache;
 mod core;
+mod definitions;
 mod error;
+mod hosted;
 mod image;
 pub mod messages;
+pub mod read;
 mod upload;
 
-use std::path::Path;
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use actix::{Actor, Addr, Arbiter, Handler, Message};
-use bytes::Bytes;
+use actix::Arbiter;
 use dashmap::DashMap;
 
 pub use actor::RepositoryActor;
 pub use cache::ManifestCache;
 pub use core::RepoCore;
 pub use error::RegistryError;
+pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
 pub use upload::{UploadSession, WriterGuard};
 
 use crate::config::Settings;
 use crate::meta::MetaStore;
-use crate::oci::{Digest, ImageName};
+use crate::model::{RepositoryConfig, WritePolicy};
 use crate::storage::FileStore;
 
-/// All repositories of this server.
+/// A repository of any kind.
+#[derive(Clone)]
+pub enum Repository {
+    Hosted(Hosted),
+    Group(Arc<RepositoryConfig>),
+}
+
+impl Repository {
+    pub fn config(&self) -> RepositoryConfig {
+        match self {
+            Repository::Hosted(h) => h.config(),
+            Repository::Group(c) => (**c).clone(),
+        }
+    }
+}
+
+/// All repositories and blob stores of this server.
 pub struct Registry {
     repos: DashMap<String, Repository>,
+    stores: DashMap<String, Arc<FileStore>>,
     default_repository: String,
     meta: MetaStore,
+    settings: Settings,
+    cache: Arc<ManifestCache>,
+    /// Serializes definition changes (create/update/delete of repositories and stores).
+    definitions: tokio::sync::Mutex<()>,
     /// The thread repository actors run on, apart from the HTTP workers.
-    _arbiter: Arbiter,
+    arbiter: Arbiter,
 }
 
 impl Registry {
-    /// Opens the metadata store and blob store under the data directory and starts the
-    /// default hosted repository. Must run inside an actix system.
+    /// Opens the metadata store, then the blob stores and repositories it and the config
+    /// file define. Must run inside an actix system.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let data = &settings.data_dir;
-        std::fs::create_dir_all(data)?;
-        let meta = MetaStore::open(&data.join("berth.db")).await?;
-        let store = Arc::new(FileStore::open(
-            "default",
-            &data.join("blobstores").join("default"),
-        )?);
-        let arbiter = Arbiter::new();
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let meta = MetaStore::open(&settings.data_dir.join("berth.db")).await?;
         let registry = Registry {
             repos: DashMap::new(),
+            stores: DashMap::new(),
             default_repository: settings.default_repository.clone(),
-            meta: meta.clone(),
-            _arbiter: arbiter,
+            meta,
+            settings: settings.clone(),
+            cache: Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes)),
+            definitions: tokio::sync::Mutex::new(()),
+            arbiter: Arbiter::new(),
         };
-        let cache = Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes));
-        registry.add_hosted(&settings.default_repository, store, cache, settings);
+        registry.load_definitions().await?;
         Ok(registry)
     }
 
-    fn add_hosted(
-        &self,
-        name: &str,
-        store: Arc<FileStore>,
-        cache: Arc<ManifestCache>,
-        settings: &Settings,
-    ) {
-        let core = Arc::new(RepoCore {
-            name: name.to_string(),
-            store,
-            meta: self.meta.clone(),
-            manifests: cache,
-            images: DashMap::new(),
-            uploads: DashMap::new(),
-            upload_expiry_secs: settings.limits.upload_expiry_secs as i64,
-        });
-        let actor_core = core.clone();
-        let actor = RepositoryActor::start_in_arbiter(&self._arbiter.handle(), move |_| {
-            RepositoryActor::new(actor_core)
-        });
-        self.repos
-            .insert(name.to_string(), Repository { core, actor });
-    }
-
-    /// The repository that serves `/v2/` names on the main port.
+    /// The repository that serves plain `/v2/` names on the main port.
     pub fn default_repository(&self) -> Option<Repository> {
         self.repository(&self.default_repository)
+    }
+
+    pub fn default_repository_name(&self) -> &str {
+        &self.default_repository
+    }
+
+    pub fn repository(&self, name: &str) -> Option<Repository> {
+        self.repos.get(name).map(|r| r.clone())
+    }
+
+    /// Every repository definition, sorted by name.
+    pub fn repository_configs(&self) -> Vec<RepositoryConfig> {
+        let mut all: Vec<RepositoryConfig> = self.repos.iter().map(|r| r.config()).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// The hosted repositories a read of `repo` consults, in order: the repository itself,
+    /// or a group's members depth-first (each once; offline members skipped).
+    pub fn readers(&self, repo: &Repository) -> Result<Vec<Hosted>, RegistryError> {
+        let config = repo.config();
+        if !config.online {
+            return Err(RegistryError::Offline(config.name));
+        }
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        self.collect_readers(repo, &mut out, &mut seen);
+        Ok(out)
+    }
+
+    fn collect_readers(
+        &self,
+        repo: &Repository,
+        out: &mut Vec<Hosted>,
+        seen: &mut HashSet<String>,
+    ) {
+        let config = repo.config();
+        if !config.online || !seen.insert(config.name.clone()) {
+            return;
+        }
+        match repo {
+            Repository::Hosted(h) => out.push(h.clone()),
+            Repository::Group(g) => {
+                for member in &g.members {
+                    if let Some(m) = self.repository(member) {
+                        self.collect_readers(&m, out, seen);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The hosted repository a write to `repo` lands in: itself, or a group's writable
+    /// member. Read-only (`DENY`) and offline repositories refuse.
+    pub fn writer(&self, repo: &Repository) -> Result<Hosted, RegistryError> {
+        let config = repo.config();
+        if !config.online {
+            return Err(RegistryError::Offline(config.name));
+        }
+        let hosted = match repo {
+            Repository::Hosted(h) => h.clone(),
+            Repository::Group(g) => {
+                let member = g.writable_member.as_deref().ok_or_else(|| {
+                    RegistryError::Denied(format!(
+                        "group repository {} has no writable member; push to a hosted repository",
+                        g.name
+                    ))
+                })?;
+                match self.repository(member) {
+                    Some(Repository::Hosted(h)) => h,
+                    _ => {
+                        return Err(RegistryError::Denied(format!(
+                            "the writable member {member} of group {} is not a hosted repository",
+                            g.name
+                        )))
+                    }
+                }
+            }
+        };
+        let target = hosted.config();
+        if !target.online {
+            return Err(RegistryError::Offline(target.name));
+        }
+        if target.write_policy == WritePolicy::Deny {
+            return Err(RegistryError::Denied(format!(
+                "repository {} is read-only (write policy DENY)",
+                target.name
+            )));
+        }
+        Ok(hosted)
     }
 
     /// Reads can be served: the metadata database answers.
@@ -104,96 +193,10 @@ impl Registry {
     /// Writes can be accepted: the database answers and every blob store takes a write.
     pub async fn check_writable(&self) -> Result<(), RegistryError> {
         self.check_readable().await?;
-        let stores: Vec<Arc<FileStore>> = self.repos.iter().map(|r| r.core.store.clone()).collect();
+        let stores: Vec<Arc<FileStore>> = self.stores.iter().map(|s| s.clone()).collect();
         for store in stores {
             store.check_writable().await?;
         }
         Ok(())
-    }
-
-    pub fn repository(&self, name: &str) -> Option<Repository> {
-        self.repos.get(name).map(|r| r.clone())
-    }
-}
-
-/// A cheap handle to one repository.
-#[derive(Clone)]
-pub struct Repository {
-    core: Arc<RepoCore>,
-    actor: Addr<RepositoryActor>,
-}
-
-impl Repository {
-    pub fn name(&self) -> &str {
-        &self.core.name
-    }
-
-    pub fn store(&self) -> &FileStore {
-        &self.core.store
-    }
-
-    /// Sends a state change to the repository actor and waits for its answer.
-    pub async fn send<M, T>(&self, msg: M) -> Result<T, RegistryError>
-    where
-        M: Message<Result = Result<T, RegistryError>> + Send + 'static,
-        T: Send + 'static,
-        RepositoryActor: Handler<M>,
-    {
-        self.actor.send(msg).await?
-    }
-
-    /// The image's state; loaded through the actor on first use.
-    pub async fn image(&self, name: &ImageName) -> Result<Option<Arc<ImageState>>, RegistryError> {
-        if let Some(image) = self.core.images.get(name) {
-            return Ok(Some(image.clone()));
-        }
-        self.send(messages::LoadImage { name: name.clone() }).await
-    }
-
-    /// Like [`Self::image`], but an unknown image is `NAME_UNKNOWN`.
-    pub async fn existing_image(&self, name: &ImageName) -> Result<Arc<ImageState>, RegistryError> {
-        self.image(name)
-            .await?
-            .ok_or_else(|| RegistryError::NameUnknown(name.clone()))
-    }
-
-    /// The upload session `id` of image `name`.
-    pub fn upload(&self, name: &ImageName, id: &str) -> Result<Arc<UploadSession>, RegistryError> {
-        match self.core.uploads.get(id) {
-            Some(s) if &s.name == name => Ok(s.clone()),
-            _ => Err(RegistryError::UploadUnknown),
-        }
-    }
-
-    /// A manifest's bytes, from the cache or the store.
-    pub async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes, RegistryError> {
-        if let Some(bytes) = self.core.manifests.get(digest) {
-            return Ok(bytes);
-        }
-        let bytes = self.core.store.read(digest).await?;
-        self.core.manifests.insert(digest.clone(), bytes.clone());
-        Ok(bytes)
-    }
-
-    /// Names of images with content, for `_catalog`.
-    pub async fn list_images(
-        &self,
-        last: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<String>, RegistryError> {
-        Ok(self
-            .core
-            .meta
-            .list_images(&self.core.name, last, limit)
-            .await?)
-    }
-
-    /// Path of a blob in the store (for streaming it out).
-    pub fn blob_path(&self, digest: &Digest) -> std::path::PathBuf {
-        self.core.store.blob_path(digest)
-    }
-
-    pub fn data_root(&self) -> &Path {
-        self.core.store.root()
     }
 }

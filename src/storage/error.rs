@@ -10,6 +10,12 @@ pub enum StorageError {
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("blob {0} is not in the store")]
     NotFound(Digest),
+    #[error("blob store {store} is full: {used} bytes stored, hard quota {limit} bytes")]
+    QuotaExceeded {
+        store: String,
+        used: u64,
+        limit: u64,
+    },
     #[error("the upload was interrupted and can no longer be resumed")]
     Poisoned,
 }

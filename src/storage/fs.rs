@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -13,6 +14,11 @@ use crate::oci::{Algorithm, Digest};
 pub struct FileStore {
     name: String,
     root: PathBuf,
+    /// Bytes of committed blobs (from the metadata at start, then counted on publish).
+    used: AtomicU64,
+    /// 0 means no quota.
+    soft_quota: AtomicU64,
+    hard_quota: AtomicU64,
 }
 
 impl FileStore {
@@ -25,6 +31,9 @@ impl FileStore {
         let store = FileStore {
             name: name.to_string(),
             root: root.to_path_buf(),
+            used: AtomicU64::new(0),
+            soft_quota: AtomicU64::new(0),
+            hard_quota: AtomicU64::new(0),
         };
         let removed = store.purge_dir("uploads")? + store.purge_dir("tmp")?;
         if removed > 0 {
@@ -39,6 +48,43 @@ impl FileStore {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Sets the quotas (`None` = unlimited) and the bytes already stored.
+    pub fn set_quota(&self, soft: Option<u64>, hard: Option<u64>, used: u64) {
+        self.soft_quota.store(soft.unwrap_or(0), Ordering::Relaxed);
+        self.hard_quota.store(hard.unwrap_or(0), Ordering::Relaxed);
+        self.used.store(used, Ordering::Relaxed);
+    }
+
+    /// Bytes of committed blobs.
+    pub fn used_bytes(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn soft_quota(&self) -> Option<u64> {
+        Some(self.soft_quota.load(Ordering::Relaxed)).filter(|q| *q > 0)
+    }
+
+    pub fn hard_quota(&self) -> Option<u64> {
+        Some(self.hard_quota.load(Ordering::Relaxed)).filter(|q| *q > 0)
+    }
+
+    /// True when over the soft quota (reported, nothing refused).
+    pub fn over_soft_quota(&self) -> bool {
+        self.soft_quota().is_some_and(|q| self.used_bytes() > q)
+    }
+
+    /// Refuses new content once the hard quota is reached; reads are never affected.
+    pub fn ensure_capacity(&self) -> Result<(), StorageError> {
+        match self.hard_quota() {
+            Some(limit) if self.used_bytes() >= limit => Err(StorageError::QuotaExceeded {
+                store: self.name.clone(),
+                used: self.used_bytes(),
+                limit,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Where the blob with `digest` lives once committed.
@@ -77,8 +123,9 @@ impl FileStore {
                 actual,
             });
         }
+        self.ensure_capacity()?;
         let dest = self.blob_path(expected);
-        publish(tmp, dest).await?;
+        self.publish(tmp, dest, size).await?;
         Ok(size)
     }
 
@@ -92,6 +139,7 @@ impl FileStore {
             .root
             .join("tmp")
             .join(uuid::Uuid::new_v4().simple().to_string());
+        let tmp_len = bytes.len() as u64;
         let tmp_for_write = tmp.clone();
         let written = tokio::task::spawn_blocking(move || -> io::Result<()> {
             let mut f = std::fs::File::create_new(&tmp_for_write)?;
@@ -104,7 +152,7 @@ impl FileStore {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(e.into());
         }
-        publish(tmp, dest).await
+        self.publish(tmp, dest, tmp_len).await
     }
 
     /// Reads a whole blob (manifests only; layers are streamed by the HTTP layer).
@@ -125,6 +173,18 @@ impl FileStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn publish(&self, tmp: PathBuf, dest: PathBuf, size: u64) -> Result<(), StorageError> {
+        if publish_file(tmp, dest).await? {
+            let before = self.used.fetch_add(size, Ordering::Relaxed);
+            if let Some(soft) = self.soft_quota() {
+                if before <= soft && before + size > soft {
+                    tracing::warn!(store = %self.name, used = before + size, soft_quota = soft, "blob store is over its soft quota");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Creates and removes a small file, proving the store accepts writes.
@@ -173,16 +233,18 @@ async fn rehash(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageErro
 
 /// Renames `tmp` to `dest` (creating the fan-out directory) and fsyncs the directory so the
 /// rename itself survives a crash. Identical content may already be there: the rename then
-/// replaces it with the same bytes, which is harmless.
-async fn publish(tmp: PathBuf, dest: PathBuf) -> Result<(), StorageError> {
-    let result = tokio::task::spawn_blocking(move || -> io::Result<()> {
+/// replaces it with the same bytes, which is harmless. Returns whether the blob is new.
+async fn publish_file(tmp: PathBuf, dest: PathBuf) -> Result<bool, StorageError> {
+    let result = tokio::task::spawn_blocking(move || -> io::Result<bool> {
         let dir = dest.parent().expect("blob paths have a parent");
         std::fs::create_dir_all(dir)?;
+        let new = !dest.exists();
         if let Err(e) = std::fs::rename(&tmp, &dest) {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::File::open(dir)?.sync_all()
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(new)
     })
     .await
     .map_err(io::Error::other)?;

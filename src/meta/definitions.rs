@@ -1,0 +1,106 @@
+//! Persisted repository and blob store definitions (stored as JSON of `crate::model` types).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{MetaError, MetaStore};
+use crate::model::{BlobStoreConfig, RepositoryConfig};
+
+/// The two definition tables; the names are constants, never user input.
+#[derive(Clone, Copy)]
+enum Table {
+    Repositories,
+    BlobStores,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Repositories => "repositories",
+            Table::BlobStores => "blob_stores",
+        }
+    }
+}
+
+impl MetaStore {
+    pub async fn load_repositories(&self) -> Result<Vec<RepositoryConfig>, MetaError> {
+        self.load_all(Table::Repositories).await
+    }
+
+    pub async fn save_repository(&self, config: &RepositoryConfig) -> Result<(), MetaError> {
+        self.save(Table::Repositories, &config.name, config).await
+    }
+
+    /// Deletes the definition and the repository's images (their blobs stay in the store
+    /// until garbage collection).
+    pub async fn delete_repository(&self, name: &str) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM images WHERE repository = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM repositories WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load_blob_stores(&self) -> Result<Vec<BlobStoreConfig>, MetaError> {
+        self.load_all(Table::BlobStores).await
+    }
+
+    pub async fn save_blob_store(&self, config: &BlobStoreConfig) -> Result<(), MetaError> {
+        self.save(Table::BlobStores, &config.name, config).await
+    }
+
+    pub async fn delete_blob_store(&self, name: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM blob_stores WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Bytes and blob count a store holds, per the metadata.
+    pub async fn store_usage(&self, store: &str) -> Result<(u64, u64), MetaError> {
+        let row = sqlx::query("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM blobs WHERE store = ?")
+            .bind(store)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.get::<i64, _>(0) as u64, row.get::<i64, _>(1) as u64))
+    }
+
+    async fn load_all<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<T>, MetaError> {
+        let sql = format!("SELECT config FROM {} ORDER BY name", table.name());
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                let text: String = r.get(0);
+                serde_json::from_str(&text).map_err(|e| MetaError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn save<T: Serialize>(
+        &self,
+        table: Table,
+        name: &str,
+        value: &T,
+    ) -> Result<(), MetaError> {
+        let json = serde_json::to_string(value).map_err(|e| MetaError::Corrupt(e.to_string()))?;
+        let sql = format!(
+            "INSERT INTO {} (name, config) VALUES (?, ?) \
+             ON CONFLICT(name) DO UPDATE SET config = excluded.config",
+            table.name()
+        );
+        sqlx::query(&sql)
+            .bind(name)
+            .bind(json)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

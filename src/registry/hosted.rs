@@ -1,0 +1,89 @@
+//! The handle of one hosted repository: its actor (the single writer) and its core (the
+//! state request handlers read directly).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix::{Addr, Handler, Message};
+use bytes::Bytes;
+
+use super::{messages, ImageState, RegistryError, RepoCore, RepositoryActor, UploadSession};
+use crate::model::RepositoryConfig;
+use crate::oci::{Digest, ImageName};
+use crate::storage::FileStore;
+
+/// A cheap handle to one hosted repository.
+#[derive(Clone)]
+pub struct Hosted {
+    pub(super) core: Arc<RepoCore>,
+    pub(super) actor: Addr<RepositoryActor>,
+}
+
+impl Hosted {
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    pub fn store(&self) -> &FileStore {
+        &self.core.store
+    }
+
+    /// The repository's current definition.
+    pub fn config(&self) -> RepositoryConfig {
+        self.core.config.read().unwrap().clone()
+    }
+
+    /// Sends a state change to the repository actor and waits for its answer.
+    pub async fn send<M, T>(&self, msg: M) -> Result<T, RegistryError>
+    where
+        M: Message<Result = Result<T, RegistryError>> + Send + 'static,
+        T: Send + 'static,
+        RepositoryActor: Handler<M>,
+    {
+        self.actor.send(msg).await?
+    }
+
+    /// The image's state; loaded through the actor on first use.
+    pub async fn image(&self, name: &ImageName) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        if let Some(image) = self.core.images.get(name) {
+            return Ok(Some(image.clone()));
+        }
+        self.send(messages::LoadImage { name: name.clone() }).await
+    }
+
+    /// The upload session `id` of image `name`.
+    pub fn upload(&self, name: &ImageName, id: &str) -> Result<Arc<UploadSession>, RegistryError> {
+        match self.core.uploads.get(id) {
+            Some(s) if &s.name == name => Ok(s.clone()),
+            _ => Err(RegistryError::UploadUnknown),
+        }
+    }
+
+    /// A manifest's bytes, from the cache or the store.
+    pub async fn manifest_bytes(&self, digest: &Digest) -> Result<Bytes, RegistryError> {
+        if let Some(bytes) = self.core.manifests.get(digest) {
+            return Ok(bytes);
+        }
+        let bytes = self.core.store.read(digest).await?;
+        self.core.manifests.insert(digest.clone(), bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Names of images with content, in order, after `last`, at most `limit`.
+    pub async fn list_images(
+        &self,
+        last: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(self
+            .core
+            .meta
+            .list_images(&self.core.name, last, limit)
+            .await?)
+    }
+
+    /// Path of a blob in the store (for streaming it out).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.core.store.blob_path(digest)
+    }
+}

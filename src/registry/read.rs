@@ -1,0 +1,128 @@
+//! Reads across the hosted repositories a request consults (one for a hosted repository,
+//! the members in order for a group): the first that has a manifest or blob serves it; tag,
+//! catalog and referrer lists are merged, sorted and deduplicated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{Hosted, RegistryError};
+use crate::meta::ManifestRecord;
+use crate::oci::{Descriptor, Digest, ImageName, Reference};
+
+/// Where a manifest was found.
+pub struct FoundManifest {
+    pub repo: Hosted,
+    pub digest: Digest,
+    pub record: Arc<ManifestRecord>,
+}
+
+/// The first reader that resolves `reference` in image `name`. `NAME_UNKNOWN` if no reader
+/// knows the image, `MANIFEST_UNKNOWN` if some do but none has the reference.
+pub async fn find_manifest(
+    readers: &[Hosted],
+    name: &ImageName,
+    reference: &Reference,
+) -> Result<FoundManifest, RegistryError> {
+    let mut image_seen = false;
+    for repo in readers {
+        let Some(image) = repo.image(name).await? else {
+            continue;
+        };
+        image_seen = true;
+        let digest = match reference {
+            Reference::Tag(tag) => match image.tag(tag.as_str()) {
+                Some(d) => d,
+                None => continue,
+            },
+            Reference::Digest(d) => d.clone(),
+        };
+        if let Some(record) = image.manifest(&digest) {
+            return Ok(FoundManifest {
+                repo: repo.clone(),
+                digest,
+                record,
+            });
+        }
+    }
+    if image_seen {
+        Err(RegistryError::ManifestUnknown(reference.to_string()))
+    } else {
+        Err(RegistryError::NameUnknown(name.clone()))
+    }
+}
+
+/// The first reader whose image links blob `digest` (or holds it as a manifest), with size.
+pub async fn find_blob(
+    readers: &[Hosted],
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<(Hosted, u64), RegistryError> {
+    for repo in readers {
+        let Some(image) = repo.image(name).await? else {
+            continue;
+        };
+        let size = image
+            .blob_size(digest)
+            .or_else(|| image.manifest(digest).map(|m| m.size));
+        if let Some(size) = size {
+            return Ok((repo.clone(), size));
+        }
+    }
+    Err(RegistryError::BlobUnknown(digest.clone()))
+}
+
+/// Tags of image `name` across readers, sorted and deduplicated, after `last`, at most
+/// `limit`, and whether more follow. `None` if no reader has the image.
+pub async fn tags(
+    readers: &[Hosted],
+    name: &ImageName,
+    last: Option<&str>,
+    limit: usize,
+) -> Result<Option<(Vec<String>, bool)>, RegistryError> {
+    let mut merged = BTreeSet::new();
+    let mut found = false;
+    for repo in readers {
+        if let Some(image) = repo.image(name).await?.filter(|i| i.has_content()) {
+            found = true;
+            // limit + 1 from each reader is enough to fill the page and know if more follow.
+            merged.extend(image.tags_page(last, limit.saturating_add(1)).tags);
+        }
+    }
+    if !found {
+        return Ok(None);
+    }
+    let more = merged.len() > limit;
+    Ok(Some((merged.into_iter().take(limit).collect(), more)))
+}
+
+/// Image names across readers, sorted and deduplicated, after `last`, at most `limit`.
+pub async fn catalog(
+    readers: &[Hosted],
+    last: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<String>, bool), RegistryError> {
+    let mut merged = BTreeSet::new();
+    for repo in readers {
+        merged.extend(repo.list_images(last, limit as i64 + 1).await?);
+    }
+    let more = merged.len() > limit;
+    Ok((merged.into_iter().take(limit).collect(), more))
+}
+
+/// Referrers of `subject` across readers, deduplicated by digest, in digest order.
+pub async fn referrers(
+    readers: &[Hosted],
+    name: &ImageName,
+    subject: &Digest,
+    artifact_type: Option<&str>,
+) -> Result<Vec<Descriptor>, RegistryError> {
+    let mut merged = BTreeMap::new();
+    for repo in readers {
+        if let Some(image) = repo.image(name).await? {
+            for d in image.referrers(subject, artifact_type) {
+                merged.entry(d.digest.clone()).or_insert(d);
+            }
+        }
+    }
+    Ok(merged.into_values().collect())
+}
