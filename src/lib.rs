@@ -10,6 +10,7 @@
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod config;
+pub mod connectors;
 pub mod http;
 pub mod meta;
 pub mod model;

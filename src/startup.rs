@@ -2,27 +2,69 @@
 //! real port), opens the registry, then runs until a shutdown signal.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 
-use crate::config::Settings;
-use crate::http;
+use crate::config::{Limits, Settings};
+use crate::connectors::Connectors;
+use crate::http::{self, Connector};
 use crate::registry::Registry;
 
 pub struct Application {
     listener: TcpListener,
     registry: web::Data<Registry>,
+    connectors: Arc<Connectors>,
+    limits: web::Data<Limits>,
     settings: Settings,
 }
 
+/// The application served on the main port (`connector: None`) and on connector ports.
+pub fn build_app(
+    registry: web::Data<Registry>,
+    limits: web::Data<Limits>,
+    connectors: Arc<Connectors>,
+    connector: Option<Connector>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let mut app = App::new()
+        .app_data(registry)
+        .app_data(limits)
+        .app_data(web::Data::from(connectors));
+    if let Some(c) = connector {
+        app = app.app_data(c);
+    }
+    app.wrap(tracing_actix_web::TracingLogger::default())
+        .configure(http::configure)
+}
+
 impl Application {
-    /// Opens storage and binds the main port. Must run inside an actix system.
+    /// Opens storage, binds the main port and the connector ports. Must run inside an actix
+    /// system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
+        let limits = web::Data::new(settings.limits.clone());
+        let connectors = Arc::new(Connectors::new(
+            settings.listen.ip(),
+            registry.clone(),
+            limits.clone(),
+        ));
+        connectors.open_configured().await?;
         Ok(Application {
             listener,
             registry,
+            connectors,
+            limits,
             settings,
         })
     }
@@ -33,15 +75,14 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let registry = self.registry.clone();
-        let limits = web::Data::new(self.settings.limits.clone());
+        let (registry, limits, connectors) = (
+            self.registry.clone(),
+            self.limits.clone(),
+            self.connectors.clone(),
+        );
         let addr = self.listener.local_addr()?;
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(registry.clone())
-                .app_data(limits.clone())
-                .wrap(tracing_actix_web::TracingLogger::default())
-                .configure(http::configure)
+            build_app(registry.clone(), limits.clone(), connectors.clone(), None)
         })
         .listen(self.listener)?
         .client_request_timeout(std::time::Duration::from_secs(60))
@@ -51,6 +92,7 @@ impl Application {
         }
         tracing::info!(%addr, "berth listening on http://{addr}");
         server.run().await?;
+        self.connectors.stop_all().await;
         tracing::info!("berth stopped");
         Ok(())
     }
