@@ -145,11 +145,15 @@ impl Settings {
             anyhow::bail!("limits.page_max must be positive");
         }
         crate::model::validate_name("default_repository", &self.default_repository)?;
+        // Name the offending entry: the model's messages only name the field.
         for store in &self.blob_stores {
-            store.validate()?;
+            store
+                .validate()
+                .map_err(|e| anyhow::anyhow!("blob store {:?}: {e}", store.name))?;
         }
         for repo in &self.repositories {
-            repo.validate()?;
+            repo.validate()
+                .map_err(|e| anyhow::anyhow!("repository {:?}: {e}", repo.name))?;
         }
         Ok(())
     }

@@ -108,17 +108,18 @@ fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
         .strip_prefix("/v2")
         .unwrap_or(path)
         .trim_start_matches('/');
+    // `repository/<repo>/` is reserved for path routing: a typo in the repository name is
+    // an error, never an image silently created in the default repository.
     if let Some(after) = rest.strip_prefix("repository/") {
         if let Some((name, image_rest)) = after.split_once('/') {
-            if let Some(repo) = registry.repository(name) {
-                let prefix = format!("repository/{name}/");
-                return Ok(Target {
-                    repo,
-                    base: "/v2/".into(),
-                    prefix,
-                    rest: image_rest.into(),
-                });
-            }
+            let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
+            let prefix = format!("repository/{name}/");
+            return Ok(Target {
+                repo,
+                base: "/v2/".into(),
+                prefix,
+                rest: image_rest.into(),
+            });
         }
     }
     let repo = registry
@@ -138,13 +139,30 @@ async fn dispatch(
     registry: web::Data<Registry>,
     limits: web::Data<Limits>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = resolve(&req, &registry)?;
-    let endpoint = Endpoint::parse(req.method(), &target.rest)?;
-    if !endpoint.allows(req.method()) {
-        return Err(ApiError::new(
+    let unsupported = || {
+        ApiError::new(
             OciErrorCode::Unsupported,
             format!("{} is not supported here", req.method()),
-        ));
+        )
+    };
+    let target = match resolve(&req, &registry) {
+        Ok(target) => target,
+        // Clients ping `/v2/` before they address a repository by path: it answers even
+        // when the default repository does not exist.
+        Err(_)
+            if matches!(req.uri().path(), "/v2" | "/v2/")
+                && req.app_data::<Connector>().is_none() =>
+        {
+            if !Endpoint::Base.allows(req.method()) {
+                return Err(unsupported());
+            }
+            return Ok(base::check());
+        }
+        Err(e) => return Err(e),
+    };
+    let endpoint = Endpoint::parse(req.method(), &target.rest)?;
+    if !endpoint.allows(req.method()) {
+        return Err(unsupported());
     }
     let ctx = Ctx {
         registry,

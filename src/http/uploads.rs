@@ -43,6 +43,9 @@ async fn try_mount(
     mount: &str,
     from: &str,
 ) -> Result<Option<HttpResponse>, ApiError> {
+    // Under path routing the client names the source as it pushed it, with the
+    // `repository/<repo>/` prefix; the image inside the repository has no prefix.
+    let from = from.strip_prefix(ctx.prefix.as_str()).unwrap_or(from);
     let (Ok(digest), Ok(from)) = (Digest::parse(mount), ImageName::parse(from)) else {
         return Ok(None);
     };

@@ -105,6 +105,65 @@ async fn wait_for_listen_line(log_path: &Path, child: &mut Child) -> String {
     }
 }
 
+/// Runs Berth with `extra` (as `spawn_app_with` does, on a fresh data directory) expecting
+/// it to refuse to start: panics unless it exits with a non-zero status within `within`.
+/// Returns what it wrote to stderr.
+pub async fn start_failure(extra: &[&str], within: Duration) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start_failure_in(dir.path(), extra, within).await
+}
+
+/// `start_failure` on an existing test directory (`TestApp::data`'s path: the data
+/// directory is its `data` child), e.g. to try a bad configuration on existing content.
+pub async fn start_failure_in(dir: &Path, extra: &[&str], within: Duration) -> String {
+    let log_path = dir.join("start-failure.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("BERTH_WORKERS", "2")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("BERTH_SKIP_") {
+            cmd.env_remove(key);
+        }
+    }
+    for item in extra {
+        match item.split_once('=') {
+            Some((k, v)) if !k.starts_with('-') => {
+                cmd.env(k, v);
+            }
+            _ => {
+                cmd.arg(item);
+            }
+        }
+    }
+    let mut child = cmd.spawn().expect("start berth");
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for berth") {
+            let text = read_to_string(&log_path);
+            assert!(!status.success(), "berth exited successfully:\n{text}");
+            return text;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "berth was still running after {within:?} instead of refusing to start:\n{}",
+                read_to_string(&log_path)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn read_to_string(p: &Path) -> String {
     let mut s = String::new();
     if let Ok(mut f) = std::fs::File::open(p) {

@@ -1,0 +1,236 @@
+//! Nexus deployment policies of hosted repositories: `ALLOW` (tags move), `ALLOW_ONCE`
+//! (a tag, once set, stays; `latest` may move with `latest_policy`), `DENY` (read-only).
+
+use reqwest::Method;
+
+use crate::common::*;
+use crate::support::*;
+
+const POLICIES: &str = r#"
+[[repositories]]
+name = "allow"
+type = "hosted"
+write_policy = "ALLOW"
+
+[[repositories]]
+name = "once"
+type = "hosted"
+write_policy = "ALLOW_ONCE"
+latest_policy = true
+
+[[repositories]]
+name = "once-strict"
+type = "hosted"
+write_policy = "ALLOW_ONCE"
+latest_policy = false
+"#;
+
+#[tokio::test]
+async fn allow_lets_a_tag_move_to_another_digest() {
+    // Arrange
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let name = "repository/allow/app";
+    let (old, _) = app.push_image(name, "v1", "old").await;
+    let new = prepare_image(&app, name, "new").await;
+    // Act
+    let r = put_prepared(&app, name, "v1", &new).await;
+    // Assert
+    assert_eq!(r.status(), 201);
+    assert_ne!(old, new.digest);
+    assert_eq!(digest_of(&app, name, "v1").await, new.digest);
+}
+
+#[tokio::test]
+async fn allow_once_refuses_moving_a_tag_with_denied_naming_the_policy_and_keeps_the_old_digest() {
+    // Arrange
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let name = "repository/once/app";
+    let (old, _) = app.push_image(name, "v1", "old").await;
+    let new = prepare_image(&app, name, "new").await;
+    // Act
+    let r = put_prepared(&app, name, "v1", &new).await;
+    // Assert
+    let body = assert_oci_error(r, 403, "DENIED").await;
+    assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
+    assert_eq!(
+        digest_of(&app, name, "v1").await,
+        old,
+        "the tag must not move"
+    );
+    let (_, tags) = get_json(&app, &format!("/v2/{name}/tags/list")).await;
+    assert_eq!(strings(&tags["tags"]), ["v1"]);
+}
+
+#[tokio::test]
+async fn allow_once_accepts_the_same_digest_again_new_tags_and_pushes_by_digest() {
+    // Arrange
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let name = "repository/once-strict/app";
+    let (old, manifest) = app.push_image(name, "v1", "old").await;
+    let other = prepare_image(&app, name, "other").await;
+    // Act
+    let again = app.put_manifest(name, "v1", OCI_MANIFEST, &manifest).await;
+    let new_tag = app.put_manifest(name, "v2", OCI_MANIFEST, &manifest).await;
+    let by_digest = put_prepared(&app, name, &other.digest, &other).await;
+    let other_tag = put_prepared(&app, name, "v3", &other).await;
+    // Assert
+    assert_eq!(again.status(), 201, "re-pushing the same digest is fine");
+    assert_eq!(new_tag.status(), 201);
+    assert_eq!(by_digest.status(), 201);
+    assert_eq!(other_tag.status(), 201);
+    assert_eq!(digest_of(&app, name, "v1").await, old);
+    assert_eq!(digest_of(&app, name, "v2").await, old);
+    assert_eq!(digest_of(&app, name, "v3").await, other.digest);
+}
+
+#[tokio::test]
+async fn allow_once_with_latest_policy_lets_latest_move_but_no_other_tag() {
+    // Arrange
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let name = "repository/once/app";
+    app.push_image(name, "latest", "one").await;
+    let (pinned, _) = app.push_image(name, "1.0", "one").await;
+    let two = prepare_image(&app, name, "two").await;
+    // Act
+    let latest = put_prepared(&app, name, "latest", &two).await;
+    let other = put_prepared(&app, name, "1.0", &two).await;
+    // Assert
+    assert_eq!(latest.status(), 201);
+    assert_eq!(digest_of(&app, name, "latest").await, two.digest);
+    assert_oci_error(other, 403, "DENIED").await;
+    assert_eq!(digest_of(&app, name, "1.0").await, pinned);
+}
+
+#[tokio::test]
+async fn allow_once_without_latest_policy_refuses_moving_latest_too() {
+    // Arrange
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let name = "repository/once-strict/app";
+    let (old, _) = app.push_image(name, "latest", "one").await;
+    let two = prepare_image(&app, name, "two").await;
+    // Act
+    let r = put_prepared(&app, name, "latest", &two).await;
+    // Assert
+    let body = assert_oci_error(r, 403, "DENIED").await;
+    assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
+    assert_eq!(digest_of(&app, name, "latest").await, old);
+}
+
+#[tokio::test]
+async fn allow_once_applies_to_pushes_through_a_group_into_its_writable_member() {
+    // Arrange
+    let config = format!(
+        "{POLICIES}
+[[repositories]]
+name = \"group\"
+type = \"group\"
+members = [\"once\"]
+writable_member = \"once\"
+"
+    );
+    let (app, _config) = spawn_with_config(&config).await;
+    let (old, _) = app.push_image("repository/group/app", "v1", "old").await;
+    let new = prepare_image(&app, "repository/group/app", "new").await;
+    // Act
+    let r = put_prepared(&app, "repository/group/app", "v1", &new).await;
+    // Assert
+    let body = assert_oci_error(r, 403, "DENIED").await;
+    assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
+    assert_eq!(digest_of(&app, "repository/once/app", "v1").await, old);
+}
+
+const WRITABLE: &str = r#"
+[[repositories]]
+name = "docker-hosted"
+type = "hosted"
+write_policy = "ALLOW"
+"#;
+
+const READ_ONLY: &str = r#"
+[[repositories]]
+name = "docker-hosted"
+type = "hosted"
+write_policy = "DENY"
+"#;
+
+#[tokio::test]
+async fn deny_refuses_uploads_manifest_puts_and_deletes_but_serves_existing_content() {
+    // Arrange: content pushed while the repository allowed it, then made read-only.
+    let (mut app, config) = spawn_with_config(WRITABLE).await;
+    let name = "repository/docker-hosted/app";
+    let image = prepare_image(&app, name, "kept").await;
+    let r = put_prepared(&app, name, "v1", &image).await;
+    assert_eq!(r.status(), 201);
+    config.rewrite(READ_ONLY);
+    app.restart().await;
+    let blob = b"a new layer";
+    let refused = [
+        app.req(Method::POST, &format!("/v2/{name}/blobs/uploads/")),
+        app.req(
+            Method::POST,
+            &format!("/v2/{name}/blobs/uploads/?digest={}", sha256(blob)),
+        )
+        .body(blob.to_vec()),
+        app.req(
+            Method::POST,
+            &format!(
+                "/v2/{name}/blobs/uploads/?mount={}&from=repository/docker-hosted/app",
+                image.layer.0
+            ),
+        ),
+        app.req(Method::PUT, &format!("/v2/{name}/manifests/v2"))
+            .header("Content-Type", OCI_MANIFEST)
+            .body(image.manifest.clone()),
+        app.req(Method::DELETE, &format!("/v2/{name}/manifests/v1")),
+        app.req(
+            Method::DELETE,
+            &format!("/v2/{name}/manifests/{}", image.digest),
+        ),
+        app.req(
+            Method::DELETE,
+            &format!("/v2/{name}/blobs/{}", image.layer.0),
+        ),
+    ];
+    // Act + Assert
+    for request in refused {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url().path());
+        let r = app.client.execute(request).await.unwrap();
+        let body = assert_oci_error(r, 403, "DENIED").await;
+        assert!(message(&body).contains("DENY"), "{what}: {body}");
+    }
+    assert_eq!(digest_of(&app, name, "v1").await, image.digest);
+    assert_eq!(digest_of(&app, name, &image.digest).await, image.digest);
+    for (digest, bytes) in [&image.config, &image.layer] {
+        let r = app
+            .req(Method::GET, &format!("/v2/{name}/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), *bytes);
+    }
+    let (_, tags) = get_json(&app, &format!("/v2/{name}/tags/list")).await;
+    assert_eq!(strings(&tags["tags"]), ["v1"]);
+    let (status, _, _) = get_manifest(&app, name, "v2").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_read_only_repository_becomes_writable_again_when_its_policy_changes() {
+    // Arrange
+    let (mut app, config) = spawn_with_config(READ_ONLY).await;
+    let name = "repository/docker-hosted/app";
+    let r = app
+        .req(Method::POST, &format!("/v2/{name}/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_oci_error(r, 403, "DENIED").await;
+    // Act
+    config.rewrite(WRITABLE);
+    app.restart().await;
+    // Assert
+    let (digest, _) = app.push_image(name, "v1", "now").await;
+    assert_eq!(digest_of(&app, name, "v1").await, digest);
+}
