@@ -5,6 +5,7 @@
 //! the endpoint group's handler. Handlers return `Result<HttpResponse, ApiError>`; errors
 //! become OCI JSON in `error.rs` only.
 
+mod admin;
 mod base;
 mod blobs;
 mod context;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/service/rest/v1/status/writable",
             web::get().to(health::writable),
         )
+        .configure(admin::configure)
         .service(
             web::scope("/v2")
                 .wrap(api_version())

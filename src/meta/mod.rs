@@ -5,6 +5,7 @@
 //! what the database says is what clients were told. SQLite runs in WAL mode with
 //! `synchronous=FULL`: a committed transaction survives a power cut.
 
+mod browse;
 mod definitions;
 mod error;
 mod records;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+pub use browse::{BrowseKind, BrowseRow};
 pub use error::MetaError;
 pub use records::{ImageRecord, ManifestRecord, NewManifest};
 

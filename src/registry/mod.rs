@@ -17,6 +17,7 @@ mod definitions;
 mod error;
 mod hosted;
 mod image;
+mod inspect;
 pub mod messages;
 pub mod read;
 mod upload;
@@ -33,6 +34,7 @@ pub use core::RepoCore;
 pub use error::RegistryError;
 pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
+pub use inspect::BrowsePage;
 pub use upload::{UploadSession, WriterGuard};
 
 use crate::config::Settings;

@@ -1,0 +1,108 @@
+//! The admin REST API in Nexus's shapes, under `/service/rest/v1/` (see
+//! `/work/shared/nexus-rest-api.md` §1, §2, §10): repositories, file blob stores,
+//! components and assets, so Nexus automation (Terraform's `go-nexus-client`, curl scripts)
+//! can manage Berth.
+//!
+//! Until authentication exists, every route here is refused with 403 unless the client's
+//! address is in `admin_allowed_from` (loopback by default). The status routes
+//! (`/service/rest/v1/status…`) are registered before this scope and stay open. Connector
+//! ports serve only their repository's `/v2/`, as in Nexus, so the admin API is 404 there.
+//! Handlers return `Result<_, AdminError>`; `error.rs` alone turns errors into HTTP.
+
+mod blobstores;
+mod components;
+mod error;
+mod repositories;
+mod wire;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpRequest, ResponseError};
+
+use super::Connector;
+use crate::registry::Registry;
+pub use error::AdminError;
+
+/// Registers the admin routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let query_errors = web::QueryConfig::default()
+        .error_handler(|e, _| AdminError::invalid("*", e.to_string()).into());
+    cfg.service(
+        web::scope("/service/rest/v1")
+            .wrap(from_fn(admit))
+            .app_data(query_errors)
+            .route("/repositories", web::get().to(repositories::list))
+            .route("/repositories/{name}", web::get().to(repositories::get))
+            .route(
+                "/repositories/{name}",
+                web::delete().to(repositories::delete),
+            )
+            .route(
+                "/repositories/docker/{type}",
+                web::post().to(repositories::create),
+            )
+            .route(
+                "/repositories/docker/{type}/{name}",
+                web::get().to(repositories::get_docker),
+            )
+            .route(
+                "/repositories/docker/{type}/{name}",
+                web::put().to(repositories::update),
+            )
+            .route("/blobstores", web::get().to(blobstores::list))
+            .route("/blobstores/file", web::post().to(blobstores::create))
+            .route(
+                "/blobstores/{name}/quota-status",
+                web::get().to(blobstores::quota_status),
+            )
+            .route("/blobstores/file/{name}", web::get().to(blobstores::get))
+            .route("/blobstores/file/{name}", web::put().to(blobstores::update))
+            .route("/blobstores/{name}", web::delete().to(blobstores::delete))
+            .route("/components", web::get().to(components::components))
+            .route("/assets", web::get().to(components::assets))
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// Lets a request through only on the main port and from an allowed address.
+async fn admit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let refusal = if req.app_data::<Connector>().is_some() {
+        Some(AdminError::NotFound(
+            "the admin API is served on the main port only".into(),
+        ))
+    } else if !allowed(&req) {
+        Some(AdminError::Forbidden(
+            "the admin API is only available from the addresses in admin_allowed_from".into(),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(e) => Ok(req.into_response(e.error_response()).map_into_right_body()),
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
+fn allowed(req: &ServiceRequest) -> bool {
+    let Some(registry) = req.app_data::<web::Data<Registry>>() else {
+        return false;
+    };
+    // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
+    req.peer_addr()
+        .map(|a| a.ip().to_canonical())
+        .is_some_and(|ip| registry.admin_allowed_from().contains(&ip))
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AdminError> {
+    Err(AdminError::NotFound("no such admin endpoint".into()))
+}
+
+/// `<scheme>://<host>` as the client addressed this server (for `url`, `downloadUrl`).
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
