@@ -48,6 +48,15 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Whether any image (even an empty one) exists in the repository.
+    pub async fn repository_has_images(&self, name: &str) -> Result<bool, MetaError> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM images WHERE repository = ?)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get::<i64, _>(0) != 0)
+    }
+
     pub async fn load_blob_stores(&self) -> Result<Vec<BlobStoreConfig>, MetaError> {
         self.load_all(Table::BlobStores).await
     }

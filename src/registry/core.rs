@@ -19,7 +19,7 @@ use crate::storage::FileStore;
 pub struct RepoCore {
     pub name: String,
     /// The current definition (policies, online flag); replaced when the admin API updates it.
-    pub config: RwLock<RepositoryConfig>,
+    pub config: RwLock<Arc<RepositoryConfig>>,
     pub store: Arc<FileStore>,
     pub meta: MetaStore,
     pub manifests: Arc<ManifestCache>,

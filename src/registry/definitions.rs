@@ -70,9 +70,14 @@ impl Registry {
                 "a repository's type cannot change".into(),
             ));
         }
-        if current.blob_store != config.blob_store && config.kind == RepositoryKind::Hosted {
+        if current.blob_store != config.blob_store
+            && config.kind == RepositoryKind::Hosted
+            && self.meta.repository_has_images(&config.name).await?
+        {
+            // Moving content between stores is not supported; an empty repository (such as
+            // the zero-config default, before the first push) may still pick its store.
             return Err(RegistryError::Definition(
-                "a repository's blob store cannot change".into(),
+                "the blob store of a repository that holds images cannot change".into(),
             ));
         }
         self.apply(config).await
@@ -98,7 +103,7 @@ impl Registry {
         }
         self.meta.delete_repository(name).await?;
         self.repos.remove(name);
-        Ok(config)
+        Ok((*config).clone())
     }
 
     /// Creates or updates a blob store.
@@ -220,8 +225,12 @@ impl Registry {
             return;
         }
         if let Some(Repository::Hosted(h)) = self.repository(&config.name) {
-            *h.core.config.write().unwrap() = config;
-            return;
+            if h.core.store.name() == config.blob_store {
+                *h.core.config.write().unwrap() = Arc::new(config);
+                return;
+            }
+            // An empty repository moving to another store gets a new core and actor; the
+            // old actor stops once the last handle to it is gone.
         }
         let store = self
             .stores
@@ -230,7 +239,7 @@ impl Registry {
             .expect("validated");
         let core = Arc::new(RepoCore {
             name: config.name.clone(),
-            config: RwLock::new(config.clone()),
+            config: RwLock::new(Arc::new(config.clone())),
             store,
             meta: self.meta.clone(),
             manifests: self.cache.clone(),

@@ -28,8 +28,8 @@ impl Hosted {
         &self.core.store
     }
 
-    /// The repository's current definition.
-    pub fn config(&self) -> RepositoryConfig {
+    /// The repository's current definition (shared, not copied: read on every request).
+    pub fn config(&self) -> Arc<RepositoryConfig> {
         self.core.config.read().unwrap().clone()
     }
 

@@ -50,10 +50,10 @@ pub enum Repository {
 }
 
 impl Repository {
-    pub fn config(&self) -> RepositoryConfig {
+    pub fn config(&self) -> Arc<RepositoryConfig> {
         match self {
             Repository::Hosted(h) => h.config(),
-            Repository::Group(c) => (**c).clone(),
+            Repository::Group(c) => c.clone(),
         }
     }
 }
@@ -107,7 +107,8 @@ impl Registry {
 
     /// Every repository definition, sorted by name.
     pub fn repository_configs(&self) -> Vec<RepositoryConfig> {
-        let mut all: Vec<RepositoryConfig> = self.repos.iter().map(|r| r.config()).collect();
+        let mut all: Vec<RepositoryConfig> =
+            self.repos.iter().map(|r| (*r.config()).clone()).collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -117,7 +118,7 @@ impl Registry {
     pub fn readers(&self, repo: &Repository) -> Result<Vec<Hosted>, RegistryError> {
         let config = repo.config();
         if !config.online {
-            return Err(RegistryError::Offline(config.name));
+            return Err(RegistryError::Offline(config.name.clone()));
         }
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -152,7 +153,7 @@ impl Registry {
     pub fn writer(&self, repo: &Repository) -> Result<Hosted, RegistryError> {
         let config = repo.config();
         if !config.online {
-            return Err(RegistryError::Offline(config.name));
+            return Err(RegistryError::Offline(config.name.clone()));
         }
         let hosted = match repo {
             Repository::Hosted(h) => h.clone(),
@@ -176,7 +177,7 @@ impl Registry {
         };
         let target = hosted.config();
         if !target.online {
-            return Err(RegistryError::Offline(target.name));
+            return Err(RegistryError::Offline(target.name.clone()));
         }
         if target.write_policy == WritePolicy::Deny {
             return Err(RegistryError::Denied(format!(

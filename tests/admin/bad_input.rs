@@ -126,9 +126,10 @@ async fn changing_a_repositorys_type_through_put_is_refused() {
 }
 
 #[tokio::test]
-async fn changing_a_hosted_repositorys_blob_store_is_refused() {
+async fn changing_the_blob_store_of_a_hosted_repository_with_images_is_refused() {
     let app = spawn_app().await;
     create_store(&app, "docker").await;
+    app.push_image("app", "1", "store-change").await;
     let body = hosted_body("docker-hosted", "docker", None);
     let message = refused(
         &app,
@@ -138,7 +139,38 @@ async fn changing_a_hosted_repositorys_blob_store_is_refused() {
         "*",
     )
     .await;
-    assert!(message.contains("blob store cannot change"), "{message}");
+    assert!(
+        message.contains("blob store of a repository that holds images cannot change"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_hosted_repository_may_move_to_another_blob_store() {
+    let app = spawn_app().await;
+    create_store(&app, "docker").await;
+    let body = hosted_body("docker-hosted", "docker", None);
+    let r = app
+        .req(Method::PUT, &format!("{HOSTED}/docker-hosted"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+
+    app.push_image("app", "1", "moved").await;
+
+    let shown: serde_json::Value = app
+        .req(Method::GET, &format!("{HOSTED}/docker-hosted"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["storage"]["blobStoreName"], "docker");
+    let docker_blobs = app.data_dir().join("blobstores/docker/blobs");
+    assert!(std::fs::read_dir(docker_blobs).unwrap().count() > 0);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::client_support::*;
@@ -74,12 +75,20 @@ async fn seed_001_docker_hosted_and_group_set_up_over_rest_work_with_the_docker_
 
     // Blob store `docker`, as the seed creates in the UI.
     create_store(&app, "docker").await;
-    // A zero-config Berth already has a `docker-hosted` (the default repository, on the
-    // `default` store); the seed wants it on `docker`, and a store cannot change: replace it.
-    assert_eq!(app.delete(&format!("{REPOS}/docker-hosted")).await, 204);
+    // A zero-config Berth already has an empty `docker-hosted` (the default repository, on
+    // the `default` store); the seed wants it on `docker` with its own port: update it.
     let mut hosted = hosted_body("docker-hosted", "docker", Some(hosted_port));
     hosted["storage"]["writePolicy"] = json!("allow");
-    create(&app, "hosted", &hosted).await;
+    let r = app
+        .req(
+            Method::PUT,
+            "/service/rest/v1/repositories/docker/hosted/docker-hosted",
+        )
+        .json(&hosted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     let mut group = group_body(
         "docker-group",
         &["docker-hosted"],

@@ -118,7 +118,7 @@ pub async fn update(
 fn find(registry: &Registry, name: &str) -> Result<RepositoryConfig, AdminError> {
     registry
         .repository(name)
-        .map(|r| r.config())
+        .map(|r| (*r.config()).clone())
         .ok_or_else(AdminError::repository_not_found)
 }
 
