@@ -48,6 +48,24 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Bytes and count of the distinct blobs and manifests a repository's images hold (a blob
+    /// shared by several images counts once; blobs shared with other repositories count in
+    /// each of them).
+    pub async fn repository_usage(&self, name: &str) -> Result<(u64, u64), MetaError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM ( \
+               SELECT b.digest, b.size FROM image_blobs b JOIN images i ON i.id = b.image_id \
+               WHERE i.repository = ?1 \
+               UNION \
+               SELECT m.digest, m.size FROM manifests m JOIN images i ON i.id = m.image_id \
+               WHERE i.repository = ?1)",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get::<i64, _>(0) as u64, row.get::<i64, _>(1) as u64))
+    }
+
     /// Whether any image (even an empty one) exists in the repository.
     pub async fn repository_has_images(&self, name: &str) -> Result<bool, MetaError> {
         let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM images WHERE repository = ?)")

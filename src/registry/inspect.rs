@@ -27,6 +27,11 @@ impl Registry {
     }
 
     /// (bytes, blob count) a store holds, per the metadata.
+    /// Bytes and blob count held by a hosted repository's images.
+    pub async fn repository_usage(&self, name: &str) -> Result<(u64, u64), RegistryError> {
+        Ok(self.meta.repository_usage(name).await?)
+    }
+
     pub async fn store_usage(&self, name: &str) -> Result<(u64, u64), RegistryError> {
         Ok(self.meta.store_usage(name).await?)
     }

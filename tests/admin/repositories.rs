@@ -246,3 +246,24 @@ async fn repositories_and_blob_stores_created_over_rest_survive_a_restart() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_hosted_repository_reports_the_bytes_and_blobs_its_images_hold() {
+    let app = spawn_app().await;
+    let (_, manifest) = app.push_image("app", "1", "usage").await;
+    // Same content under a second image: shared blobs count once per repository.
+    app.push_image("other", "1", "usage").await;
+
+    let shown: serde_json::Value = app
+        .req(Method::GET, "/service/rest/v1/repositories/docker-hosted")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let expected = "{\"seed\":\"usage\"}".len() + "layer of usage".len() + manifest.len();
+    assert_eq!(shown["blobCount"], json!(3));
+    assert_eq!(shown["size"], json!(expected));
+}

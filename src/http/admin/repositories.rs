@@ -18,14 +18,28 @@ use crate::model::{RepositoryConfig, RepositoryKind};
 use crate::registry::Registry;
 
 /// `GET /v1/repositories`
-pub async fn list(req: HttpRequest, registry: web::Data<Registry>) -> HttpResponse {
+pub async fn list(
+    req: HttpRequest,
+    registry: web::Data<Registry>,
+) -> Result<HttpResponse, AdminError> {
     let base = base_url(&req);
-    let all: Vec<_> = registry
-        .repository_configs()
-        .iter()
-        .map(|c| wire::repository_summary(c, &base))
-        .collect();
-    HttpResponse::Ok().json(all)
+    let mut all = Vec::new();
+    for config in registry.repository_configs() {
+        let usage = usage(&registry, &config).await?;
+        all.push(wire::repository_summary(&config, &base, usage));
+    }
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// A hosted repository's stored bytes and blobs; `None` for groups.
+async fn usage(
+    registry: &Registry,
+    config: &RepositoryConfig,
+) -> Result<Option<(u64, u64)>, AdminError> {
+    if config.kind != RepositoryKind::Hosted {
+        return Ok(None);
+    }
+    Ok(Some(registry.repository_usage(&config.name).await?))
 }
 
 /// `GET /v1/repositories/{name}`
@@ -35,7 +49,8 @@ pub async fn get(
     registry: web::Data<Registry>,
 ) -> Result<HttpResponse, AdminError> {
     let config = find(&registry, &name)?;
-    Ok(HttpResponse::Ok().json(wire::repository_summary(&config, &base_url(&req))))
+    let usage = usage(&registry, &config).await?;
+    Ok(HttpResponse::Ok().json(wire::repository_summary(&config, &base_url(&req), usage)))
 }
 
 /// `DELETE /v1/repositories/{name}`: the definition and its images' metadata go at once;

@@ -150,9 +150,17 @@ impl RepositoryRequest {
     }
 }
 
-/// `RepositoryXO`: one entry of `GET /v1/repositories`.
-pub fn repository_summary(config: &RepositoryConfig, base: &str) -> Value {
+/// `RepositoryXO`: one entry of `GET /v1/repositories`. `size` (bytes, as Nexus 3.94 reports
+/// it) and Berth's `blobCount` describe a hosted repository's content; groups store nothing
+/// of their own and report `null`.
+pub fn repository_summary(
+    config: &RepositoryConfig,
+    base: &str,
+    usage: Option<(u64, u64)>,
+) -> Value {
     json!({
+        "size": usage.map(|u| u.0),
+        "blobCount": usage.map(|u| u.1),
         "name": config.name,
         "format": "docker",
         "type": kind_name(config.kind),
@@ -165,9 +173,11 @@ pub fn repository_summary(config: &RepositoryConfig, base: &str) -> Value {
 /// The full `GET /v1/repositories/docker/{type}/{name}` object. Fields Berth has no
 /// behaviour for carry the value that describes what Berth does (see admin-endpoints.md).
 pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
-    let mut out = repository_summary(config, base);
+    let mut out = repository_summary(config, base, None);
     let out_map = out.as_object_mut().expect("summary is an object");
-    out_map.remove("attributes");
+    for key in ["attributes", "size", "blobCount"] {
+        out_map.remove(key);
+    }
     let docker = json!({
         "v1Enabled": false,
         "forceBasicAuth": true,
