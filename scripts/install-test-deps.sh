@@ -2,13 +2,15 @@
 # Installs, with apt, the external programs the test suite drives (tests/clients):
 #   skopeo        (skopeo copy/inspect against the registry)
 #   tar, gzip     (used to build image layers; present on any Debian, checked anyway)
+#   prometheus    (tests/metrics: a real Prometheus scrapes Berth and answers PromQL)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
 #
 # Docker is NOT installed here: the docker tests need a running Docker Engine daemon that
 # the machine provides; this script only warns when `docker info` fails.
-# (Tests fail when a client is missing unless BERTH_SKIP_DOCKER=1 / BERTH_SKIP_SKOPEO=1.)
+# (Tests fail when a client is missing unless BERTH_SKIP_DOCKER=1 / BERTH_SKIP_SKOPEO=1 /
+# BERTH_SKIP_PROMETHEUS=1.)
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -18,6 +20,7 @@ NEEDED=(
   "skopeo:skopeo"
   "tar:tar"
   "gzip:gzip"
+  "prometheus:prometheus"
 )
 
 missing=()

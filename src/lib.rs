@@ -7,12 +7,14 @@
 //! - [`meta`]: the metadata database (sqlx + SQLite).
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
+//! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod config;
 pub mod connectors;
 pub mod http;
 pub mod meta;
+pub mod metrics;
 pub mod model;
 pub mod oci;
 pub mod registry;

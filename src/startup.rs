@@ -40,10 +40,13 @@ pub fn build_app(
         .app_data(registry)
         .app_data(limits)
         .app_data(web::Data::from(connectors));
-    if let Some(c) = connector {
-        app = app.app_data(c);
+    match connector {
+        Some(c) => app = app.app_data(c),
+        // Metrics describe the whole server: served on the main port only.
+        None => app = app.configure(http::metrics_mw::configure),
     }
-    app.wrap(tracing_actix_web::TracingLogger::default())
+    app.wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
+        .wrap(tracing_actix_web::TracingLogger::default())
         .configure(http::configure)
 }
 
@@ -51,6 +54,7 @@ impl Application {
     /// Opens storage, binds the main port and the connector ports. Must run inside an actix
     /// system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::metrics::init();
         let listener = TcpListener::bind(settings.listen)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
         let limits = web::Data::new(settings.limits.clone());

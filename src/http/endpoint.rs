@@ -63,6 +63,21 @@ impl Endpoint {
             .with_status(actix_web::http::StatusCode::NOT_FOUND))
     }
 
+    /// The bounded `route` label of request metrics.
+    pub fn route_label(&self) -> &'static str {
+        use Endpoint::*;
+        match self {
+            Base => "base",
+            Catalog => "catalog",
+            Tags(_) => "tags",
+            Manifest(..) => "manifest",
+            Blob(..) => "blob",
+            StartUpload(_) => "upload_start",
+            Upload(..) => "upload",
+            Referrers(..) => "referrers",
+        }
+    }
+
     /// Whether `method` is served by this endpoint (HEAD wherever GET is).
     pub fn allows(&self, method: &Method) -> bool {
         use Endpoint::*;

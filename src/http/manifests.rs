@@ -78,6 +78,7 @@ pub async fn put(
         children: parsed.children,
     };
     repo.send(msg).await?;
+    crate::metrics::manifest_pushed(&repo.config().name);
     let mut response = HttpResponse::Created();
     response
         .insert_header(("Location", ctx.url(&name, &format!("manifests/{digest}"))))

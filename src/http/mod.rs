@@ -14,6 +14,7 @@ pub mod error;
 mod headers;
 mod health;
 mod manifests;
+pub mod metrics_mw;
 mod referrers;
 mod tags;
 mod uploads;
@@ -155,6 +156,7 @@ async fn dispatch(
             if matches!(req.uri().path(), "/v2" | "/v2/")
                 && req.app_data::<Connector>().is_none() =>
         {
+            metrics_mw::label(&req, Some("base"), None);
             if !Endpoint::Base.allows(req.method()) {
                 return Err(unsupported());
             }
@@ -162,7 +164,9 @@ async fn dispatch(
         }
         Err(e) => return Err(e),
     };
+    metrics_mw::label(&req, None, Some(&target.repo.config().name));
     let endpoint = Endpoint::parse(req.method(), &target.rest)?;
+    metrics_mw::label(&req, Some(endpoint.route_label()), None);
     if !endpoint.allows(req.method()) {
         return Err(unsupported());
     }

@@ -193,6 +193,7 @@ async fn finish(
         session,
     };
     repo.send(msg).await?;
+    crate::metrics::blob_pushed(&repo.config().name, size);
     Ok(created(ctx, name, digest))
 }
 

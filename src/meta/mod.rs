@@ -9,6 +9,7 @@ mod browse;
 mod definitions;
 mod error;
 mod records;
+mod usage;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -28,7 +28,9 @@ impl ManifestCache {
     }
 
     pub fn get(&self, digest: &Digest) -> Option<Bytes> {
-        self.entries.get(digest).map(|b| b.clone())
+        let found = self.entries.get(digest).map(|b| b.clone());
+        crate::metrics::manifest_cache_lookup(found.is_some());
+        found
     }
 
     pub fn insert(&self, digest: Digest, bytes: Bytes) {

@@ -21,6 +21,7 @@ mod inspect;
 pub mod messages;
 pub mod read;
 mod upload;
+mod usage;
 
 use std::collections::HashSet;
 use std::sync::Arc;

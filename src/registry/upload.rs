@@ -26,6 +26,7 @@ pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
 
 impl UploadSession {
     pub fn new(id: String, name: ImageName, writer: DigestWriter) -> Self {
+        metrics::gauge!(crate::metrics::UPLOADS_IN_PROGRESS).increment(1.0);
         UploadSession {
             id,
             name,
@@ -57,5 +58,13 @@ impl UploadSession {
     /// Seconds since the last request touched this session.
     pub fn idle_secs(&self) -> i64 {
         now() - self.last_activity.load(Ordering::Relaxed)
+    }
+}
+
+/// A session ends when its last holder lets go (completed, cancelled or expired), which is
+/// what the in-progress gauge counts.
+impl Drop for UploadSession {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::UPLOADS_IN_PROGRESS).decrement(1.0);
     }
 }

@@ -1,0 +1,209 @@
+//! Prometheus metrics: every metric name Berth records, its description, its label values,
+//! and the text rendering served at `/metrics` and `/service/metrics/prometheus`.
+//!
+//! Names are `const`s here and nowhere else, and each is described once by [`init`], so the
+//! exported `# HELP` lines and the README list stay in one place. Label values are bounded by
+//! construction: repository and blob store names are operator-defined, routes are the
+//! [`Endpoint`](crate::http::Endpoint) kinds, methods and status classes are fixed sets.
+//! Raw paths, digests, tags, image names and user names are never labels: a registry that
+//! receives millions of distinct tags must still export a few hundred series.
+//!
+//! Most values are recorded where they happen (the HTTP middleware, upload and manifest
+//! handlers). Values that are state rather than events (store sizes, quotas, component
+//! counts) are read at scrape time in [`render`], so they cost nothing between scrapes.
+
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, gauge, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::registry::Registry;
+
+/// Requests served, by `repository`, `route`, `method` and `status_class`.
+pub const HTTP_REQUESTS: &str = "berth_http_requests_total";
+/// Time from request to response head, by `route` and `method` (histogram, seconds).
+pub const HTTP_DURATION: &str = "berth_http_request_duration_seconds";
+/// Request body bytes announced by `Content-Length`, by `route`.
+pub const HTTP_REQUEST_BYTES: &str = "berth_http_request_bytes_total";
+/// Response body bytes of sized responses, by `route`.
+pub const HTTP_RESPONSE_BYTES: &str = "berth_http_response_bytes_total";
+/// Upload sessions open right now (all repositories).
+pub const UPLOADS_IN_PROGRESS: &str = "berth_uploads_in_progress";
+/// Blobs committed by an upload, by `repository` (mounts are not pushes).
+pub const BLOBS_PUSHED: &str = "berth_blobs_pushed_total";
+/// Bytes of blobs committed by an upload, by `repository`.
+pub const BLOB_BYTES_PUSHED: &str = "berth_blob_bytes_pushed_total";
+/// Manifests stored by a PUT, by `repository`.
+pub const MANIFESTS_PUSHED: &str = "berth_manifests_pushed_total";
+/// Bytes of committed blobs in a blob store, by `store`.
+pub const BLOB_STORE_BYTES: &str = "berth_blob_store_bytes";
+/// A blob store's soft quota in bytes, by `store` (only stores that have one).
+pub const BLOB_STORE_SOFT_QUOTA: &str = "berth_blob_store_soft_quota_bytes";
+/// A blob store's hard quota in bytes, by `store` (only stores that have one).
+pub const BLOB_STORE_HARD_QUOTA: &str = "berth_blob_store_hard_quota_bytes";
+/// Components (tagged manifests, the Nexus definition), by hosted `repository`.
+pub const COMPONENTS: &str = "berth_components";
+/// Lookups in the in-memory manifest cache, by `result` (`hit` or `miss`).
+pub const MANIFEST_CACHE_LOOKUPS: &str = "berth_manifest_cache_lookups_total";
+
+/// Latency buckets, seconds: a warm manifest GET is well under a millisecond, a large blob
+/// upload can take minutes.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 300.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process) and describes every metric.
+pub fn init() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
+            .expect("latency buckets are not empty");
+        // Another recorder already installed (only possible in unit tests): keep a private
+        // one so rendering still works.
+        let handle = match builder.install_recorder() {
+            Ok(handle) => handle,
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        };
+        describe();
+        // Present from the first scrape on, not only after the first upload.
+        gauge!(UPLOADS_IN_PROGRESS).set(0.0);
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by repository, route pattern, method and status class"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Time from request to response head"
+    );
+    describe_counter!(
+        HTTP_REQUEST_BYTES,
+        Unit::Bytes,
+        "Request body bytes (Content-Length)"
+    );
+    describe_counter!(
+        HTTP_RESPONSE_BYTES,
+        Unit::Bytes,
+        "Response body bytes (sized responses)"
+    );
+    describe_gauge!(UPLOADS_IN_PROGRESS, "Blob upload sessions currently open");
+    describe_counter!(BLOBS_PUSHED, "Blobs committed by uploads");
+    describe_counter!(
+        BLOB_BYTES_PUSHED,
+        Unit::Bytes,
+        "Bytes of blobs committed by uploads"
+    );
+    describe_counter!(MANIFESTS_PUSHED, "Manifests stored by PUT");
+    describe_gauge!(
+        BLOB_STORE_BYTES,
+        Unit::Bytes,
+        "Bytes of committed blobs in the store"
+    );
+    describe_gauge!(
+        BLOB_STORE_SOFT_QUOTA,
+        Unit::Bytes,
+        "Soft quota of the store"
+    );
+    describe_gauge!(
+        BLOB_STORE_HARD_QUOTA,
+        Unit::Bytes,
+        "Hard quota of the store"
+    );
+    describe_gauge!(
+        COMPONENTS,
+        "Tagged manifests (components) per hosted repository"
+    );
+    describe_counter!(MANIFEST_CACHE_LOOKUPS, "Manifest cache lookups by result");
+}
+
+/// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.
+pub async fn render(registry: &Registry) -> String {
+    let handle = init();
+    for store in registry.blob_stores() {
+        let name = store.name().to_string();
+        gauge!(BLOB_STORE_BYTES, "store" => name.clone()).set(store.used_bytes() as f64);
+        if let Some(q) = store.soft_quota() {
+            gauge!(BLOB_STORE_SOFT_QUOTA, "store" => name.clone()).set(q as f64);
+        }
+        if let Some(q) = store.hard_quota() {
+            gauge!(BLOB_STORE_HARD_QUOTA, "store" => name).set(q as f64);
+        }
+    }
+    // Counted by the database at scrape time rather than kept on the write path: exact after
+    // deletes, re-tags and restarts, and one indexed aggregate per scrape is cheap next to
+    // a scrape interval of seconds.
+    match registry.component_counts().await {
+        Ok(counts) => {
+            for (repository, count) in counts {
+                gauge!(COMPONENTS, "repository" => repository).set(count as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count components for metrics"),
+    }
+    handle.run_upkeep();
+    handle.render()
+}
+
+/// The bounded `method` label.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "POST" => "POST",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// The bounded `status_class` label.
+pub fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Counts one blob committed by an upload into `repository`.
+pub fn blob_pushed(repository: &str, size: u64) {
+    metrics::counter!(BLOBS_PUSHED, "repository" => repository.to_string()).increment(1);
+    metrics::counter!(BLOB_BYTES_PUSHED, "repository" => repository.to_string()).increment(size);
+}
+
+/// Counts one manifest stored in `repository`.
+pub fn manifest_pushed(repository: &str) {
+    metrics::counter!(MANIFESTS_PUSHED, "repository" => repository.to_string()).increment(1);
+}
+
+/// Counts one manifest cache lookup.
+pub fn manifest_cache_lookup(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(MANIFEST_CACHE_LOOKUPS, "result" => result).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+        assert_eq!(status_class(201), "2xx");
+        assert_eq!(status_class(404), "4xx");
+        assert_eq!(status_class(999), "5xx");
+    }
+}

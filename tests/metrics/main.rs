@@ -1,0 +1,14 @@
+//! Prometheus metrics of a real server: the series a push and a pull produce, label
+//! cardinality under many distinct tags and digests, and a real Prometheus scraping Berth.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+#[path = "../clients/support.rs"]
+#[allow(dead_code)]
+mod client_support;
+
+mod cardinality;
+mod prometheus;
+mod series;
+mod support;
