@@ -55,6 +55,23 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often recorded histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds pending histogram samples into buckets every few seconds. The exporter buffers
+/// every sample until upkeep runs; without this, a registry nobody scrapes would grow by
+/// one `f64` per request, without bound. Must run inside an actix system.
+pub fn spawn_upkeep() {
+    let handle = init();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(UPKEEP_EVERY);
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Installs the Prometheus recorder (once per process) and describes every metric.
 pub fn init() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {

@@ -55,6 +55,7 @@ impl Application {
     /// system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::init();
+        crate::metrics::spawn_upkeep();
         let listener = TcpListener::bind(settings.listen)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
         let limits = web::Data::new(settings.limits.clone());
