@@ -46,12 +46,21 @@ async fn start(data: &Path, extra: &[String]) -> (Child, String) {
         .append(true)
         .open(&log_path)
         .unwrap();
+    let mut cmd = berth_command(data, log, extra);
+    let mut child = cmd.spawn().expect("start berth");
+    let addr = wait_for_listen_line(&log_path, &mut child).await;
+    (child, addr)
+}
+
+/// `berth serve` on 127.0.0.1:0 with `<dir>/data`, stderr to `log`. Items of `extra` of the
+/// form `KEY=VALUE` become environment variables, the rest are arguments.
+fn berth_command(dir: &Path, log: std::fs::File, extra: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.arg("serve")
         .arg("--listen")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
-        .arg(data.join("data"))
+        .arg(dir.join("data"))
         .env("BERTH_WORKERS", "2")
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -73,9 +82,7 @@ async fn start(data: &Path, extra: &[String]) -> (Child, String) {
             }
         }
     }
-    let mut child = cmd.spawn().expect("start berth");
-    let addr = wait_for_listen_line(&log_path, &mut child).await;
-    (child, addr)
+    cmd
 }
 
 /// Waits for the newest "berth listening on http://ADDR" line in the log; fails at once, with
@@ -118,32 +125,9 @@ pub async fn start_failure(extra: &[&str], within: Duration) -> String {
 pub async fn start_failure_in(dir: &Path, extra: &[&str], within: Duration) -> String {
     let log_path = dir.join("start-failure.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env("BERTH_WORKERS", "2")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("BERTH_SKIP_") {
-            cmd.env_remove(key);
-        }
-    }
-    for item in extra {
-        match item.split_once('=') {
-            Some((k, v)) if !k.starts_with('-') => {
-                cmd.env(k, v);
-            }
-            _ => {
-                cmd.arg(item);
-            }
-        }
-    }
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let mut cmd = berth_command(dir, log, &extra);
+    cmd.stdin(Stdio::null());
     let mut child = cmd.spawn().expect("start berth");
     let deadline = Instant::now() + within;
     loop {
