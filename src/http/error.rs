@@ -108,9 +108,6 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::ManifestBlobUnknown(d) => ApiError::new(C::ManifestBlobUnknown, message)
                 .with_detail(json!({ "digest": d.as_str() })),
-            RegistryError::ManifestInvalid(_) => ApiError::new(C::ManifestInvalid, message),
-            RegistryError::DigestInvalid(_) => ApiError::new(C::DigestInvalid, message),
-            RegistryError::SizeInvalid(_) => ApiError::new(C::SizeInvalid, message),
             RegistryError::BodyInvalid(_) => ApiError::new(C::BlobUploadInvalid, message),
             RegistryError::Denied(_) => ApiError::new(C::Denied, message),
             RegistryError::Offline(_) => ApiError::new(C::Unavailable, message),

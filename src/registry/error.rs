@@ -20,12 +20,6 @@ pub enum RegistryError {
     RangeInvalid { offset: u64 },
     #[error("manifest references {0}, which is not in this repository")]
     ManifestBlobUnknown(Digest),
-    #[error("{0}")]
-    ManifestInvalid(String),
-    #[error("{0}")]
-    DigestInvalid(String),
-    #[error("{0}")]
-    SizeInvalid(String),
     #[error("request body could not be read: {0}")]
     BodyInvalid(String),
     #[error(transparent)]
