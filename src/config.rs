@@ -37,6 +37,8 @@ pub struct Settings {
     /// Who may call the admin REST API (`/service/rest/v1/…` other than status) until
     /// authentication exists: client addresses, default loopback only.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
+    /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
+    pub usage: crate::usage::UsageSettings,
 }
 
 /// Logging.
@@ -85,6 +87,7 @@ impl Default for Settings {
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
+            usage: Default::default(),
         }
     }
 }
@@ -145,6 +148,7 @@ impl Settings {
             anyhow::bail!("limits.page_max must be positive");
         }
         crate::model::validate_name("default_repository", &self.default_repository)?;
+        self.usage.validate()?;
         // Name the offending entry: the model's messages only name the field.
         for store in &self.blob_stores {
             store

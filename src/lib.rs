@@ -8,6 +8,7 @@
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
+//! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod config;
@@ -21,3 +22,4 @@ pub mod registry;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod usage;

@@ -46,6 +46,23 @@ pub const COMPONENTS: &str = "berth_components";
 /// Lookups in the in-memory manifest cache, by `result` (`hit` or `miss`).
 pub const MANIFEST_CACHE_LOOKUPS: &str = "berth_manifest_cache_lookups_total";
 
+/// A usage figure (`metric` = `requests` in the rolling 24 h window, or `components`).
+pub const USAGE_VALUE: &str = "berth_usage_value";
+/// The limit of a usage figure, by `metric`.
+pub const USAGE_LIMIT: &str = "berth_usage_limit";
+/// Where a usage figure turns `near` (warning ratio × limit), by `metric`.
+pub const USAGE_WARNING: &str = "berth_usage_warning_threshold";
+/// State of a usage figure, by `metric`: 0 under, 1 near, 2 over (at or above the limit).
+pub const USAGE_STATE: &str = "berth_usage_state";
+/// 1 if the limit's action is `enforce` (over refuses new components and blobs), by `metric`.
+pub const USAGE_ENFORCED: &str = "berth_usage_enforced";
+/// Requests answered 401 in the rolling 24 h window (never counted toward the limit).
+pub const USAGE_UNAUTHORIZED: &str = "berth_usage_unauthorized_requests";
+/// Writes refused because an enforced usage limit is reached, by `metric`.
+pub const USAGE_REFUSED: &str = "berth_usage_refused_total";
+/// Blobs served by a GET (not HEAD), by `repository`.
+pub const BLOBS_PULLED: &str = "berth_blobs_pulled_total";
+
 /// Latency buckets, seconds: a warm manifest GET is well under a millisecond, a large blob
 /// upload can take minutes.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -139,6 +156,14 @@ fn describe() {
         "Tagged manifests (components) per hosted repository"
     );
     describe_counter!(MANIFEST_CACHE_LOOKUPS, "Manifest cache lookups by result");
+    describe_gauge!(USAGE_VALUE, "Usage figure: requests in 24 h or components");
+    describe_gauge!(USAGE_LIMIT, "Usage limit");
+    describe_gauge!(USAGE_WARNING, "Usage value from which the state is near");
+    describe_gauge!(USAGE_STATE, "Usage state: 0 under, 1 near, 2 over");
+    describe_gauge!(USAGE_ENFORCED, "1 if the usage limit is enforced");
+    describe_gauge!(USAGE_UNAUTHORIZED, "Requests answered 401 in the last 24 h");
+    describe_counter!(USAGE_REFUSED, "Writes refused by an enforced usage limit");
+    describe_counter!(BLOBS_PULLED, "Blobs served by GET");
 }
 
 /// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.
@@ -165,6 +190,7 @@ pub async fn render(registry: &Registry) -> String {
         }
         Err(e) => tracing::warn!(error = %e, "cannot count components for metrics"),
     }
+    crate::usage::export_metrics(registry.usage()).await;
     handle.run_upkeep();
     handle.render()
 }
@@ -197,6 +223,11 @@ pub fn status_class(status: u16) -> &'static str {
 pub fn blob_pushed(repository: &str, size: u64) {
     metrics::counter!(BLOBS_PUSHED, "repository" => repository.to_string()).increment(1);
     metrics::counter!(BLOB_BYTES_PUSHED, "repository" => repository.to_string()).increment(size);
+}
+
+/// Counts one blob served by a GET from `repository`.
+pub fn blob_pulled(repository: &str) {
+    metrics::counter!(BLOBS_PULLED, "repository" => repository.to_string()).increment(1);
 }
 
 /// Counts one manifest stored in `repository`.

@@ -45,7 +45,8 @@ pub fn build_app(
         // Metrics describe the whole server: served on the main port only.
         None => app = app.configure(http::metrics_mw::configure),
     }
-    app.wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
+    app.wrap(actix_web::middleware::from_fn(http::usage_mw::count))
+        .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
         .wrap(tracing_actix_web::TracingLogger::default())
         .configure(http::configure)
 }
@@ -58,6 +59,7 @@ impl Application {
         crate::metrics::spawn_upkeep();
         let listener = TcpListener::bind(settings.listen)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
+        registry.usage().clone().spawn_upkeep();
         let limits = web::Data::new(settings.limits.clone());
         let connectors = Arc::new(Connectors::new(
             settings.listen.ip(),
@@ -98,6 +100,9 @@ impl Application {
         tracing::info!(%addr, "berth listening on http://{addr}");
         server.run().await?;
         self.connectors.stop_all().await;
+        if let Err(e) = self.registry.usage().flush().await {
+            tracing::error!(error = %e, "cannot write usage counters at shutdown");
+        }
         tracing::info!("berth stopped");
         Ok(())
     }

@@ -31,6 +31,9 @@ pub async fn get(
     let unknown = || RegistryError::BlobUnknown(digest.clone());
     let (repo, size) = read::find_blob(&ctx.readers()?, &name, &digest).await?;
     check_range(req, size)?;
+    if req.method() == Method::GET {
+        crate::metrics::blob_pulled(repo.name());
+    }
     let path = repo.blob_path(&digest);
     if size > SYNC_READ_MAX
         && req.method() == Method::GET

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::oci::{DigestError, ManifestError, NameError, OciErrorCode};
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
+use crate::usage::UsageError;
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -144,6 +145,22 @@ impl From<StorageError> for ApiError {
                     .with_status(StatusCode::INSUFFICIENT_STORAGE)
             }
             StorageError::Io(io) => internal(&io),
+        }
+    }
+}
+
+impl From<UsageError> for ApiError {
+    fn from(e: UsageError) -> Self {
+        let message = e.to_string();
+        match e {
+            UsageError::LimitReached {
+                metric,
+                value,
+                limit,
+            } => ApiError::new(OciErrorCode::Denied, message).with_detail(
+                json!({ "usageLimit": metric.as_str(), "value": value, "limit": limit }),
+            ),
+            UsageError::Meta(m) => internal(&m),
         }
     }
 }

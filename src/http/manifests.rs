@@ -9,9 +9,9 @@ use super::error::ApiError;
 use super::headers::{content_length, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 use super::Ctx;
 use crate::meta::ManifestRecord;
-use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference};
+use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference, Tag};
 use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
-use crate::registry::read;
+use crate::registry::{read, Hosted};
 
 pub async fn get(
     ctx: &Ctx,
@@ -56,6 +56,9 @@ pub async fn put(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let parsed = ParsedManifest::parse(&bytes, content_type)?;
+    if let Reference::Tag(tag) = &reference {
+        check_new_component(ctx, &repo, &name, tag).await?;
+    }
     repo.store().put_bytes(&digest, bytes.clone()).await?;
     let subject = parsed.subject.clone();
     let record = ManifestRecord {
@@ -87,6 +90,24 @@ pub async fn put(
         response.insert_header((OCI_SUBJECT, subject.as_str()));
     }
     Ok(response.finish())
+}
+
+/// A new tag is a new component: refused while an enforced usage limit is reached.
+/// Moving an existing tag and pushing by digest add no component and always pass.
+async fn check_new_component(
+    ctx: &Ctx,
+    repo: &Hosted,
+    name: &ImageName,
+    tag: &Tag,
+) -> Result<(), ApiError> {
+    let exists = repo
+        .image(name)
+        .await?
+        .is_some_and(|image| image.tag(tag.as_str()).is_some());
+    if !exists {
+        ctx.registry.usage().check_growth().await?;
+    }
+    Ok(())
 }
 
 /// Reads a manifest body, refusing anything over `max` bytes without buffering it.

@@ -18,6 +18,8 @@ pub mod metrics_mw;
 mod referrers;
 mod tags;
 mod uploads;
+mod usage_api;
+pub mod usage_mw;
 
 use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
@@ -45,6 +47,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/service/rest/v1/status/writable",
             web::get().to(health::writable),
+        )
+        .route(
+            "/service/rest/v1/status/check",
+            web::get().to(usage_api::status_check),
         )
         .configure(admin::configure)
         .service(

@@ -26,7 +26,10 @@ pub async fn start(
         if let Some(response) = try_mount(ctx, &name, mount, from).await? {
             return Ok(response);
         }
-    } else if param(&q, "digest").is_some() {
+    }
+    // A mount adds no bytes; anything else is a new blob.
+    ctx.registry.usage().check_growth().await?;
+    if param(&q, "digest").is_some() {
         return monolithic(ctx, body, name, digest_param(&q)?).await;
     }
     let repo = ctx.writer()?;

@@ -10,6 +10,7 @@ mod definitions;
 mod error;
 mod records;
 mod usage;
+mod usage_hours;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ use sqlx::{Row, SqlitePool};
 pub use browse::{BrowseKind, BrowseRow};
 pub use error::MetaError;
 pub use records::{ImageRecord, ManifestRecord, NewManifest};
+pub use usage_hours::UsageHour;
 
 use crate::oci::{Digest, ImageName, Tag};
 

@@ -71,6 +71,8 @@ pub struct Registry {
     definitions: tokio::sync::Mutex<()>,
     /// The thread repository actors run on, apart from the HTTP workers.
     arbiter: Arbiter,
+    /// Usage thresholds (requests per day, components).
+    usage: Arc<crate::usage::Usage>,
 }
 
 impl Registry {
@@ -79,6 +81,8 @@ impl Registry {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
         let meta = MetaStore::open(&settings.data_dir.join("berth.db")).await?;
+        let usage = crate::usage::Usage::open(settings.usage.clone(), meta.clone()).await?;
+        let usage = Arc::new(usage);
         let registry = Registry {
             repos: DashMap::new(),
             stores: DashMap::new(),
@@ -88,6 +92,7 @@ impl Registry {
             cache: Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes)),
             definitions: tokio::sync::Mutex::new(()),
             arbiter: Arbiter::new(),
+            usage,
         };
         registry.load_definitions().await?;
         Ok(registry)
@@ -96,6 +101,11 @@ impl Registry {
     /// The repository that serves plain `/v2/` names on the main port.
     pub fn default_repository(&self) -> Option<Repository> {
         self.repository(&self.default_repository)
+    }
+
+    /// The usage tracker (thresholds on requests per day and components).
+    pub fn usage(&self) -> &Arc<crate::usage::Usage> {
+        &self.usage
     }
 
     pub fn default_repository_name(&self) -> &str {

@@ -182,6 +182,21 @@ impl TestApp {
         }
     }
 
+    /// Stops the server with SIGTERM, as a service manager would, and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the server gracefully (SIGTERM), then starts it on the same data directory.
+    pub async fn restart_gracefully(&mut self) {
+        self.stop();
+        self.restart().await;
+    }
+
     /// Starts the server again on the same data directory (a new port).
     pub async fn restart(&mut self) {
         self.kill9();

@@ -61,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/blobstores/{name}", web::delete().to(blobstores::delete))
             .route("/components", web::get().to(components::components))
             .route("/assets", web::get().to(components::assets))
+            .route("/usage", web::get().to(super::usage_api::usage))
             .default_service(web::to(not_found)),
     );
 }

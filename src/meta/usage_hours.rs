@@ -1,0 +1,71 @@
+//! Hourly request counters of the usage window (`usage_hours`), and the registry-wide
+//! component count the component limit is checked against.
+
+use sqlx::Row;
+
+use super::{MetaError, MetaStore};
+
+/// One hour's counters as stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageHour {
+    /// Start of the hour, seconds since the Unix epoch.
+    pub hour: i64,
+    pub requests: u64,
+    pub unauthorized: u64,
+}
+
+impl MetaStore {
+    /// Hours starting at or after `since`, oldest first.
+    pub async fn usage_hours(&self, since: i64) -> Result<Vec<UsageHour>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT hour, requests, unauthorized FROM usage_hours WHERE hour >= ? ORDER BY hour",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageHour {
+                hour: r.get(0),
+                requests: r.get::<i64, _>(1) as u64,
+                unauthorized: r.get::<i64, _>(2) as u64,
+            })
+            .collect())
+    }
+
+    /// Writes each hour's absolute counters (so writing the same hour twice is harmless),
+    /// and drops hours older than `keep_since`, in one transaction.
+    pub async fn save_usage_hours(
+        &self,
+        hours: &[UsageHour],
+        keep_since: i64,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.pool.begin().await?;
+        for h in hours {
+            sqlx::query(
+                "INSERT INTO usage_hours (hour, requests, unauthorized) VALUES (?, ?, ?) \
+                 ON CONFLICT (hour) DO UPDATE SET requests = excluded.requests, \
+                 unauthorized = excluded.unauthorized",
+            )
+            .bind(h.hour)
+            .bind(h.requests as i64)
+            .bind(h.unauthorized as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM usage_hours WHERE hour < ?")
+            .bind(keep_since)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tagged manifests in every repository: the figure the component limit applies to.
+    pub async fn total_components(&self) -> Result<u64, MetaError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+}
