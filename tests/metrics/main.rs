@@ -9,6 +9,7 @@ mod common;
 mod client_support;
 
 mod cardinality;
+mod dashboards;
 mod prometheus;
 mod series;
 mod support;

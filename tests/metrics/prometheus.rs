@@ -11,9 +11,9 @@ use crate::client_support::client_present;
 use crate::common::*;
 
 /// A Prometheus server on a free port with its own data directory; killed on drop.
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
-    base: String,
+    pub base: String,
     dir: tempfile::TempDir,
 }
 
@@ -29,13 +29,23 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-fn start_prometheus(target: &str) -> Prometheus {
+pub fn start_prometheus(target: &str) -> Prometheus {
+    start_prometheus_with_rules(target, None)
+}
+
+/// A Prometheus scraping `target` every second and evaluating the rule file `rules`, if any.
+pub fn start_prometheus_with_rules(target: &str, rules: Option<&std::path::Path>) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prometheus.yml");
+    let rule_files = match rules {
+        Some(path) => format!("rule_files:\n  - '{}'\n", path.display()),
+        None => String::new(),
+    };
     std::fs::write(
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             {rule_files}\
              scrape_configs:\n  - job_name: berth\n    metrics_path: /metrics\n    \
              static_configs:\n      - targets: ['{target}']\n"
         ),
@@ -63,12 +73,12 @@ fn start_prometheus(target: &str) -> Prometheus {
 }
 
 impl Prometheus {
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
     /// The `data.result` array of an instant query (empty while Prometheus is not up yet).
-    async fn query(&self, client: &reqwest::Client, promql: &str) -> Vec<Value> {
+    pub async fn query(&self, client: &reqwest::Client, promql: &str) -> Vec<Value> {
         let url = format!("{}/api/v1/query", self.base);
         let Ok(r) = client.get(url).query(&[("query", promql)]).send().await else {
             return Vec::new();
@@ -81,7 +91,7 @@ impl Prometheus {
     }
 
     /// Polls `promql` (while `app` gets traffic) until it returns data, at most `within`.
-    async fn wait_for(&self, app: &TestApp, promql: &str, within: Duration) -> Vec<Value> {
+    pub async fn wait_for(&self, app: &TestApp, promql: &str, within: Duration) -> Vec<Value> {
         let deadline = Instant::now() + within;
         loop {
             let _ = app.req(Method::GET, "/v2/").send().await;
