@@ -7,7 +7,7 @@ Each panel's own PromQL expressions (read from the dashboard file, not repeated 
 run as range queries over the last MINUTES (default: since Prometheus has data, at most
 60) and drawn with matplotlib in the panel grid order. Grafana is not needed: this is how
 the PNG in docs/ was produced from the test suite's real Prometheus (see
-tests/metrics/dashboards.rs, BERTH_DASHBOARD_PNG).
+tests/metrics/dashboards.rs, RENDER_DASHBOARD_PNG).
 """
 
 import json
@@ -49,6 +49,12 @@ def main():
     panels.sort(key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"]))
     end = time.time()
     start = end - minutes * 60
+    # Rates over [5m] need five minutes of samples: on a longer run, leave the warm-up out.
+    scraped = query_range(base, "up", start, end, 5)
+    if scraped and scraped[0]["values"]:
+        first = float(scraped[0]["values"][0][0])
+        if end - first > 420:
+            start = max(start, first + 300)
     cols = 3
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 6, rows * 3.2))
@@ -76,8 +82,9 @@ def main():
             ax.legend(fontsize=6, loc="upper left")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"{dashboard['title']} (minutes before {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(end))})")
-    fig.tight_layout()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end))
+    fig.suptitle(f"{dashboard['title']}: x axis in minutes before {stamp}")
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(out, dpi=80)
 
 

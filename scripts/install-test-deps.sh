@@ -2,7 +2,9 @@
 # Installs, with apt, the external programs the test suite drives (tests/clients):
 #   skopeo        (skopeo copy/inspect against the registry)
 #   tar, gzip     (used to build image layers; present on any Debian, checked anyway)
-#   prometheus    (tests/metrics: a real Prometheus scrapes Berth and answers PromQL)
+#   prometheus    (tests/metrics: a real Prometheus scrapes Berth and answers PromQL;
+#                 promtool checks and unit-tests grafana/prometheus/berth-alerts.yml)
+#   docker-compose (tests/metrics: `docker-compose config` validates docker-compose.yml)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -21,6 +23,8 @@ NEEDED=(
   "tar:tar"
   "gzip:gzip"
   "prometheus:prometheus"
+  "promtool:prometheus"
+  "docker-compose:docker-compose"
 )
 
 missing=()

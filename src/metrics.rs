@@ -29,6 +29,8 @@ pub const HTTP_REQUEST_BYTES: &str = "berth_http_request_bytes_total";
 pub const HTTP_RESPONSE_BYTES: &str = "berth_http_response_bytes_total";
 /// Upload sessions open right now (all repositories).
 pub const UPLOADS_IN_PROGRESS: &str = "berth_uploads_in_progress";
+/// Bytes written to the temp files of uploads not yet committed or abandoned (all stores).
+pub const UPLOAD_BYTES_IN_PROGRESS: &str = "berth_upload_bytes_in_progress";
 /// Blobs committed by an upload, by `repository` (mounts are not pushes).
 pub const BLOBS_PUSHED: &str = "berth_blobs_pushed_total";
 /// Bytes of blobs committed by an upload, by `repository`.
@@ -104,6 +106,7 @@ pub fn init() -> &'static PrometheusHandle {
         describe();
         // Present from the first scrape on, not only after the first upload.
         gauge!(UPLOADS_IN_PROGRESS).set(0.0);
+        gauge!(UPLOAD_BYTES_IN_PROGRESS).set(0.0);
         handle
     })
 }
@@ -129,6 +132,11 @@ fn describe() {
         "Response body bytes (sized responses)"
     );
     describe_gauge!(UPLOADS_IN_PROGRESS, "Blob upload sessions currently open");
+    describe_gauge!(
+        UPLOAD_BYTES_IN_PROGRESS,
+        Unit::Bytes,
+        "Bytes received by uploads not committed yet"
+    );
     describe_counter!(BLOBS_PUSHED, "Blobs committed by uploads");
     describe_counter!(
         BLOB_BYTES_PUSHED,

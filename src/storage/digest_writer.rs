@@ -139,6 +139,7 @@ impl DigestWriter {
         let (io, written, error) = outcome.map_err(join_error)?;
         self.io = Some(io);
         self.offset += written;
+        metrics::gauge!(crate::metrics::UPLOAD_BYTES_IN_PROGRESS).increment(written as f64);
         match error {
             Some(e) => {
                 // The file ends after the last complete chunk; anything queued behind the
@@ -165,6 +166,8 @@ impl Drop for DigestWriter {
     /// An abandoned writer (upload cancelled, expired or failed) removes its temp file.
     /// After `finish` the path is empty and the caller owns the file.
     fn drop(&mut self) {
+        // Written bytes stop being "in progress" when the writer goes, committed or not.
+        metrics::gauge!(crate::metrics::UPLOAD_BYTES_IN_PROGRESS).decrement(self.offset as f64);
         if !self.path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.path);
         }

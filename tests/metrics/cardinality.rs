@@ -6,15 +6,15 @@ use crate::common::*;
 use crate::support::*;
 
 const IMAGES: usize = 30;
-const TAGS: usize = 300;
+const TAGS: usize = 1_000;
 
 #[tokio::test]
 async fn label_cardinality_stays_bounded_under_distinct_tags_and_digests() {
     let app = spawn_app().await;
     for i in 0..TAGS {
         let name = format!("cardimg{:02}/app", i % IMAGES);
-        let tag = format!("cardtag{i:03}");
-        // Distinct seeds: 600 distinct blobs (config + layer of each image).
+        let tag = format!("cardtag{i:04}");
+        // Distinct seeds: 2,000 distinct blobs (config + layer of each image).
         app.push_image(&name, &tag, &format!("seed-{i}")).await;
         if i % 10 == 0 {
             let r = app
@@ -55,6 +55,14 @@ async fn label_cardinality_stays_bounded_under_distinct_tags_and_digests() {
         ),
         Some(2.0 * TAGS as f64)
     );
+    // Usage series: one per limited figure, whatever the traffic.
+    for usage in [
+        "berth_usage_value",
+        "berth_usage_state",
+        "berth_usage_refused_total",
+    ] {
+        assert_eq!(series_count(&text, usage), 2, "{usage}:\n{text}");
+    }
     for line in text.lines() {
         assert!(!line.contains("sha256:"), "digest in a label: {line}");
         assert!(!line.contains("cardtag"), "tag in a label: {line}");

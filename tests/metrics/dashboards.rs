@@ -193,19 +193,42 @@ async fn every_dashboard_and_alert_expression_returns_data_from_a_real_prometheu
         assert!(fired.contains(name), "alert {name} is not in the rule file");
     }
 
-    if let Ok(png) = std::env::var("BERTH_DASHBOARD_PNG") {
-        render_png(&app, &prometheus, &png).await;
+    if let Ok(png) = std::env::var("RENDER_DASHBOARD_PNG") {
+        render_png(&png).await;
     }
 }
 
-/// With `BERTH_DASHBOARD_PNG=<file>`: keeps a mixed workload going for
-/// `BERTH_DASHBOARD_SECS` (default 180) and renders the dashboard's main panels from this
-/// Prometheus with `docs/dashboard_png.py` (matplotlib).
-async fn render_png(app: &TestApp, prometheus: &Prometheus, png: &str) {
-    let secs: u64 = std::env::var("BERTH_DASHBOARD_SECS")
+/// With `RENDER_DASHBOARD_PNG=<file>`: a Berth of its own (limits sized so the run crosses
+/// the warning threshold and the limit) under a mixed workload for `RENDER_DASHBOARD_SECS`
+/// (default 540), scraped by its own Prometheus; then `docs/dashboard_png.py` draws the
+/// dashboard's panels from that Prometheus with matplotlib.
+async fn render_png(png: &str) {
+    let secs: u64 = std::env::var("RENDER_DASHBOARD_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(180);
+        .unwrap_or(540);
+    let app = spawn_app_with(&[
+        "BERTH_USAGE__REQUESTS__LIMIT=6500",
+        "BERTH_USAGE__COMPONENTS__LIMIT=380",
+    ])
+    .await;
+    workload(&app).await;
+    let used = value(
+        &scrape(&app).await,
+        "berth_blob_store_bytes",
+        &[("store", "default")],
+    )
+    .unwrap() as i64;
+    let body = json!({"softQuota": {"type": "spaceUsedQuota", "limit": used * 40}});
+    let r = app
+        .req(Method::PUT, "/service/rest/v1/blobstores/file/default")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let rules = repo_file("grafana/prometheus/berth-alerts.yml");
+    let prometheus = start_prometheus_with_rules(&app.addr, Some(&rules));
     let end = std::time::Instant::now() + Duration::from_secs(secs);
     let mut i = 0;
     while std::time::Instant::now() < end {
@@ -214,10 +237,11 @@ async fn render_png(app: &TestApp, prometheus: &Prometheus, png: &str) {
             app.push_image("team/busy", &format!("t{i}"), &format!("busy {i}"))
                 .await;
         }
-        let path = if i % 7 == 0 {
-            "/v2/team/app/manifests/nope"
-        } else {
-            "/v2/team/app/manifests/v1"
+        let layer = format!("/v2/team/app/blobs/{}", sha256(b"layer of seed 1"));
+        let path = match i % 7 {
+            0 => "/v2/team/app/manifests/nope",
+            3 | 5 => &layer,
+            _ => "/v2/team/app/manifests/v1",
         };
         app.req(Method::GET, path)
             .header("Accept", OCI_MANIFEST)
@@ -226,7 +250,13 @@ async fn render_png(app: &TestApp, prometheus: &Prometheus, png: &str) {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = Command::new("python3")
+    // Debian's python3-matplotlib belongs to the system interpreter, which a pyenv or venv
+    // `python3` earlier on PATH would not see.
+    let python = ["/usr/bin/python3", "python3"]
+        .into_iter()
+        .find(|p| !p.starts_with('/') || Path::new(p).exists())
+        .unwrap();
+    let status = Command::new(python)
         .arg(repo_file("docs/dashboard_png.py"))
         .arg(&prometheus.base)
         .arg(repo_file("grafana/dashboards/berth-overview.json"))

@@ -203,3 +203,46 @@ async fn connector_ports_do_not_serve_metrics() {
         Some(0.0)
     );
 }
+
+#[tokio::test]
+async fn upload_bytes_in_progress_rise_with_a_chunk_and_fall_when_the_session_ends() {
+    let app = spawn_app().await;
+    let gauge = "berth_upload_bytes_in_progress";
+    assert_eq!(value(&scrape(&app).await, gauge, &[]), Some(0.0));
+    let r = app
+        .req(Method::POST, "/v2/team/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = header(&r, "location");
+    let r = app
+        .req(Method::PATCH, &location)
+        .header("Content-Type", "application/octet-stream")
+        .body(vec![7u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(value(&scrape(&app).await, gauge, &[]), Some(1000.0));
+
+    let r = app.req(Method::DELETE, &location).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(value(&scrape(&app).await, gauge, &[]), Some(0.0));
+}
+
+#[tokio::test]
+async fn blob_gets_count_as_pulls_and_heads_do_not() {
+    let app = spawn_app().await;
+    let digest = app.push_blob("team/app", b"pulled").await;
+    for method in [Method::GET, Method::HEAD, Method::GET] {
+        let r = app
+            .req(method, &format!("/v2/team/app/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let text = scrape(&app).await;
+    assert_eq!(value(&text, "berth_blobs_pulled_total", &[REPO]), Some(2.0));
+}
