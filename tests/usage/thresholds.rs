@@ -204,3 +204,33 @@ async fn bad_usage_settings_stop_the_server_at_start() {
     .await;
     assert!(message.contains("block"), "{message}");
 }
+
+/// INTEGRATOR (security issue): the settings that turn authentication on. Fill them in and
+/// remove the `#[ignore]` below once a wrong password gets a 401. Until then the same
+/// classification is tested in-process (`src/http/usage_mw.rs`,
+/// `responses_with_status_401_are_tallied_apart_from_counted_requests`).
+const AUTH_ON: &[&str] = &[];
+
+#[tokio::test]
+#[ignore = "INTEGRATOR: needs authentication (401s) from the security work; see AUTH_ON"]
+async fn a_flood_of_401s_does_not_count_toward_the_request_limit() {
+    let mut env = vec![
+        "BERTH_USAGE__REQUESTS__LIMIT=50",
+        "BERTH_USAGE__REQUESTS__ACTION=enforce",
+    ];
+    env.extend_from_slice(AUTH_ON);
+    let app = spawn_app_with(&env).await;
+    for _ in 0..200 {
+        let r = app
+            .req(Method::GET, "/v2/")
+            .basic_auth("nobody", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let u = usage(&app).await;
+    assert_eq!(u["unauthorizedRequests"], 200, "{u}");
+    assert!(u["requests"]["value"].as_u64().unwrap() < 50, "{u}");
+    assert_eq!(u["requests"]["state"], "under", "{u}");
+}
