@@ -7,6 +7,7 @@
 //! - [`meta`]: the metadata database (sqlx + SQLite).
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
+//! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
@@ -20,4 +21,5 @@ pub mod oci;
 pub mod registry;
 pub mod startup;
 pub mod storage;
+pub mod tasks;
 pub mod telemetry;

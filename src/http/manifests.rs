@@ -56,6 +56,9 @@ pub async fn put(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let parsed = ParsedManifest::parse(&bytes, content_type)?;
+    // From storing the bytes to committing the record, garbage collection waits (see
+    // `registry::gc`): the manifest's blobs cannot vanish after the check that they exist.
+    let _refs = repo.store().gc.referencing().await;
     repo.store().put_bytes(&digest, bytes.clone()).await?;
     let subject = parsed.subject.clone();
     let record = ManifestRecord {

@@ -15,11 +15,13 @@ mod cache;
 mod core;
 mod definitions;
 mod error;
+mod gc;
 mod hosted;
 mod image;
 mod inspect;
 pub mod messages;
 pub mod read;
+mod tasks;
 mod upload;
 mod usage;
 
@@ -33,6 +35,7 @@ pub use actor::RepositoryActor;
 pub use cache::ManifestCache;
 pub use core::RepoCore;
 pub use error::RegistryError;
+pub use gc::GcReport;
 pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
 pub use inspect::BrowsePage;
@@ -71,6 +74,8 @@ pub struct Registry {
     definitions: tokio::sync::Mutex<()>,
     /// The thread repository actors run on, apart from the HTTP workers.
     arbiter: Arbiter,
+    /// Task run states and created tasks (see `crate::tasks`).
+    tasks: crate::tasks::Tasks,
 }
 
 impl Registry {
@@ -79,6 +84,7 @@ impl Registry {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
         let meta = MetaStore::open(&settings.data_dir.join("berth.db")).await?;
+        let created_tasks = meta.load_tasks().await?;
         let registry = Registry {
             repos: DashMap::new(),
             stores: DashMap::new(),
@@ -88,6 +94,7 @@ impl Registry {
             cache: Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes)),
             definitions: tokio::sync::Mutex::new(()),
             arbiter: Arbiter::new(),
+            tasks: crate::tasks::Tasks::with_created(created_tasks),
         };
         registry.load_definitions().await?;
         Ok(registry)

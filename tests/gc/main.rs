@@ -1,0 +1,10 @@
+//! Garbage collection and tasks seen from outside: disk reclaimed exactly after deletes
+//! (files and byte counts), pushes racing collections, a crash in the middle of one, the
+//! Nexus task API and upload purge. Time is moved with the test clock
+//! (`gc.test_clock`), never waited for.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod reclaim;
+mod support;
