@@ -6,5 +6,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod crash;
+mod race;
 mod reclaim;
 mod support;
+mod tasks;
