@@ -7,6 +7,7 @@
 mod common;
 
 mod crash;
+mod docker_cli;
 mod race;
 mod reclaim;
 mod support;
