@@ -70,41 +70,43 @@ impl MetaStore {
             .collect())
     }
 
-    /// Removes a dead blob from the metadata in one transaction: the store's inventory row
-    /// and the (stale) links of the store's images. Returns the images that linked it, as
-    /// `(repository, image name)`, and the inventory size if there was a row.
-    pub async fn forget_blob(
+    /// Removes dead blobs from the metadata in one transaction: the store's inventory rows
+    /// and the (stale) links of the store's images. Returns, per digest, the images that
+    /// linked it as `(repository, image name)`.
+    pub async fn forget_blobs(
         &self,
         store: &str,
         repositories: &[String],
-        digest: &str,
-    ) -> Result<(Vec<(String, String)>, Option<u64>), MetaError> {
+        digests: &[&str],
+    ) -> Result<Vec<Vec<(String, String)>>, MetaError> {
         let repos = repos_json(repositories);
         let mut tx = self.pool.begin().await?;
-        let linked = sqlx::query(&format!(
-            "SELECT i.repository, i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
-             WHERE b.digest = ?2 AND b.image_id IN ({IN_REPOS})"
-        ))
-        .bind(&repos)
-        .bind(digest)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "DELETE FROM image_blobs WHERE digest = ?2 AND image_id IN ({IN_REPOS})"
-        ))
-        .bind(&repos)
-        .bind(digest)
-        .execute(&mut *tx)
-        .await?;
-        let size = sqlx::query("DELETE FROM blobs WHERE store = ? AND digest = ? RETURNING size")
-            .bind(store)
+        let mut out = Vec::with_capacity(digests.len());
+        for digest in digests {
+            let linked = sqlx::query(&format!(
+                "SELECT i.repository, i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
+                 WHERE b.digest = ?2 AND b.image_id IN ({IN_REPOS})"
+            ))
+            .bind(&repos)
             .bind(digest)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.get::<i64, _>(0) as u64);
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "DELETE FROM image_blobs WHERE digest = ?2 AND image_id IN ({IN_REPOS})"
+            ))
+            .bind(&repos)
+            .bind(digest)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM blobs WHERE store = ? AND digest = ?")
+                .bind(store)
+                .bind(digest)
+                .execute(&mut *tx)
+                .await?;
+            out.push(linked.into_iter().map(|r| (r.get(0), r.get(1))).collect());
+        }
         tx.commit().await?;
-        let linked = linked.into_iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok((linked, size))
+        Ok(out)
     }
 }
 

@@ -24,9 +24,9 @@
 //!    falls back to an upload, a manifest naming it is refused with `MANIFEST_BLOB_UNKNOWN`
 //!    — never accepted with a missing blob).
 //!    For each candidate the batch re-checks liveness in the database, the `HEAD` touch and
-//!    the file age; then deletes the metadata (inventory row and stale links) in one
-//!    transaction, drops the links from the in-memory image states, and only then unlinks
-//!    the file. Image states being loaded concurrently re-read if a batch overlapped them
+//!    the file age; then deletes the metadata of the batch's dead blobs (inventory rows and
+//!    stale links) in one transaction, drops the links from the in-memory image states, and
+//!    only then unlinks the files. Image states being loaded concurrently re-read if a batch overlapped them
 //!    (the gate's epoch), so no stale link survives in memory.
 //! 4. A crash between the metadata commit and the unlink leaves an unreferenced file with no
 //!    row: the next run deletes it. Nothing referenced is ever touched, so a crash at any
@@ -172,6 +172,7 @@ impl Registry {
         report: &mut GcReport,
     ) -> Result<(), RegistryError> {
         let _exclusive = store.gc.sweeping().await;
+        let mut dead = Vec::new();
         for c in batch {
             let file = store
                 .blob_file(&c.digest)
@@ -183,15 +184,21 @@ impl Registry {
                 || self.meta.is_live(repos, c.digest.as_str(), cutoff).await?
             {
                 report.kept_on_recheck += 1;
-                continue;
+            } else {
+                dead.push(&c.digest);
             }
-            let (linked, _) = self
-                .meta
-                .forget_blob(store.name(), repos, c.digest.as_str())
-                .await?;
-            self.drop_links(&linked, &c.digest);
+        }
+        if dead.is_empty() {
+            return Ok(());
+        }
+        // Metadata first (one transaction for the batch), files after: a crash in between
+        // leaves only unreferenced files, which the next run deletes.
+        let names: Vec<&str> = dead.iter().map(|d| d.as_str()).collect();
+        let linked = self.meta.forget_blobs(store.name(), repos, &names).await?;
+        for (digest, links) in dead.into_iter().zip(linked) {
+            self.drop_links(&links, digest);
             let freed = store
-                .remove_blob(&c.digest)
+                .remove_blob(digest)
                 .await
                 .map_err(crate::storage::StorageError::from)?;
             store.forget_bytes(freed);
