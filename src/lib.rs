@@ -11,6 +11,7 @@
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
+pub mod admin_client;
 pub mod config;
 pub mod connectors;
 pub mod http;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-pub use run::{spawn_scheduler, start, StartError};
+pub use run::{spawn_scheduler, start, wall_clock, StartError};
 pub use schedule::Schedule;
 
 /// Nexus task type ids Berth implements.

@@ -41,7 +41,7 @@ pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
 }
 
 async fn execute(registry: &Registry, def: &TaskDef) {
-    let started = now();
+    let started = wall_clock();
     tracing::info!(task = %def.id, kind = %def.type_id, "task started");
     let outcome = registry.execute_task(def).await;
     let state = registry.tasks().state(&def.id);
@@ -62,6 +62,12 @@ async fn execute(registry: &Registry, def: &TaskDef) {
     }
 }
 
+/// Real time in Unix seconds. Schedules follow the wall clock, never the test clock (which
+/// only ages content), so moving the test clock does not fire scheduled tasks.
+pub fn wall_clock() -> i64 {
+    now() - crate::meta::clock_offset()
+}
+
 /// Runs scheduled tasks when due: each task's next start is computed from the clock when
 /// first seen and after each start. Must run inside an actix system.
 pub fn spawn_scheduler(registry: Data<Registry>) {
@@ -75,7 +81,7 @@ pub fn spawn_scheduler(registry: Data<Registry>) {
 }
 
 fn run_due(registry: &Data<Registry>) {
-    let now = now();
+    let now = wall_clock();
     for def in registry.task_defs() {
         if !def.enabled {
             continue;

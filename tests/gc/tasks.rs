@@ -181,3 +181,34 @@ async fn a_collection_is_exported_as_metrics() {
     assert!(metrics.contains("berth_gc_blobs_deleted_total{store=\"default\"} 3"));
     assert!(metrics.contains("berth_gc_runs_total{store=\"default\"} 1"));
 }
+
+#[tokio::test]
+async fn berth_gc_runs_the_collection_on_the_running_server_and_prints_the_report() {
+    // Arrange
+    let (app, _cfg) = spawn_gc_app().await;
+    let name = "repository/team-a/app";
+    let m = push_layers(&app, name, "1", &[blob("c"), blob("l")]).await;
+    delete_manifest(&app, name, &m).await;
+    set_clock(&app, 2 * 3600).await;
+    let addr = app.addr.clone();
+    // Act
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["gc", "--store", "default", "--listen", &addr])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    // Assert
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let task: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(task["lastRunResult"], "OK");
+    assert_eq!(task["lastRunReport"][0]["blobsDeleted"], 3, "{task}");
+    assert!(!blob_file(&app, &m).exists());
+}

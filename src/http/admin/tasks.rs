@@ -216,7 +216,7 @@ fn task_json(registry: &Registry, def: &TaskDef) -> Value {
     let state: RunState = registry.tasks().state(&def.id).lock().unwrap().clone();
     let next_run = state
         .next_run
-        .or_else(|| def.schedule.next_after(crate::meta::now()));
+        .or_else(|| def.schedule.next_after(tasks::wall_clock()));
     let mut v = json!({
         "id": def.id,
         "name": def.name,
