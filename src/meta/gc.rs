@@ -72,13 +72,13 @@ impl MetaStore {
 
     /// Removes dead blobs from the metadata in one transaction: the store's inventory rows
     /// and the (stale) links of the store's images. Returns, per digest, the images that
-    /// linked it as `(repository, image name)`.
+    /// linked it as `(repository, image name)` and the inventory size (`None`: no row).
     pub async fn forget_blobs(
         &self,
         store: &str,
         repositories: &[String],
         digests: &[&str],
-    ) -> Result<Vec<Vec<(String, String)>>, MetaError> {
+    ) -> Result<Vec<(Vec<(String, String)>, Option<u64>)>, MetaError> {
         let repos = repos_json(repositories);
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(digests.len());
@@ -98,12 +98,15 @@ impl MetaStore {
             .bind(digest)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM blobs WHERE store = ? AND digest = ?")
-                .bind(store)
-                .bind(digest)
-                .execute(&mut *tx)
-                .await?;
-            out.push(linked.into_iter().map(|r| (r.get(0), r.get(1))).collect());
+            let size =
+                sqlx::query("DELETE FROM blobs WHERE store = ? AND digest = ? RETURNING size")
+                    .bind(store)
+                    .bind(digest)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|r| r.get::<i64, _>(0) as u64);
+            let linked = linked.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+            out.push((linked, size));
         }
         tx.commit().await?;
         Ok(out)

@@ -195,13 +195,15 @@ impl Registry {
         // leaves only unreferenced files, which the next run deletes.
         let names: Vec<&str> = dead.iter().map(|d| d.as_str()).collect();
         let linked = self.meta.forget_blobs(store.name(), repos, &names).await?;
-        for (digest, links) in dead.into_iter().zip(linked) {
+        for (digest, (links, counted)) in dead.into_iter().zip(linked) {
             self.drop_links(&links, digest);
             let freed = store
                 .remove_blob(digest)
                 .await
                 .map_err(crate::storage::StorageError::from)?;
-            store.forget_bytes(freed);
+            // The used-bytes count is the inventory's (as at start): a file without a row
+            // (left by a crash) was never counted, so it is not subtracted.
+            store.forget_bytes(counted.unwrap_or(0));
             report.blobs_deleted += 1;
             report.bytes_freed += freed;
         }
