@@ -39,6 +39,33 @@ pub struct Settings {
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
     pub usage: crate::usage::UsageSettings,
+    pub gc: GcSettings,
+}
+
+/// Garbage collection and its tasks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcSettings {
+    /// Blobs linked (uploaded, mounted) within this many seconds are never collected, even
+    /// if no manifest references them yet: it covers pushes in progress. A task's
+    /// `deployOffset` property (hours) overrides it.
+    pub grace_secs: u64,
+    /// Cron expression (Quartz style, seconds first) of the default `blobstore.compact` task
+    /// of every blob store; empty for manual only.
+    pub compact_schedule: String,
+    /// Enables `PUT /service/rest/v1/berth/clock`, which shifts Berth's clock for tests of
+    /// grace windows and cleanup criteria. Never enable it in production.
+    pub test_clock: bool,
+}
+
+impl Default for GcSettings {
+    fn default() -> Self {
+        GcSettings {
+            grace_secs: 24 * 3600,
+            compact_schedule: "0 0 3 * * ?".into(),
+            test_clock: false,
+        }
+    }
 }
 
 /// Logging.
@@ -88,6 +115,7 @@ impl Default for Settings {
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
             usage: Default::default(),
+            gc: GcSettings::default(),
         }
     }
 }

@@ -7,10 +7,12 @@
 //! - [`meta`]: the metadata database (sqlx + SQLite).
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
+//! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
+pub mod admin_client;
 pub mod config;
 pub mod connectors;
 pub mod http;
@@ -21,5 +23,6 @@ pub mod oci;
 pub mod registry;
 pub mod startup;
 pub mod storage;
+pub mod tasks;
 pub mod telemetry;
 pub mod usage;

@@ -27,6 +27,17 @@ enum Command {
     Serve,
     /// Print the effective configuration.
     Config,
+    /// Collect garbage in a blob store now, on the running server, and print the report.
+    Gc {
+        /// The blob store.
+        #[arg(long, default_value = "default")]
+        store: String,
+    },
+    /// Run a task (`/service/rest/v1/tasks`) now on the running server and print it.
+    Task {
+        /// The task id, e.g. `repository.docker.upload-purge`.
+        id: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +49,8 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), &overrides)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config => print!("{}", settings.to_toml()?),
+        Command::Gc { store } => run_task(&settings, &format!("blobstore.compact-{store}"))?,
+        Command::Task { id } => run_task(&settings, &id)?,
         Command::Serve => {
             berth::telemetry::init(&settings.log);
             actix_web::rt::System::new().block_on(async {
@@ -47,6 +60,17 @@ fn main() -> anyhow::Result<()> {
                     .await
             })?;
         }
+    }
+    Ok(())
+}
+
+/// Runs a task on the server this configuration describes; fails if the run failed.
+fn run_task(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let timeout = std::time::Duration::from_secs(24 * 3600);
+    let task = berth::admin_client::run_task(settings.listen, id, timeout)?;
+    println!("{}", serde_json::to_string_pretty(&task)?);
+    if task["lastRunResult"] != "OK" {
+        anyhow::bail!("task {id} failed");
     }
     Ok(())
 }

@@ -64,6 +64,16 @@ pub const USAGE_UNAUTHORIZED: &str = "berth_usage_unauthorized_requests";
 pub const USAGE_REFUSED: &str = "berth_usage_refused_total";
 /// Blobs served by a GET (not HEAD), by `repository`.
 pub const BLOBS_PULLED: &str = "berth_blobs_pulled_total";
+/// Blobs deleted by garbage collection, by `store`.
+pub const GC_BLOBS_DELETED: &str = "berth_gc_blobs_deleted_total";
+/// Bytes freed by garbage collection, by `store`.
+pub const GC_BYTES_FREED: &str = "berth_gc_bytes_freed_total";
+/// Garbage collections completed, by `store`.
+pub const GC_RUNS: &str = "berth_gc_runs_total";
+/// Duration of the last garbage collection, by `store` (seconds).
+pub const GC_LAST_DURATION: &str = "berth_gc_last_duration_seconds";
+/// 1 while a garbage collection of the `store` runs.
+pub const GC_RUNNING: &str = "berth_gc_running";
 
 /// Latency buckets, seconds: a warm manifest GET is well under a millisecond, a large blob
 /// upload can take minutes.
@@ -172,6 +182,19 @@ fn describe() {
     describe_gauge!(USAGE_UNAUTHORIZED, "Requests answered 401 in the last 24 h");
     describe_counter!(USAGE_REFUSED, "Writes refused by an enforced usage limit");
     describe_counter!(BLOBS_PULLED, "Blobs served by GET");
+    describe_counter!(GC_BLOBS_DELETED, "Blobs deleted by garbage collection");
+    describe_counter!(
+        GC_BYTES_FREED,
+        Unit::Bytes,
+        "Bytes freed by garbage collection"
+    );
+    describe_counter!(GC_RUNS, "Garbage collections completed");
+    describe_gauge!(
+        GC_LAST_DURATION,
+        Unit::Seconds,
+        "Duration of the last garbage collection"
+    );
+    describe_gauge!(GC_RUNNING, "1 while a garbage collection of the store runs");
 }
 
 /// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.
@@ -247,6 +270,15 @@ pub fn manifest_pushed(repository: &str) {
 pub fn manifest_cache_lookup(hit: bool) {
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!(MANIFEST_CACHE_LOOKUPS, "result" => result).increment(1);
+}
+
+/// Records a finished garbage collection.
+pub fn gc_finished(report: &crate::registry::GcReport) {
+    let store = report.blob_store.clone();
+    metrics::counter!(GC_BLOBS_DELETED, "store" => store.clone()).increment(report.blobs_deleted);
+    metrics::counter!(GC_BYTES_FREED, "store" => store.clone()).increment(report.bytes_freed);
+    metrics::counter!(GC_RUNS, "store" => store.clone()).increment(1);
+    gauge!(GC_LAST_DURATION, "store" => store).set(report.duration_ms as f64 / 1000.0);
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ impl Application {
             limits.clone(),
         ));
         connectors.open_configured().await?;
+        crate::tasks::spawn_scheduler(registry.clone());
         Ok(Application {
             listener,
             registry,

@@ -30,6 +30,11 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let unknown = || RegistryError::BlobUnknown(digest.clone());
     let (repo, size) = read::find_blob(&ctx.readers()?, &name, &digest).await?;
+    if req.method() == Method::HEAD {
+        // A client checking before it skips an upload: protect the blob from garbage
+        // collection for a grace window (an in-memory map entry; nothing is written).
+        repo.store().gc.touch(&digest, crate::meta::now());
+    }
     check_range(req, size)?;
     if req.method() == Method::GET {
         crate::metrics::blob_pulled(repo.name());

@@ -59,6 +59,9 @@ pub async fn put(
     if let Reference::Tag(tag) = &reference {
         check_new_component(ctx, &repo, &name, tag).await?;
     }
+    // From storing the bytes to committing the record, garbage collection waits (see
+    // `registry::gc`): the manifest's blobs cannot vanish after the check that they exist.
+    let _refs = repo.store().gc.referencing().await;
     repo.store().put_bytes(&digest, bytes.clone()).await?;
     let subject = parsed.subject.clone();
     let record = ManifestRecord {

@@ -57,7 +57,11 @@ async fn try_mount(
         from,
         digest: digest.clone(),
     };
-    if !ctx.writer()?.send(msg).await? {
+    let repo = ctx.writer()?;
+    // Held until the link is committed, so garbage collection cannot sweep the blob
+    // between the check that the source has it and the new link (see `registry::gc`).
+    let _refs = repo.store().gc.referencing().await;
+    if !repo.send(msg).await? {
         return Ok(None);
     }
     Ok(Some(created(ctx, name, &digest)))
@@ -188,6 +192,8 @@ async fn finish(
     digest: &Digest,
     session: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // Publish and link under the store's reference lock (see `registry::gc`).
+    let _refs = repo.store().gc.referencing().await;
     let size = repo.store().commit(writer, digest).await?;
     let msg = LinkBlob {
         name: name.clone(),

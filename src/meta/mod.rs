@@ -8,7 +8,9 @@
 mod browse;
 mod definitions;
 mod error;
+mod gc;
 mod records;
+mod tasks;
 mod usage;
 mod usage_hours;
 
@@ -21,6 +23,7 @@ use sqlx::{Row, SqlitePool};
 
 pub use browse::{BrowseKind, BrowseRow};
 pub use error::MetaError;
+pub use gc::LiveSet;
 pub use records::{ImageRecord, ManifestRecord, NewManifest};
 pub use usage_hours::UsageHour;
 
@@ -32,12 +35,29 @@ pub struct MetaStore {
     pool: SqlitePool,
 }
 
-/// Seconds since the Unix epoch, the unit of every timestamp column.
+/// Seconds since the Unix epoch, the unit of every timestamp column, plus the test clock
+/// offset (zero unless a test moved the clock, see [`set_clock_offset`]).
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+        + CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Seconds added to the real time by [`now`]. Only the admin clock endpoint, enabled by the
+/// `gc.test_clock` setting for tests, changes it: it lets a test make content "old" for
+/// grace windows and cleanup criteria without waiting.
+static CLOCK_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The current test clock offset in seconds (0 in production).
+pub fn clock_offset() -> i64 {
+    CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Moves [`now`] by `secs` from the real time.
+pub fn set_clock_offset(secs: i64) {
+    CLOCK_OFFSET.store(secs, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl MetaStore {
@@ -116,7 +136,9 @@ impl MetaStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT OR IGNORE INTO image_blobs (image_id, digest, size, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO image_blobs (image_id, digest, size, created_at, touched_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) \
+             ON CONFLICT (image_id, digest) DO UPDATE SET touched_at = excluded.touched_at",
         )
         .bind(image_id)
         .bind(digest.as_str())

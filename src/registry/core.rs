@@ -43,11 +43,24 @@ impl RepoCore {
         Ok(Some(self.load(id, msg.name).await?))
     }
 
+    /// Loads an image from the database. Garbage collection may remove blob links while
+    /// this reads (it does not take the store's reference lock, because request handlers
+    /// holding that lock wait on this actor); the gate's epoch tells whether a sweep batch
+    /// overlapped the read, and then the image is read again.
     async fn load(&self, id: i64, name: ImageName) -> Result<Arc<ImageState>, RegistryError> {
-        let record = self.meta.load_image(id).await?;
-        let image = Arc::new(ImageState::new(id, name.clone(), record));
-        self.images.insert(name, image.clone());
-        Ok(image)
+        loop {
+            let epoch = self.store.gc.epoch();
+            if epoch % 2 == 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                continue;
+            }
+            let record = self.meta.load_image(id).await?;
+            let image = Arc::new(ImageState::new(id, name.clone(), record));
+            self.images.insert(name.clone(), image.clone());
+            if self.store.gc.epoch() == epoch {
+                return Ok(image);
+            }
+        }
     }
 
     /// The image, created if it does not exist yet.

@@ -15,11 +15,13 @@ mod cache;
 mod core;
 mod definitions;
 mod error;
+mod gc;
 mod hosted;
 mod image;
 mod inspect;
 pub mod messages;
 pub mod read;
+mod tasks;
 mod upload;
 mod usage;
 
@@ -33,6 +35,7 @@ pub use actor::RepositoryActor;
 pub use cache::ManifestCache;
 pub use core::RepoCore;
 pub use error::RegistryError;
+pub use gc::GcReport;
 pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
 pub use inspect::BrowsePage;
@@ -73,6 +76,8 @@ pub struct Registry {
     arbiter: Arbiter,
     /// Usage thresholds (requests per day, components).
     usage: Arc<crate::usage::Usage>,
+    /// Task run states and created tasks (see `crate::tasks`).
+    tasks: crate::tasks::Tasks,
 }
 
 impl Registry {
@@ -83,6 +88,7 @@ impl Registry {
         let meta = MetaStore::open(&settings.data_dir.join("berth.db")).await?;
         let usage = crate::usage::Usage::open(settings.usage.clone(), meta.clone()).await?;
         let usage = Arc::new(usage);
+        let created_tasks = meta.load_tasks().await?;
         let registry = Registry {
             repos: DashMap::new(),
             stores: DashMap::new(),
@@ -93,6 +99,7 @@ impl Registry {
             definitions: tokio::sync::Mutex::new(()),
             arbiter: Arbiter::new(),
             usage,
+            tasks: crate::tasks::Tasks::with_created(created_tasks),
         };
         registry.load_definitions().await?;
         Ok(registry)

@@ -19,6 +19,8 @@ pub struct FileStore {
     /// 0 means no quota.
     soft_quota: AtomicU64,
     hard_quota: AtomicU64,
+    /// Coordination with garbage collection (see `storage::gate`).
+    pub gc: super::GcGate,
 }
 
 impl FileStore {
@@ -34,6 +36,7 @@ impl FileStore {
             used: AtomicU64::new(0),
             soft_quota: AtomicU64::new(0),
             hard_quota: AtomicU64::new(0),
+            gc: super::GcGate::default(),
         };
         let removed = store.purge_dir("uploads")? + store.purge_dir("tmp")?;
         if removed > 0 {
@@ -60,6 +63,15 @@ impl FileStore {
     /// Bytes of committed blobs.
     pub fn used_bytes(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
+    }
+
+    /// Takes `size` bytes off the used count (a blob was deleted).
+    pub fn forget_bytes(&self, size: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(size))
+            });
     }
 
     pub fn soft_quota(&self) -> Option<u64> {

@@ -15,7 +15,11 @@
 mod digest_writer;
 mod error;
 mod fs;
+mod gate;
+mod listing;
 
 pub use digest_writer::DigestWriter;
 pub use error::StorageError;
 pub use fs::FileStore;
+pub use gate::{GcGate, SweepGuard};
+pub use listing::StoredBlob;

@@ -21,6 +21,10 @@ pub enum AdminError {
     NotFound(String),
     /// 422: a required query parameter is missing (Nexus answers 422 here, not 400).
     Unprocessable(String),
+    /// 405: the operation is not allowed in the target's state (a disabled task).
+    NotAllowed(String),
+    /// 409: the target is busy (a task already running).
+    Conflict(String),
     /// 500: something broke on the server; the details are logged, not sent.
     Internal(String),
 }
@@ -50,6 +54,8 @@ impl std::fmt::Display for AdminError {
             AdminError::Forbidden(m)
             | AdminError::NotFound(m)
             | AdminError::Unprocessable(m)
+            | AdminError::NotAllowed(m)
+            | AdminError::Conflict(m)
             | AdminError::Internal(m) => f.write_str(m),
         }
     }
@@ -62,6 +68,8 @@ impl ResponseError for AdminError {
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AdminError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,9 +90,11 @@ impl ResponseError for AdminError {
                     json!({"id": "*", "message": "Internal server error; see the server log"}),
                 )
             }
-            AdminError::Forbidden(m) | AdminError::NotFound(m) | AdminError::Unprocessable(m) => {
-                response.json(json!({"id": "*", "message": m}))
-            }
+            AdminError::Forbidden(m)
+            | AdminError::NotFound(m)
+            | AdminError::Unprocessable(m)
+            | AdminError::NotAllowed(m)
+            | AdminError::Conflict(m) => response.json(json!({"id": "*", "message": m})),
         }
     }
 }

@@ -13,6 +13,7 @@ mod blobstores;
 mod components;
 mod error;
 mod repositories;
+mod tasks;
 mod wire;
 
 use actix_web::body::MessageBody;
@@ -62,6 +63,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/components", web::get().to(components::components))
             .route("/assets", web::get().to(components::assets))
             .route("/usage", web::get().to(super::usage_api::usage))
+            .route("/tasks", web::get().to(tasks::list))
+            .route("/tasks", web::post().to(tasks::create))
+            .route("/tasks/{id}", web::get().to(tasks::get))
+            .route("/tasks/{id}", web::delete().to(tasks::delete))
+            .route("/tasks/{id}/run", web::post().to(tasks::run))
+            .route("/berth/clock", web::put().to(tasks::set_clock))
             .default_service(web::to(not_found)),
     );
 }

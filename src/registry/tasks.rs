@@ -1,0 +1,129 @@
+//! The registry's side of tasks: their definitions (defaults follow the repositories and
+//! blob stores), and the work each task type does.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{Registry, RegistryError, Repository};
+use crate::config::GcSettings;
+use crate::tasks::{TaskDef, Tasks, COMPACT, DOCKER_GC, UPLOAD_PURGE};
+
+impl Registry {
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    pub fn gc_settings(&self) -> &GcSettings {
+        &self.settings.gc
+    }
+
+    /// Every task definition: the defaults of the current repositories and blob stores,
+    /// then the created ones.
+    pub fn task_defs(&self) -> Vec<TaskDef> {
+        let hosted: Vec<String> = self
+            .repository_configs()
+            .into_iter()
+            .filter(|r| r.kind == crate::model::RepositoryKind::Hosted)
+            .map(|r| r.name)
+            .collect();
+        let stores: Vec<String> = self
+            .blob_stores()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        self.tasks
+            .all(&hosted, &stores, &self.settings.gc.compact_schedule)
+    }
+
+    pub fn task_def(&self, id: &str) -> Option<TaskDef> {
+        self.task_defs().into_iter().find(|t| t.id == id)
+    }
+
+    /// Persists and installs a created task.
+    pub async fn create_task(&self, def: TaskDef) -> Result<(), RegistryError> {
+        self.meta.save_task(&def).await?;
+        self.tasks.add_created(def);
+        Ok(())
+    }
+
+    /// Deletes a created task; default tasks cannot be deleted.
+    pub async fn delete_task(&self, id: &str) -> Result<bool, RegistryError> {
+        if !self.tasks.is_created(id) {
+            return Ok(false);
+        }
+        self.meta.delete_task(id).await?;
+        Ok(self.tasks.remove_created(id))
+    }
+
+    /// Does the work of one task; returns its report.
+    pub async fn execute_task(&self, def: &TaskDef) -> Result<serde_json::Value, RegistryError> {
+        let prop = |k: &str| def.properties.get(k).map(String::as_str);
+        let hours = |k: &str| prop(k).and_then(|v| v.trim().parse::<u64>().ok());
+        let grace = hours("deployOffset")
+            .map(|h| h * 3600)
+            .unwrap_or(self.settings.gc.grace_secs);
+        match def.type_id.as_str() {
+            COMPACT => {
+                let store = prop("blobstoreName").unwrap_or_default();
+                Ok(json!([self.collect_garbage(store, grace).await?]))
+            }
+            DOCKER_GC => {
+                let stores = self.stores_of(prop("repositoryName").unwrap_or("*"))?;
+                let mut reports = Vec::new();
+                for store in stores {
+                    reports.push(self.collect_garbage(&store, grace).await?);
+                }
+                Ok(json!(reports))
+            }
+            UPLOAD_PURGE => {
+                let age = hours("age")
+                    .map(|h| h * 3600)
+                    .unwrap_or(self.settings.limits.upload_expiry_secs);
+                Ok(json!({ "uploadsRemoved": self.purge_uploads(age as i64) }))
+            }
+            other => Err(RegistryError::Definition(format!(
+                "task type {other} is not supported"
+            ))),
+        }
+    }
+
+    /// The blob stores a Docker GC of `repository` (or `*`) collects.
+    fn stores_of(&self, repository: &str) -> Result<Vec<String>, RegistryError> {
+        if repository == "*" {
+            return Ok(self
+                .blob_stores()
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect());
+        }
+        match self.repository(repository) {
+            Some(Repository::Hosted(h)) => Ok(vec![h.core.store.name().to_string()]),
+            Some(Repository::Group(_)) => Ok(Vec::new()),
+            None => Err(RegistryError::RepositoryUnknown(repository.to_string())),
+        }
+    }
+
+    /// Removes upload sessions of every hosted repository idle for `max_idle_secs` or more;
+    /// their temp files go with them (the writer removes its file when dropped).
+    pub fn purge_uploads(&self, max_idle_secs: i64) -> usize {
+        let hosted: Vec<Arc<super::RepoCore>> = self
+            .repos
+            .iter()
+            .filter_map(|r| match r.value() {
+                Repository::Hosted(h) => Some(h.core.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut removed = 0;
+        for core in hosted {
+            let before = core.uploads.len();
+            core.uploads.retain(|_, s| s.idle_secs() < max_idle_secs);
+            removed += before - core.uploads.len();
+        }
+        if removed > 0 {
+            tracing::info!(removed, "purged idle upload sessions");
+        }
+        removed
+    }
+}

@@ -1,0 +1,100 @@
+//! Pushes that reuse old layers (including layers of deleted images, which are garbage
+//! until a new manifest names them) while collections run back to back: every push
+//! succeeds and every pushed image pulls with all its blobs intact.
+
+use std::cell::Cell;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+use crate::support::*;
+
+const IMAGES: usize = 40;
+
+#[tokio::test]
+async fn pushes_reusing_old_and_garbage_layers_while_gc_runs_repeatedly_lose_nothing() {
+    // Arrange: live base layers, and garbage layers (their manifests deleted), all old.
+    let (app, _cfg) = spawn_gc_app().await;
+    let (base, junk) = ("repository/team-a/base", "repository/team-a/junk");
+    let base_layers: Vec<Vec<u8>> = (0..6).map(|i| blob(&format!("base {i}"))).collect();
+    let mut base_image = vec![blob("base config")];
+    base_image.extend(base_layers.iter().cloned());
+    push_layers(&app, base, "base", &base_image).await;
+    let garbage: Vec<Vec<u8>> = (0..6).map(|i| blob(&format!("garbage {i}"))).collect();
+    for (i, g) in garbage.iter().enumerate() {
+        let m = push_layers(
+            &app,
+            junk,
+            "old",
+            &[blob(&format!("junk cfg {i}")), g.clone()],
+        )
+        .await;
+        delete_manifest(&app, junk, &m).await;
+    }
+    set_clock(&app, 2 * 3600).await;
+    let done = Cell::new(false);
+    let mut pushed = Vec::new();
+    // Act
+    let pusher = async {
+        for i in 0..IMAGES {
+            let (name, reused) = if i % 2 == 0 {
+                (base, base_layers[i % 6].clone())
+            } else {
+                (junk, garbage[i % 6].clone())
+            };
+            let blobs = [
+                blob(&format!("config {i}")),
+                reused,
+                blob(&format!("new {i}")),
+            ];
+            push_layers(&app, name, &format!("t{i}"), &blobs).await;
+            pushed.push((name, format!("t{i}")));
+        }
+        done.set(true);
+    };
+    let collector = async {
+        let (mut runs, mut deleted) = (0, 0);
+        while !done.get() {
+            let report = collect(&app).await;
+            deleted += report["blobsDeleted"].as_u64().unwrap();
+            runs += 1;
+        }
+        (runs, deleted)
+    };
+    let ((), (runs, deleted)) = tokio::join!(pusher, collector);
+    let last = collect(&app).await;
+    // Assert
+    assert!(runs >= 2, "collections ran during the pushes: {runs}");
+    assert!(
+        deleted + last["blobsDeleted"].as_u64().unwrap() >= 12,
+        "the deleted images' manifests and configs were collected ({deleted} during, {last} after)"
+    );
+    pull_verified(&app, base, "base").await;
+    for (name, tag) in &pushed {
+        pull_verified(&app, name, tag).await;
+    }
+    if have("skopeo") {
+        for (name, tag) in pushed.iter().step_by(5) {
+            skopeo_copy(&app, name, tag);
+        }
+    }
+}
+
+/// `skopeo copy` of an image to a directory: skopeo verifies every blob's digest.
+fn skopeo_copy(app: &TestApp, name: &str, tag: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{}/{name}:{tag}", app.addr),
+            &format!("dir:{}", dir.path().display()),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy {name}:{tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,214 @@
+//! Helpers: a server with the test clock, two hosted repositories, tasks run to completion,
+//! images with chosen layers, and what the blob store holds on disk.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::*;
+
+/// Two hosted repositories sharing the default blob store.
+pub const TWO_REPOS: &str = r#"
+[[repositories]]
+name = "team-a"
+type = "hosted"
+
+[[repositories]]
+name = "team-b"
+type = "hosted"
+
+[gc]
+test_clock = true
+grace_secs = 3600
+"#;
+
+/// A Berth with [`TWO_REPOS`] (and `docker-hosted`, the default repository); the config
+/// file lives in the returned temp dir.
+pub async fn spawn_gc_app() -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.toml");
+    let toml =
+        format!("{TWO_REPOS}\n[[repositories]]\nname = \"docker-hosted\"\ntype = \"hosted\"\n");
+    std::fs::write(&path, toml).unwrap();
+    let app = spawn_app_with(&["--config", path.to_str().unwrap()]).await;
+    (app, dir)
+}
+
+/// Moves Berth's clock `secs` ahead of real time.
+pub async fn set_clock(app: &TestApp, secs: i64) {
+    let r = app
+        .req(Method::PUT, "/service/rest/v1/berth/clock")
+        .json(&serde_json::json!({ "offsetSeconds": secs }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "clock: {}", r.text().await.unwrap());
+}
+
+pub async fn get_json(app: &TestApp, path: &str) -> Value {
+    let r = app.req(Method::GET, path).send().await.unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.json().await.unwrap()
+}
+
+/// Starts task `id` and waits until it is no longer running; returns the task JSON. If the
+/// scheduler happens to be running the same task (409), waits for that run and starts again.
+pub async fn run_task(app: &TestApp, id: &str) -> Value {
+    loop {
+        let r = app
+            .req(Method::POST, &format!("/service/rest/v1/tasks/{id}/run"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        assert!(
+            status == 204 || status == 409,
+            "run {id}: {}",
+            r.text().await.unwrap()
+        );
+        let task = wait_idle(app, id).await;
+        if status == 204 {
+            return task;
+        }
+    }
+}
+
+async fn wait_idle(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let task = get_json(app, &format!("/service/rest/v1/tasks/{id}")).await;
+        if task["currentState"] == "WAITING" {
+            return task;
+        }
+        assert!(Instant::now() < deadline, "task {id} did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs the compaction (garbage collection) of the default blob store; returns its report.
+pub async fn collect(app: &TestApp) -> Value {
+    let task = run_task(app, "blobstore.compact-default").await;
+    assert_eq!(task["lastRunResult"], "OK", "{task}");
+    task["lastRunReport"][0].clone()
+}
+
+/// Pushes `blobs` (skipping those the image already has, as clients do after a `HEAD`)
+/// and a manifest over them (the first is the config); returns the manifest digest.
+pub async fn push_layers(app: &TestApp, name: &str, tag: &str, blobs: &[Vec<u8>]) -> String {
+    for b in blobs {
+        let head = app
+            .req(Method::HEAD, &format!("/v2/{name}/blobs/{}", sha256(b)))
+            .send()
+            .await
+            .unwrap();
+        if head.status() != 200 {
+            app.push_blob(name, b).await;
+        }
+    }
+    let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
+    let layers: Vec<(&str, usize)> = digests[1..]
+        .iter()
+        .zip(&blobs[1..])
+        .map(|(d, b)| (d.as_str(), b.len()))
+        .collect();
+    let manifest = oci_manifest((&digests[0], blobs[0].len()), &layers);
+    let r = app
+        .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
+        .await;
+    assert_eq!(
+        r.status(),
+        201,
+        "push {name}:{tag}: {}",
+        r.text().await.unwrap()
+    );
+    sha256(manifest.as_bytes())
+}
+
+/// Deletes a manifest by digest.
+pub async fn delete_manifest(app: &TestApp, name: &str, digest: &str) {
+    let r = app
+        .req(Method::DELETE, &format!("/v2/{name}/manifests/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "delete {name}@{digest}");
+}
+
+/// Pulls `name:tag` over HTTP and checks every blob against its digest; returns the digests
+/// (manifest, config, layers).
+pub async fn pull_verified(app: &TestApp, name: &str, tag: &str) -> Vec<String> {
+    let r = app
+        .req(Method::GET, &format!("/v2/{name}/manifests/{tag}"))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "manifest {name}:{tag}");
+    let bytes = r.bytes().await.unwrap();
+    let manifest: Value = serde_json::from_slice(&bytes).unwrap();
+    let mut digests = vec![sha256(&bytes)];
+    let config = manifest["config"]["digest"].as_str().unwrap().to_string();
+    digests.push(config);
+    for l in manifest["layers"].as_array().unwrap() {
+        digests.push(l["digest"].as_str().unwrap().to_string());
+    }
+    for d in &digests[1..] {
+        let r = app
+            .req(Method::GET, &format!("/v2/{name}/blobs/{d}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "blob {d} of {name}:{tag}");
+        assert_eq!(&sha256(&r.bytes().await.unwrap()), d, "content of {d}");
+    }
+    digests
+}
+
+/// Root of the default blob store.
+pub fn store_root(app: &TestApp) -> PathBuf {
+    app.data_dir().join("blobstores").join("default")
+}
+
+pub fn blob_file(app: &TestApp, digest: &str) -> PathBuf {
+    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+    store_root(app)
+        .join("blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+}
+
+/// Digests of the blob files on disk and their total size (what `du` would count).
+pub fn on_disk(app: &TestApp) -> (BTreeSet<String>, u64) {
+    let mut digests = BTreeSet::new();
+    let mut bytes = 0;
+    let root = store_root(app).join("blobs/sha256");
+    for fan in std::fs::read_dir(root).unwrap() {
+        for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            let f = f.unwrap();
+            bytes += f.metadata().unwrap().len();
+            digests.insert(format!("sha256:{}", f.file_name().to_string_lossy()));
+        }
+    }
+    (digests, bytes)
+}
+
+/// `totalSizeInBytes` of the default blob store in the admin API.
+pub async fn store_total(app: &TestApp) -> u64 {
+    let stores = get_json(app, "/service/rest/v1/blobstores").await;
+    stores
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "default")
+        .unwrap()["totalSizeInBytes"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A blob with recognisable, unique content.
+pub fn blob(label: &str) -> Vec<u8> {
+    format!("{label} {}", "x".repeat(100 + label.len() * 7)).into_bytes()
+}
