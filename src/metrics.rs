@@ -139,6 +139,7 @@ fn describe() {
         "Tagged manifests (components) per hosted repository"
     );
     describe_counter!(MANIFEST_CACHE_LOOKUPS, "Manifest cache lookups by result");
+    crate::proxy::metrics::describe();
 }
 
 /// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.

@@ -1,0 +1,508 @@
+//! Reads of a proxy repository: what is cached and fresh is served locally; otherwise the
+//! upstream is asked, and what it sends is verified and cached before (manifests) or while
+//! (blobs) it is served.
+//!
+//! - A tag is trusted for the metadata max age; after that a `HEAD` asks the upstream where
+//!   it points now, and only a changed digest costs a `GET`.
+//! - Manifests by digest and blobs are content-addressed, so a cached copy never expires.
+//! - Upstream down, blocked or rate-limiting: a cached copy is served and marked stale;
+//!   with nothing cached the error names the upstream problem.
+//! - Concurrent misses for one blob share one download (see [`fetch_blob`]).
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::Method;
+use tokio::sync::{mpsc, watch};
+
+use super::messages::{CacheManifest, LinkBlob};
+use super::read::FoundManifest;
+use super::{Hosted, RegistryError};
+use crate::meta::ManifestRecord;
+use crate::oci::{Algorithm, Digest, ImageName, ParsedManifest, Reference};
+use crate::proxy::metrics as pm;
+use crate::proxy::upstream::MANIFEST_ACCEPT;
+use crate::proxy::{Download, DownloadOutcome, ProxyState, UpstreamError};
+use crate::storage::StorageError;
+
+/// Largest manifest accepted from an upstream (the push limit's default).
+const MANIFEST_MAX: usize = 4 << 20;
+/// Chunks buffered between the download and a slow first client.
+const CLIENT_BUFFER: usize = 64;
+
+/// The manifest `reference` of image `name` in proxy `repo`.
+pub async fn find_manifest(
+    repo: &Hosted,
+    proxy: &Arc<ProxyState>,
+    name: &ImageName,
+    reference: &Reference,
+) -> Result<FoundManifest, RegistryError> {
+    let local = cached_manifest(repo, name, reference).await?;
+    let fresh = match reference {
+        Reference::Digest(_) => true,
+        Reference::Tag(tag) => proxy.tag_is_fresh(name.as_str(), tag.as_str()),
+    };
+    if let Some(found) = &local {
+        if fresh {
+            pm::request(&proxy.repository, "hit");
+            return Ok(found.clone());
+        }
+    } else if proxy.known_missing(name.as_str(), &reference.to_string()) {
+        return Err(RegistryError::ManifestUnknown(reference.to_string()));
+    }
+    if let Err(e) = proxy.check_callable() {
+        return stale_or(proxy, local, e);
+    }
+    let upstream = proxy.upstream();
+    if let (Reference::Tag(tag), Some(found)) = (reference, &local) {
+        let head = upstream
+            .request(
+                Method::HEAD,
+                name.as_str(),
+                &format!("manifests/{tag}"),
+                Some(MANIFEST_ACCEPT),
+            )
+            .await;
+        match head {
+            Ok(r) => {
+                proxy.record_success();
+                let same = r
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|d| d == found.digest.as_str());
+                if same {
+                    proxy.mark_fresh(name.as_str(), tag.as_str());
+                    pm::request(&proxy.repository, "revalidated");
+                    return Ok(found.clone());
+                }
+            }
+            Err(e) => return upstream_failed(proxy, name, reference, local, e),
+        }
+    }
+    match fetch_manifest(repo, proxy, name, reference).await {
+        Ok(found) => {
+            proxy.record_success();
+            if let Reference::Tag(tag) = reference {
+                proxy.mark_fresh(name.as_str(), tag.as_str());
+            }
+            pm::request(&proxy.repository, "miss");
+            Ok(found)
+        }
+        Err(e) => upstream_failed(proxy, name, reference, local, e),
+    }
+}
+
+async fn cached_manifest(
+    repo: &Hosted,
+    name: &ImageName,
+    reference: &Reference,
+) -> Result<Option<FoundManifest>, RegistryError> {
+    let Some(image) = repo.image(name).await? else {
+        return Ok(None);
+    };
+    let digest = match reference {
+        Reference::Tag(tag) => match image.tag(tag.as_str()) {
+            Some(d) => d,
+            None => return Ok(None),
+        },
+        Reference::Digest(d) => d.clone(),
+    };
+    Ok(image.manifest(&digest).map(|record| FoundManifest {
+        repo: repo.clone(),
+        digest,
+        record,
+        stale: false,
+    }))
+}
+
+/// After a failed upstream call: a 404 is remembered and reported as unknown; anything
+/// else falls back to the cached copy, if there is one.
+fn upstream_failed(
+    proxy: &ProxyState,
+    name: &ImageName,
+    reference: &Reference,
+    local: Option<FoundManifest>,
+    error: UpstreamError,
+) -> Result<FoundManifest, RegistryError> {
+    if let UpstreamError::NotFound = error {
+        proxy.remember_missing(name.as_str(), &reference.to_string());
+        return Err(RegistryError::ManifestUnknown(reference.to_string()));
+    }
+    proxy.record_failure(&error);
+    stale_or(proxy, local, error)
+}
+
+fn stale_or(
+    proxy: &ProxyState,
+    local: Option<FoundManifest>,
+    error: UpstreamError,
+) -> Result<FoundManifest, RegistryError> {
+    match local {
+        Some(mut found) => {
+            tracing::info!(repository = %proxy.repository, %error, "serving a cached manifest the upstream could not confirm");
+            pm::request(&proxy.repository, "stale");
+            found.stale = true;
+            Ok(found)
+        }
+        None => {
+            pm::request(&proxy.repository, "error");
+            Err(RegistryError::Upstream {
+                repository: proxy.repository.clone(),
+                error,
+            })
+        }
+    }
+}
+
+/// GETs a manifest, verifies its digest, stores and records it.
+async fn fetch_manifest(
+    repo: &Hosted,
+    proxy: &ProxyState,
+    name: &ImageName,
+    reference: &Reference,
+) -> Result<FoundManifest, UpstreamError> {
+    let upstream = proxy.upstream();
+    let response = upstream
+        .request(
+            Method::GET,
+            name.as_str(),
+            &format!("manifests/{reference}"),
+            Some(MANIFEST_ACCEPT),
+        )
+        .await?;
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let claimed = response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| Digest::parse(d).ok());
+    if response
+        .content_length()
+        .is_some_and(|n| n > MANIFEST_MAX as u64)
+    {
+        return Err(UpstreamError::Invalid(format!(
+            "upstream {} sent a manifest over {MANIFEST_MAX} bytes",
+            upstream.base()
+        )));
+    }
+    let bytes = response.bytes().await.map_err(|e| {
+        UpstreamError::Unavailable(format!(
+            "upstream {} broke off sending a manifest: {e}",
+            upstream.base()
+        ))
+    })?;
+    let expected = match reference {
+        Reference::Digest(d) => Some(d.clone()),
+        Reference::Tag(_) => claimed.filter(|d| d.algorithm() == Algorithm::Sha256),
+    };
+    let algorithm = expected
+        .as_ref()
+        .map_or(Algorithm::Sha256, |d| d.algorithm());
+    let digest = Digest::of_bytes(algorithm, &bytes);
+    if let Some(expected) = expected.filter(|e| e != &digest) {
+        return Err(UpstreamError::Invalid(format!(
+            "upstream {} sent a manifest whose digest is {digest}, not {expected}",
+            upstream.base()
+        )));
+    }
+    let parsed = ParsedManifest::parse(&bytes, content_type.as_deref()).map_err(|e| {
+        UpstreamError::Invalid(format!(
+            "upstream {} sent a manifest Berth cannot use: {e}",
+            upstream.base()
+        ))
+    })?;
+    let local_error =
+        |e: RegistryError| UpstreamError::Unavailable(format!("cannot cache the manifest: {e}"));
+    repo.store()
+        .put_bytes(&digest, bytes.clone())
+        .await
+        .map_err(|e| local_error(e.into()))?;
+    let record = ManifestRecord {
+        digest: digest.clone(),
+        media_type: parsed.media_type,
+        size: bytes.len() as u64,
+        artifact_type: parsed.artifact_type,
+        subject: parsed.subject,
+        annotations: parsed.annotations,
+    };
+    let tag = match reference {
+        Reference::Tag(t) => Some(t.clone()),
+        Reference::Digest(_) => None,
+    };
+    repo.send(CacheManifest {
+        name: name.clone(),
+        tag,
+        record: record.clone(),
+        blobs: parsed.blobs,
+        children: parsed.children,
+    })
+    .await
+    .map_err(local_error)?;
+    Ok(FoundManifest {
+        repo: repo.clone(),
+        digest,
+        record: Arc::new(record),
+        stale: false,
+    })
+}
+
+/// The size of an uncached blob, from an upstream `HEAD` (nothing is downloaded).
+pub async fn blob_size(
+    repo: &Hosted,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<u64, RegistryError> {
+    let proxy = repo.proxy().expect("a proxy repository");
+    let fail = |error| RegistryError::Upstream {
+        repository: proxy.repository.clone(),
+        error,
+    };
+    if proxy.known_missing(name.as_str(), digest.as_str()) {
+        return Err(RegistryError::BlobUnknown(digest.clone()));
+    }
+    proxy.check_callable().map_err(fail)?;
+    let upstream = proxy.upstream();
+    match upstream
+        .request(
+            Method::HEAD,
+            name.as_str(),
+            &format!("blobs/{digest}"),
+            None,
+        )
+        .await
+    {
+        Ok(r) => {
+            proxy.record_success();
+            r.content_length().ok_or_else(|| {
+                fail(UpstreamError::Invalid(format!(
+                    "upstream {} sent no Content-Length for a blob",
+                    upstream.base()
+                )))
+            })
+        }
+        Err(UpstreamError::NotFound) => {
+            proxy.remember_missing(name.as_str(), digest.as_str());
+            Err(RegistryError::BlobUnknown(digest.clone()))
+        }
+        Err(e) => {
+            proxy.record_failure(&e);
+            Err(fail(e))
+        }
+    }
+}
+
+/// An uncached blob, on its way.
+pub enum BlobFetch {
+    /// Another request's download finished meanwhile: serve it from the store.
+    Cached,
+    /// This request leads the download and receives the bytes as they arrive. The last
+    /// chunk is held back until the blob is verified and committed; if it is not, the
+    /// stream ends with an error instead, so the client never sees a complete wrong body.
+    Streaming {
+        size: Option<u64>,
+        body: mpsc::Receiver<Result<Bytes, io::Error>>,
+    },
+}
+
+/// Gets an uncached blob from the upstream. The first request for a digest starts the
+/// download (in a task of its own, so it completes for the cache and the waiting requests
+/// even if its client goes away); concurrent requests wait for it and then read the store.
+pub async fn fetch_blob(
+    repo: &Hosted,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<BlobFetch, RegistryError> {
+    let proxy = repo.proxy().expect("a proxy repository").clone();
+    let fail = |error| RegistryError::Upstream {
+        repository: proxy.repository.clone(),
+        error,
+    };
+    if proxy.known_missing(name.as_str(), digest.as_str()) {
+        return Err(RegistryError::BlobUnknown(digest.clone()));
+    }
+    let leader = match proxy.begin_download(digest) {
+        Download::Follower(rx) => return follow(rx, digest).await.map_err(fail),
+        Download::Leader(tx) => tx,
+    };
+    match start_download(repo, &proxy, name, digest).await {
+        Ok((response, size)) => {
+            pm::download_started(&proxy.repository);
+            pm::request(&proxy.repository, "miss");
+            let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
+            let job = DownloadJob {
+                repo: repo.clone(),
+                proxy: proxy.clone(),
+                name: name.clone(),
+                digest: digest.clone(),
+                size,
+            };
+            tokio::spawn(job.run(response, tx, leader));
+            Ok(BlobFetch::Streaming { size, body: rx })
+        }
+        Err(UpstreamError::NotFound) => {
+            proxy.remember_missing(name.as_str(), digest.as_str());
+            proxy.end_download(digest, leader, Err(UpstreamError::NotFound));
+            Err(RegistryError::BlobUnknown(digest.clone()))
+        }
+        Err(e) => {
+            proxy.record_failure(&e);
+            pm::request(&proxy.repository, "error");
+            proxy.end_download(digest, leader, Err(e.clone()));
+            Err(fail(e))
+        }
+    }
+}
+
+async fn follow(
+    mut rx: watch::Receiver<Option<DownloadOutcome>>,
+    digest: &Digest,
+) -> Result<BlobFetch, UpstreamError> {
+    let outcome = match rx.wait_for(|o| o.is_some()).await {
+        Ok(o) => o.clone().expect("waited for Some"),
+        Err(_) => Err(UpstreamError::Unavailable(format!(
+            "the download of {digest} was abandoned"
+        ))),
+    };
+    match outcome {
+        Ok(_) => Ok(BlobFetch::Cached),
+        Err(e) => Err(e),
+    }
+}
+
+async fn start_download(
+    repo: &Hosted,
+    proxy: &ProxyState,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<(reqwest::Response, Option<u64>), UpstreamError> {
+    proxy.check_callable()?;
+    repo.store()
+        .ensure_capacity()
+        .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
+    let response = proxy
+        .upstream()
+        .request(Method::GET, name.as_str(), &format!("blobs/{digest}"), None)
+        .await?;
+    let size = response.content_length();
+    Ok((response, size))
+}
+
+struct DownloadJob {
+    repo: Hosted,
+    proxy: Arc<ProxyState>,
+    name: ImageName,
+    digest: Digest,
+    size: Option<u64>,
+}
+
+impl DownloadJob {
+    async fn run(
+        self,
+        response: reqwest::Response,
+        client: mpsc::Sender<Result<Bytes, io::Error>>,
+        leader: watch::Sender<Option<DownloadOutcome>>,
+    ) {
+        let mut client = Some(client);
+        let mut held = None;
+        let outcome = self.download(response, &mut client, &mut held).await;
+        match &outcome {
+            Ok(_) => {
+                if let Some(last) = held {
+                    send(&mut client, Ok(last)).await;
+                }
+                self.proxy.record_success();
+            }
+            Err(e) => {
+                tracing::warn!(repository = %self.proxy.repository, digest = %self.digest, error = %e, "blob download from upstream failed; nothing cached");
+                send(&mut client, Err(io::Error::other(e.to_string()))).await;
+                self.proxy.record_failure(e);
+            }
+        }
+        self.proxy.end_download(&self.digest, leader, outcome);
+    }
+
+    /// Streams the body into a digest writer and to the client; commits only a verified,
+    /// complete blob.
+    async fn download(
+        &self,
+        response: reqwest::Response,
+        client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
+        held: &mut Option<Bytes>,
+    ) -> Result<u64, UpstreamError> {
+        let base = self.proxy.upstream().base().to_string();
+        let cache_error =
+            |e: StorageError| UpstreamError::Unavailable(format!("cannot cache: {e}"));
+        let id = format!("proxy-{}", uuid::Uuid::new_v4().simple());
+        let mut writer = self
+            .repo
+            .store()
+            .new_upload(&id, self.digest.algorithm())
+            .map_err(|e| cache_error(e.into()))?;
+        let mut body = response.bytes_stream();
+        let mut received = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                UpstreamError::Unavailable(format!(
+                    "upstream {base} broke off the download of {} after {received} bytes: {e}",
+                    self.digest
+                ))
+            })?;
+            received += chunk.len() as u64;
+            if self.size.is_some_and(|s| received > s) {
+                return Err(UpstreamError::Invalid(format!(
+                    "upstream {base} sent more than the announced {} bytes",
+                    self.size.unwrap_or_default()
+                )));
+            }
+            writer.push(chunk.clone()).await.map_err(cache_error)?;
+            if let Some(previous) = held.replace(chunk) {
+                send(client, Ok(previous)).await;
+            }
+        }
+        if let Some(size) = self.size.filter(|s| *s != received) {
+            return Err(UpstreamError::Invalid(format!(
+                "upstream {base} sent {received} of {size} bytes of {}",
+                self.digest
+            )));
+        }
+        let size = match self.repo.store().commit(writer, &self.digest).await {
+            Ok(size) => size,
+            Err(StorageError::DigestMismatch { expected, actual }) => {
+                return Err(UpstreamError::Invalid(format!(
+                    "upstream {base} sent content whose digest is {actual}, not {expected}"
+                )))
+            }
+            Err(e) => return Err(cache_error(e)),
+        };
+        self.repo
+            .send(LinkBlob {
+                name: self.name.clone(),
+                digest: self.digest.clone(),
+                size,
+                session: None,
+            })
+            .await
+            .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
+        Ok(size)
+    }
+}
+
+/// Sends to the first client while it listens; a client that went away is forgotten and the
+/// download goes on for the cache.
+async fn send(
+    client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
+    item: Result<Bytes, io::Error>,
+) {
+    if let Some(tx) = client {
+        if tx.send(item).await.is_err() {
+            *client = None;
+        }
+    }
+}
