@@ -149,6 +149,13 @@ impl ProxyConfig {
                 message: "must be an http:// or https:// URL with a host".into(),
             });
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ModelError {
+                field: "proxy.remoteUrl",
+                message: "must not contain credentials; set the username and password instead"
+                    .into(),
+            });
+        }
         if self.metadata_max_age_secs < -1 || self.content_max_age_secs < -1 {
             return Err(ModelError {
                 field: "proxy.metadataMaxAge",
