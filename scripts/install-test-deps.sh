@@ -21,6 +21,7 @@ NEEDED=(
   "tar:tar"
   "gzip:gzip"
   "prometheus:prometheus"
+  "docker-registry:docker-registry"
 )
 
 missing=()

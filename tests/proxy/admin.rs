@@ -38,7 +38,13 @@ async fn send(app: &TestApp, method: Method, path: &str, body: &Value) -> reqwes
 #[tokio::test]
 async fn a_proxy_is_created_read_back_and_updated_in_the_nexus_shape() {
     let app = spawn_app().await;
-    let r = send(&app, Method::POST, PROXY, &body("https://registry-1.docker.io")).await;
+    let r = send(
+        &app,
+        Method::POST,
+        PROXY,
+        &body("https://registry-1.docker.io"),
+    )
+    .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
     let (status, got) = admin_get(&app, &format!("{PROXY}/docker-hub")).await;
@@ -47,12 +53,17 @@ async fn a_proxy_is_created_read_back_and_updated_in_the_nexus_shape() {
     assert_eq!(got["proxy"]["remoteUrl"], "https://registry-1.docker.io");
     assert_eq!(got["proxy"]["metadataMaxAge"], 30);
     assert_eq!(got["proxy"]["contentMaxAge"], -1);
-    assert_eq!(got["negativeCache"], json!({"enabled": true, "timeToLive": 5}));
+    assert_eq!(
+        got["negativeCache"],
+        json!({"enabled": true, "timeToLive": 5})
+    );
     assert_eq!(got["httpClient"]["autoBlock"], true);
     assert_eq!(got["httpClient"]["connection"]["timeout"], 20);
     assert_eq!(got["httpClient"]["connection"]["userAgentSuffix"], "ci");
     assert_eq!(got["httpClient"]["authentication"]["username"], "svc");
-    assert!(got["httpClient"]["authentication"].get("password").is_none());
+    assert!(got["httpClient"]["authentication"]
+        .get("password")
+        .is_none());
     assert!(!got.to_string().contains("pw-secret"));
     assert_eq!(got["dockerProxy"]["indexType"], "HUB");
     assert_eq!(got["berthProxyStatus"]["status"], "READY");
@@ -95,7 +106,11 @@ async fn bad_proxy_definitions_are_refused_with_the_field_named() {
     let cases = [
         ("/proxy/remoteUrl", json!("not a url"), "proxy.remoteUrl"),
         ("/proxy/remoteUrl", Value::Null, "proxy.remoteUrl"),
-        ("/dockerProxy/indexType", json!("NOPE"), "dockerProxy.indexType"),
+        (
+            "/dockerProxy/indexType",
+            json!("NOPE"),
+            "dockerProxy.indexType",
+        ),
         ("/proxy/metadataMaxAge", json!(-5), "proxy.metadataMaxAge"),
         (
             "/httpClient/authentication/type",

@@ -22,13 +22,20 @@ async fn a_second_pull_is_served_from_the_cache_without_touching_the_upstream() 
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "docker-content-digest"), digest);
     let manifest: serde_json::Value = r.json().await.unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = get(&app, &format!("{HUB}/team/app/blobs/{layer}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-berth-cache"), "miss");
     assert_eq!(sha256(&r.bytes().await.unwrap()), layer);
     let before = front.total();
-    assert!(before >= 2, "the first pull went upstream: {:?}", front.requests());
+    assert!(
+        before >= 2,
+        "the first pull went upstream: {:?}",
+        front.requests()
+    );
 
     for _ in 0..2 {
         let r = get(&app, &format!("{HUB}/team/app/manifests/v1")).await;
@@ -51,13 +58,17 @@ async fn a_second_pull_is_served_from_the_cache_without_touching_the_upstream() 
 async fn a_moved_tag_is_seen_after_the_metadata_age_and_not_before() {
     let upstream = Upstream::start().await;
     let front = Front::start(&upstream.url(), None);
-    let first = upstream.push_image("app", "latest", &[noise(3, 1000)]).await;
+    let first = upstream
+        .push_image("app", "latest", &[noise(3, 1000)])
+        .await;
     let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 2").await;
     let tag_url = format!("{HUB}/app/manifests/latest");
 
     let r = get(&app, &tag_url).await;
     assert_eq!(header(&r, "docker-content-digest"), first);
-    let second = upstream.push_image("app", "latest", &[noise(4, 1000)]).await;
+    let second = upstream
+        .push_image("app", "latest", &[noise(4, 1000)])
+        .await;
     let r = get(&app, &tag_url).await;
     assert_eq!(
         header(&r, "docker-content-digest"),
@@ -91,7 +102,10 @@ async fn with_the_upstream_down_cached_content_is_served_stale_and_uncached_cont
     let r = get(&app, &format!("{HUB}/app/manifests/v1")).await;
     assert_eq!(r.status(), 200);
     let manifest: serde_json::Value = r.json().await.unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = get(&app, &format!("{HUB}/app/blobs/{layer}")).await;
     assert_eq!(sha256(&r.bytes().await.unwrap()), layer);
 
@@ -116,7 +130,10 @@ async fn with_the_upstream_down_cached_content_is_served_stale_and_uncached_cont
     let r = get(&app, &format!("{HUB}/other/manifests/v2")).await;
     assert_oci_error(r, 503, "UNAVAILABLE").await;
     let (_, detail) = admin_get(&app, "/service/rest/v1/repositories/docker/proxy/hub").await;
-    assert_eq!(detail["berthProxyStatus"]["status"], "AUTO_BLOCKED", "{detail}");
+    assert_eq!(
+        detail["berthProxyStatus"]["status"], "AUTO_BLOCKED",
+        "{detail}"
+    );
     let r = get(&app, &format!("{HUB}/other/manifests/v1")).await;
     let body = assert_oci_error(r, 503, "UNAVAILABLE").await;
     assert!(body["errors"][0]["message"]

@@ -43,10 +43,16 @@ async fn skopeo_pulls_through_the_proxy_and_again_from_the_cache_alone() {
     let out = tempfile::tempdir().unwrap();
     let source = format!("docker://{}/repository/hub/team/app:v1", app.addr);
 
-    skopeo_copy(&source, &format!("oci:{}:v1", out.path().join("a").display()));
+    skopeo_copy(
+        &source,
+        &format!("oci:{}:v1", out.path().join("a").display()),
+    );
     let after_first = front.total();
     assert!(front.count("GET", "/blobs/") >= 3, "{:?}", front.requests());
-    skopeo_copy(&source, &format!("oci:{}:v1", out.path().join("b").display()));
+    skopeo_copy(
+        &source,
+        &format!("oci:{}:v1", out.path().join("b").display()),
+    );
     assert_eq!(
         front.total(),
         after_first,
@@ -68,7 +74,11 @@ async fn the_docker_engine_pulls_through_the_group_and_again_from_the_cache_alon
     let upstream = Upstream::start().await;
     let front = Front::start(&upstream.url(), None);
     let (app, _cfg) = spawn_proxy(&front.url, "").await;
-    let name = format!("proxytest-{}-{}", std::process::id(), upstream.addr.replace([':', '.'], "-"));
+    let name = format!(
+        "proxytest-{}-{}",
+        std::process::id(),
+        upstream.addr.replace([':', '.'], "-")
+    );
     let context = tempfile::tempdir().unwrap();
     std::fs::write(context.path().join("data.bin"), noise(13, 1 << 20)).unwrap();
     std::fs::write(
@@ -122,11 +132,7 @@ async fn an_upstream_behind_a_token_server_is_pulled_with_the_proxys_credentials
     let digest = upstream
         .push_image("team/app", "v1", &[noise(14, 50_000)])
         .await;
-    let (app, cfg) = spawn_proxy(
-        &front.url,
-        "username = \"svc\"\npassword = \"s3cret-pw\"",
-    )
-    .await;
+    let (app, cfg) = spawn_proxy(&front.url, "username = \"svc\"\npassword = \"s3cret-pw\"").await;
     let r = get(&app, "/repository/hub/v2/team/app/manifests/v1").await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "docker-content-digest"), digest);
@@ -153,7 +159,10 @@ async fn an_upstream_behind_a_token_server_is_pulled_with_the_proxys_credentials
     let dump = run(Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(["config", "--config"])
         .arg(cfg.path().join("berth.toml")));
-    assert!(dump.contains("remote_url") && !dump.contains("s3cret-pw"), "{dump}");
+    assert!(
+        dump.contains("remote_url") && !dump.contains("s3cret-pw"),
+        "{dump}"
+    );
 
     // Wrong credentials: a clear error naming the token server's refusal.
     let (wrong, _cfg) = spawn_proxy(&front.url, "username = \"svc\"\npassword = \"nope\"").await;

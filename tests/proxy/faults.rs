@@ -30,7 +30,10 @@ async fn twenty_concurrent_pulls_of_an_uncached_64_mib_layer_make_one_upstream_f
     let layer_digest = sha256(&layer);
     upstream.push_image("big", "v1", &[layer]).await;
     let (app, _cfg) = spawn_proxy(&front.url, "").await;
-    assert_eq!(get(&app, &format!("{HUB}/big/manifests/v1")).await.status(), 200);
+    assert_eq!(
+        get(&app, &format!("{HUB}/big/manifests/v1")).await.status(),
+        200
+    );
 
     let path = format!("{HUB}/big/blobs/{layer_digest}");
     let results = join_all((0..20).map(|_| fetch(&app, &path))).await;
@@ -52,12 +55,15 @@ async fn a_faulty_blob_is_not_cached(fault: Fault) {
     let layer_digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
     let (app, _cfg) = spawn_proxy(&front.url, "").await;
-    assert_eq!(get(&app, &format!("{HUB}/app/manifests/v1")).await.status(), 200);
+    assert_eq!(
+        get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),
+        200
+    );
     let path = format!("{HUB}/app/blobs/{layer_digest}");
 
     front.set_fault(fault);
     match fetch(&app, &path).await {
-        Err(_) => {}
+        Err(e) => eprintln!("{fault:?}: client error: {e}"),
         Ok((status, body)) => assert!(
             status >= 400,
             "{fault:?}: the client got a complete body ({} bytes, digest {}) instead of an error",

@@ -135,7 +135,12 @@ impl Upstream {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 201, "push manifest: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            201,
+            "push manifest: {}",
+            r.text().await.unwrap()
+        );
         sha256(manifest.as_bytes())
     }
 }
@@ -242,11 +247,7 @@ impl Drop for Front {
     }
 }
 
-async fn forward(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<FrontState>,
-) -> HttpResponse {
+async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState>) -> HttpResponse {
     let path = req
         .uri()
         .path_and_query()
@@ -272,8 +273,7 @@ async fn forward(
             if auth != expected {
                 return HttpResponse::Unauthorized().finish();
             }
-            return HttpResponse::Ok()
-                .json(serde_json::json!({"token": TOKEN, "expires_in": 300}));
+            return HttpResponse::Ok().json(serde_json::json!({"token": TOKEN, "expires_in": 300}));
         }
         if auth != format!("Bearer {TOKEN}") {
             return HttpResponse::Unauthorized()
@@ -303,7 +303,12 @@ async fn forward(
     };
     let status = actix_web::http::StatusCode::from_u16(response.status().as_u16()).unwrap();
     let mut out = HttpResponse::build(status);
-    for name in ["content-type", "docker-content-digest", "location", "www-authenticate"] {
+    for name in [
+        "content-type",
+        "docker-content-digest",
+        "location",
+        "www-authenticate",
+    ] {
         if let Some(v) = response.headers().get(name) {
             out.insert_header((name, v.as_bytes()));
         }
@@ -325,10 +330,8 @@ async fn forward(
             Fault::Truncate => {
                 let len = bytes.len() as u64;
                 let half = web::Bytes::from(bytes[..bytes.len() / 2].to_vec());
-                let chunks: Vec<Result<web::Bytes, std::io::Error>> = vec![
-                    Ok(half),
-                    Err(std::io::Error::other("cut off on purpose")),
-                ];
+                let chunks: Vec<Result<web::Bytes, std::io::Error>> =
+                    vec![Ok(half), Err(std::io::Error::other("cut off on purpose"))];
                 return out.body(SizedStream::new(len, futures_util::stream::iter(chunks)));
             }
         }
@@ -340,7 +343,11 @@ fn base64_encode(input: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
