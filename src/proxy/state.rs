@@ -218,7 +218,11 @@ impl ProxyState {
     pub fn begin_download(&self, digest: &Digest) -> Download {
         let mut downloads = self.downloads.lock().unwrap();
         if let Some(rx) = downloads.get(digest) {
-            return Download::Follower(rx.clone());
+            // A closed channel is a leader whose request was dropped before its download
+            // task started: take over rather than wait forever.
+            if rx.has_changed().is_ok() {
+                return Download::Follower(rx.clone());
+            }
         }
         let (tx, rx) = watch::channel(None);
         downloads.insert(digest.clone(), rx);
@@ -243,5 +247,57 @@ impl std::fmt::Debug for ProxyState {
             .field("repository", &self.repository)
             .field("status", &self.status())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(auto_block: bool) -> ProxyState {
+        let mut config = ProxyConfig::new("http://127.0.0.1:9");
+        config.auto_block = auto_block;
+        ProxyState::new("hub", &config).unwrap()
+    }
+
+    #[test]
+    fn three_failures_block_the_upstream_and_a_success_clears_it() {
+        let s = state(true);
+        let down = UpstreamError::Unavailable("down".into());
+        s.record_failure(&down);
+        s.record_failure(&down);
+        assert!(s.check_callable().is_ok());
+        s.record_failure(&down);
+        assert!(matches!(s.check_callable(), Err(UpstreamError::Blocked(_))));
+        assert_eq!(s.status().status, "AUTO_BLOCKED");
+        s.record_success();
+        assert!(s.check_callable().is_ok());
+        assert_eq!(s.status().status, "READY");
+    }
+
+    #[test]
+    fn not_found_does_not_count_and_auto_block_can_be_off() {
+        let s = state(true);
+        for _ in 0..5 {
+            s.record_failure(&UpstreamError::NotFound);
+        }
+        assert!(s.check_callable().is_ok());
+        let s = state(false);
+        for _ in 0..5 {
+            s.record_failure(&UpstreamError::Unavailable("down".into()));
+        }
+        assert!(s.check_callable().is_ok());
+    }
+
+    #[test]
+    fn an_abandoned_download_is_taken_over() {
+        let s = state(true);
+        let digest = crate::oci::Digest::of_bytes(crate::oci::Algorithm::Sha256, b"x");
+        let Download::Leader(tx) = s.begin_download(&digest) else {
+            panic!("first is the leader")
+        };
+        assert!(matches!(s.begin_download(&digest), Download::Follower(_)));
+        drop(tx);
+        assert!(matches!(s.begin_download(&digest), Download::Leader(_)));
     }
 }
