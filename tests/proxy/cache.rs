@@ -202,3 +202,42 @@ async fn a_hub_proxy_asks_for_single_component_names_under_library() {
     assert_eq!(r.status(), 404);
     assert_eq!(front.count("GET", "/v2/someone/alpine/manifests/3"), 1);
 }
+
+#[tokio::test]
+async fn a_rate_limiting_upstream_gets_the_cached_copy_served_and_a_429_when_nothing_is_cached() {
+    let upstream = Upstream::start().await;
+    let front = Front::start(&upstream.url(), None);
+    let digest = upstream.push_image("app", "v1", &[noise(15, 100)]).await;
+    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 0").await;
+    assert_eq!(
+        get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),
+        200
+    );
+
+    front.set_fault(Fault::RateLimit);
+    let r = get(&app, &format!("{HUB}/app/manifests/v1")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-berth-cache"), "stale");
+    assert_eq!(header(&r, "docker-content-digest"), digest);
+    let r = get(&app, &format!("{HUB}/app/manifests/v2")).await;
+    let body = assert_oci_error(r, 429, "TOOMANYREQUESTS").await;
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("rate-limiting"));
+}
+
+#[tokio::test]
+async fn blob_redirects_to_a_storage_host_are_followed() {
+    let upstream = Upstream::start().await;
+    let front = Front::start(&upstream.url(), None);
+    let layer = noise(16, 200_000);
+    let layer_digest = sha256(&layer);
+    upstream.push_image("app", "v1", &[layer]).await;
+    let (app, _cfg) = spawn_proxy(&front.url, "").await;
+    front.set_fault(Fault::Redirect);
+    let r = get(&app, &format!("{HUB}/app/blobs/{layer_digest}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sha256(&r.bytes().await.unwrap()), layer_digest);
+    assert_eq!(front.count("GET", &format!("/blobs/{layer_digest}")), 1);
+}

@@ -159,6 +159,11 @@ pub enum Fault {
     Corrupt,
     /// Announce the full length, send half, then close the connection.
     Truncate,
+    /// Answer blob GETs with a 307 to the upstream itself (as registries that keep blobs
+    /// on a storage host do).
+    Redirect,
+    /// Answer every `/v2/` request with 429, as a rate-limiting Docker Hub does.
+    RateLimit,
 }
 
 struct FrontState {
@@ -287,6 +292,17 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState
                 .json(serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}));
         }
     }
+    let fault = *state.fault.lock().unwrap();
+    if fault == Fault::RateLimit {
+        return HttpResponse::TooManyRequests().json(
+            serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}),
+        );
+    }
+    if fault == Fault::Redirect && req.method() == "GET" && path.contains("/blobs/sha256:") {
+        return HttpResponse::TemporaryRedirect()
+            .insert_header(("location", format!("{}{path}", state.upstream)))
+            .finish();
+    }
     let method = Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
     let mut outgoing = state
         .client
@@ -316,13 +332,12 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState
     let announced = response.content_length();
     let mut bytes = response.bytes().await.unwrap_or_default().to_vec();
     let is_blob_get = method == Method::GET && path.contains("/blobs/sha256:");
-    let fault = *state.fault.lock().unwrap();
     if method == Method::HEAD {
         return out.no_chunking(announced.unwrap_or(0)).finish();
     }
     if is_blob_get && status.is_success() && !bytes.is_empty() {
         match fault {
-            Fault::None => {}
+            Fault::None | Fault::Redirect | Fault::RateLimit => {}
             Fault::Corrupt => {
                 let middle = bytes.len() / 2;
                 bytes[middle] ^= 0xff;
