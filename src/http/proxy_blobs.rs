@@ -12,8 +12,9 @@ use crate::oci::{Digest, ImageName};
 use crate::registry::proxied::{self, BlobFetch};
 use crate::registry::{read, Hosted, RegistryError};
 
-/// Says how a proxy served a response: `miss` (fetched from the upstream now) or `stale`
-/// (a cached copy the upstream could not confirm).
+/// Says how a proxy served a response: `miss` (fetched from the upstream now), `coalesced`
+/// (streamed from another request's download in flight) or `stale` (a cached copy the
+/// upstream could not confirm).
 pub const CACHE_HEADER: &str = "x-berth-cache";
 
 pub async fn get(
@@ -30,7 +31,11 @@ pub async fn get(
                 .map(|size| head(size, &digest))
         } else {
             match proxied::fetch_blob(repo, &name, &digest).await {
-                Ok(BlobFetch::Streaming { size, body }) => Ok(streaming(size, body, &digest)),
+                Ok(BlobFetch::Streaming {
+                    size,
+                    body,
+                    coalesced,
+                }) => Ok(streaming(size, body, &digest, coalesced)),
                 Ok(BlobFetch::Cached) => {
                     let (repo, size) =
                         read::find_blob(std::slice::from_ref(repo), &name, &digest).await?;
@@ -66,6 +71,7 @@ fn streaming(
     size: Option<u64>,
     body: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
     digest: &Digest,
+    coalesced: bool,
 ) -> HttpResponse {
     // An `Err` item makes actix abort the connection: the client sees a cut-off body, never
     // a complete wrong one.
@@ -77,7 +83,7 @@ fn streaming(
         .content_type(super::blobs::mime_octet_stream())
         .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
         .insert_header((header::ETAG, format!("\"{digest}\"")))
-        .insert_header((CACHE_HEADER, "miss"));
+        .insert_header((CACHE_HEADER, if coalesced { "coalesced" } else { "miss" }));
     match size {
         Some(size) => response.body(SizedStream::new(size, stream)),
         None => response.body(BodyStream::new(stream)),

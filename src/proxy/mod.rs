@@ -13,7 +13,7 @@ mod state;
 pub mod upstream;
 
 pub use config::{IndexType, ProxyConfig, Secret};
-pub use state::{Download, DownloadOutcome, ProxyState, ProxyStatus};
+pub use state::{Download, DownloadOutcome, Progress, ProxyState, ProxyStatus};
 
 /// What went wrong talking to the upstream. Messages name the upstream and the problem, and
 /// never contain credentials.

@@ -24,10 +24,23 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// size, or why nothing was cached.
 pub type DownloadOutcome = Result<u64, UpstreamError>;
 
-/// The caller's role for one digest: the first miss downloads, the others wait for it.
+/// How far a download has got, for the requests that follow it.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// The temp file being written (set once the upstream answered).
+    pub path: Option<std::path::PathBuf>,
+    /// The size the upstream announced.
+    pub size: Option<u64>,
+    /// Bytes written to the temp file and hashed; safe to read.
+    pub written: u64,
+    /// Set when the download ended: the committed size, or why nothing was cached.
+    pub outcome: Option<DownloadOutcome>,
+}
+
+/// The caller's role for one digest: the first miss downloads, the others follow it.
 pub enum Download {
-    Leader(watch::Sender<Option<DownloadOutcome>>),
-    Follower(watch::Receiver<Option<DownloadOutcome>>),
+    Leader(watch::Sender<Progress>),
+    Follower(watch::Receiver<Progress>),
 }
 
 #[derive(Default)]
@@ -59,7 +72,7 @@ pub struct ProxyState {
     fresh_tags: DashMap<String, Instant>,
     /// `<image>@<reference>` → until when "the upstream does not have it" is believed.
     missing: DashMap<String, Instant>,
-    downloads: Mutex<HashMap<Digest, watch::Receiver<Option<DownloadOutcome>>>>,
+    downloads: Mutex<HashMap<Digest, watch::Receiver<Progress>>>,
 }
 
 impl ProxyState {
@@ -224,7 +237,7 @@ impl ProxyState {
                 return Download::Follower(rx.clone());
             }
         }
-        let (tx, rx) = watch::channel(None);
+        let (tx, rx) = watch::channel(Progress::default());
         downloads.insert(digest.clone(), rx);
         Download::Leader(tx)
     }
@@ -233,11 +246,11 @@ impl ProxyState {
     pub fn end_download(
         &self,
         digest: &Digest,
-        leader: watch::Sender<Option<DownloadOutcome>>,
+        leader: watch::Sender<Progress>,
         outcome: DownloadOutcome,
     ) {
         self.downloads.lock().unwrap().remove(digest);
-        let _ = leader.send(Some(outcome));
+        leader.send_modify(|p| p.outcome = Some(outcome));
     }
 }
 

@@ -24,7 +24,7 @@ use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, ParsedManifest, Reference};
 use crate::proxy::metrics as pm;
 use crate::proxy::upstream::MANIFEST_ACCEPT;
-use crate::proxy::{Download, DownloadOutcome, ProxyState, UpstreamError};
+use crate::proxy::{Download, Progress, ProxyState, UpstreamError};
 use crate::storage::StorageError;
 
 /// Largest manifest accepted from an upstream (the push limit's default).
@@ -308,6 +308,8 @@ pub enum BlobFetch {
     Streaming {
         size: Option<u64>,
         body: mpsc::Receiver<Result<Bytes, io::Error>>,
+        /// Following another request's download rather than leading one.
+        coalesced: bool,
     },
 }
 
@@ -328,7 +330,7 @@ pub async fn fetch_blob(
         return Err(RegistryError::BlobUnknown(digest.clone()));
     }
     let leader = match proxy.begin_download(digest) {
-        Download::Follower(rx) => return follow(rx, digest).await.map_err(fail),
+        Download::Follower(rx) => return follow(rx, digest.clone()).await.map_err(fail),
         Download::Leader(tx) => tx,
     };
     match start_download(repo, &proxy, name, digest).await {
@@ -344,7 +346,11 @@ pub async fn fetch_blob(
                 size,
             };
             tokio::spawn(job.run(response, tx, leader));
-            Ok(BlobFetch::Streaming { size, body: rx })
+            Ok(BlobFetch::Streaming {
+                size,
+                body: rx,
+                coalesced: false,
+            })
         }
         Err(UpstreamError::NotFound) => {
             proxy.remember_missing(name.as_str(), digest.as_str());
@@ -360,19 +366,99 @@ pub async fn fetch_blob(
     }
 }
 
+/// Follows another request's download: streams the temp file as it grows (never past the
+/// last byte until the blob is verified), or, if that cannot be done, waits for the end and
+/// lets the caller serve the committed blob.
 async fn follow(
-    mut rx: watch::Receiver<Option<DownloadOutcome>>,
+    mut rx: watch::Receiver<Progress>,
+    digest: Digest,
+) -> Result<BlobFetch, UpstreamError> {
+    let progress = rx
+        .wait_for(|p| p.outcome.is_some() || p.path.is_some())
+        .await
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    let (Some(path), Some(size), None) = (&progress.path, progress.size, &progress.outcome) else {
+        return finished(rx, &digest).await;
+    };
+    // Opened before the commit renames it (an open file survives the rename); if it is
+    // already gone the download has ended.
+    let Ok(file) = std::fs::File::open(path) else {
+        return finished(rx, &digest).await;
+    };
+    let (tx, body) = mpsc::channel(CLIENT_BUFFER);
+    tokio::spawn(tail(file, size, rx, tx, digest));
+    Ok(BlobFetch::Streaming {
+        size: Some(size),
+        body,
+        coalesced: true,
+    })
+}
+
+async fn finished(
+    mut rx: watch::Receiver<Progress>,
     digest: &Digest,
 ) -> Result<BlobFetch, UpstreamError> {
-    let outcome = match rx.wait_for(|o| o.is_some()).await {
-        Ok(o) => o.clone().expect("waited for Some"),
-        Err(_) => Err(UpstreamError::Unavailable(format!(
-            "the download of {digest} was abandoned"
-        ))),
-    };
-    match outcome {
-        Ok(_) => Ok(BlobFetch::Cached),
-        Err(e) => Err(e),
+    match rx.wait_for(|p| p.outcome.is_some()).await {
+        Ok(p) => match p.outcome.clone().expect("waited for it") {
+            Ok(_) => Ok(BlobFetch::Cached),
+            Err(e) => Err(e),
+        },
+        Err(_) => Err(abandoned(digest)),
+    }
+}
+
+fn abandoned(digest: &Digest) -> UpstreamError {
+    UpstreamError::Unavailable(format!("the download of {digest} was abandoned"))
+}
+
+/// Sends a growing temp file to a follower. The last byte is released only once the leader
+/// reports the blob verified and committed.
+async fn tail(
+    file: std::fs::File,
+    size: u64,
+    mut rx: watch::Receiver<Progress>,
+    tx: mpsc::Sender<Result<Bytes, io::Error>>,
+    digest: Digest,
+) {
+    let file = Arc::new(file);
+    let mut offset = 0u64;
+    loop {
+        let progress = rx.borrow_and_update().clone();
+        let limit = match &progress.outcome {
+            Some(Ok(_)) => size,
+            Some(Err(e)) => {
+                let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                return;
+            }
+            None => progress.written.min(size.saturating_sub(1)),
+        };
+        while offset < limit {
+            let len = (limit - offset).min(1 << 20) as usize;
+            let file = file.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, offset)
+                    .map(|_| Bytes::from(buf))
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            let failed = read.is_err();
+            if tx.send(read).await.is_err() || failed {
+                return;
+            }
+            offset += len as u64;
+        }
+        if offset >= size && progress.outcome.is_some() {
+            return;
+        }
+        if rx.changed().await.is_err() && rx.borrow().outcome.is_none() {
+            let _ = tx
+                .send(Err(io::Error::other(abandoned(&digest).to_string())))
+                .await;
+            return;
+        }
     }
 }
 
@@ -407,11 +493,13 @@ impl DownloadJob {
         self,
         response: reqwest::Response,
         client: mpsc::Sender<Result<Bytes, io::Error>>,
-        leader: watch::Sender<Option<DownloadOutcome>>,
+        leader: watch::Sender<Progress>,
     ) {
         let mut client = Some(client);
         let mut held = None;
-        let outcome = self.download(response, &mut client, &mut held).await;
+        let outcome = self
+            .download(response, &mut client, &mut held, &leader)
+            .await;
         match &outcome {
             Ok(_) => {
                 if let Some(last) = held {
@@ -435,6 +523,7 @@ impl DownloadJob {
         response: reqwest::Response,
         client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
         held: &mut Option<Bytes>,
+        progress: &watch::Sender<Progress>,
     ) -> Result<u64, UpstreamError> {
         let base = self.proxy.upstream().base().to_string();
         let cache_error =
@@ -445,6 +534,10 @@ impl DownloadJob {
             .store()
             .new_upload(&id, self.digest.algorithm())
             .map_err(|e| cache_error(e.into()))?;
+        progress.send_modify(|p| {
+            p.path = Some(writer.path().to_path_buf());
+            p.size = self.size;
+        });
         let mut body = response.bytes_stream();
         let mut received = 0u64;
         while let Some(chunk) = body.next().await {
@@ -462,6 +555,8 @@ impl DownloadJob {
                 )));
             }
             writer.push(chunk.clone()).await.map_err(cache_error)?;
+            let written = writer.offset();
+            progress.send_if_modified(|p| std::mem::replace(&mut p.written, written) != written);
             if let Some(previous) = held.replace(chunk) {
                 send(client, Ok(previous)).await;
             }

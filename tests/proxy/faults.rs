@@ -12,14 +12,25 @@ const HUB: &str = "/repository/hub/v2";
 
 /// GETs a blob; `Ok(bytes)` only if the whole body arrived.
 async fn fetch(app: &TestApp, path: &str) -> Result<(u16, Vec<u8>), String> {
+    fetch_with_cache_header(app, path)
+        .await
+        .map(|(s, b, _)| (s, b))
+}
+
+/// Like `fetch`, with the `X-Berth-Cache` header.
+async fn fetch_with_cache_header(
+    app: &TestApp,
+    path: &str,
+) -> Result<(u16, Vec<u8>, String), String> {
     let r = app
         .req(Method::GET, path)
         .send()
         .await
         .map_err(|e| e.to_string())?;
     let status = r.status().as_u16();
+    let cache = header(&r, "x-berth-cache");
     let body = r.bytes().await.map_err(|e| e.to_string())?;
-    Ok((status, body.to_vec()))
+    Ok((status, body.to_vec(), cache))
 }
 
 #[tokio::test]
@@ -36,15 +47,27 @@ async fn twenty_concurrent_pulls_of_an_uncached_64_mib_layer_make_one_upstream_f
     );
 
     let path = format!("{HUB}/big/blobs/{layer_digest}");
-    let results = join_all((0..20).map(|_| fetch(&app, &path))).await;
+    let results = join_all((0..20).map(|_| fetch_with_cache_header(&app, &path))).await;
+    let mut how = std::collections::BTreeMap::new();
     for result in results {
-        let (status, body) = result.expect("every pull completes");
+        let (status, body, cache) = result.expect("every pull completes");
         assert_eq!(status, 200);
         assert_eq!(body.len(), 64 << 20);
         assert_eq!(sha256(&body), layer_digest);
+        *how.entry(if cache.is_empty() {
+            "cached".into()
+        } else {
+            cache
+        })
+        .or_insert(0) += 1;
     }
+    assert_eq!(
+        how.get("miss"),
+        Some(&1),
+        "one request leads the download: {how:?}"
+    );
     let gets = front.count("GET", &format!("/blobs/{layer_digest}"));
-    eprintln!("coalescing: 20 concurrent pulls → {gets} upstream blob GET(s)");
+    eprintln!("coalescing: 20 concurrent pulls → {gets} upstream blob GET(s); served as {how:?}");
     assert_eq!(gets, 1, "{:?}", front.requests());
 }
 
@@ -62,27 +85,36 @@ async fn a_faulty_blob_is_not_cached(fault: Fault) {
     let path = format!("{HUB}/app/blobs/{layer_digest}");
 
     front.set_fault(fault);
-    match fetch(&app, &path).await {
-        Err(e) => eprintln!("{fault:?}: client error: {e}"),
-        Ok((status, body)) => assert!(
-            status >= 400,
-            "{fault:?}: the client got a complete body ({} bytes, digest {}) instead of an error",
-            body.len(),
-            sha256(&body)
-        ),
+    // Three concurrent pulls: the download's first client and those following it all see an
+    // error, never a complete body.
+    let results = join_all((0..3).map(|_| fetch(&app, &path))).await;
+    for result in results {
+        match result {
+            Err(e) => eprintln!("{fault:?}: client error: {e}"),
+            Ok((status, body)) => assert!(
+                status >= 400,
+                "{fault:?}: a client got a complete body ({} bytes, digest {}) instead of an error",
+                body.len(),
+                sha256(&body)
+            ),
+        }
     }
     front.set_fault(Fault::None);
+    let faulty_fetches = front.count("GET", &format!("/blobs/{layer_digest}"));
     let (status, body) = fetch(&app, &path).await.expect("a clean download");
     assert_eq!(status, 200);
     assert_eq!(sha256(&body), layer_digest);
     assert_eq!(
         front.count("GET", &format!("/blobs/{layer_digest}")),
-        2,
+        faulty_fetches + 1,
         "the faulty copy was not cached, so the blob was fetched again"
     );
     let (_, again) = fetch(&app, &path).await.unwrap();
     assert_eq!(sha256(&again), layer_digest);
-    assert_eq!(front.count("GET", &format!("/blobs/{layer_digest}")), 2);
+    assert_eq!(
+        front.count("GET", &format!("/blobs/{layer_digest}")),
+        faulty_fetches + 1
+    );
 }
 
 #[tokio::test]
