@@ -25,6 +25,7 @@ NEEDED=(
   "prometheus:prometheus"
   "promtool:prometheus"
   "docker-compose:docker-compose"
+  "docker-registry:docker-registry"
 )
 
 missing=()

@@ -192,7 +192,12 @@ impl Settings {
 
     /// The effective settings as TOML, for `berth config`.
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        // Upstream credentials of proxy repositories are never printed.
+        let mut shown = self.clone();
+        for repo in &mut shown.repositories {
+            repo.proxy = repo.proxy.as_ref().map(|p| p.redacted());
+        }
+        Ok(toml::to_string_pretty(&shown)?)
     }
 }
 

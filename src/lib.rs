@@ -20,6 +20,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model;
 pub mod oci;
+pub mod proxy;
 pub mod registry;
 pub mod startup;
 pub mod storage;

@@ -195,6 +195,7 @@ fn describe() {
         "Duration of the last garbage collection"
     );
     describe_gauge!(GC_RUNNING, "1 while a garbage collection of the store runs");
+    crate::proxy::metrics::describe();
 }
 
 /// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::proxy::config::{IndexType, ProxyConfig, Secret};
+
 /// The `default` blob store exists out of the box.
 pub const DEFAULT_STORE: &str = "default";
 
@@ -23,12 +25,21 @@ fn invalid(field: &'static str, message: impl Into<String>) -> ModelError {
     }
 }
 
-/// Repository kinds (proxy arrives with its own issue).
+/// Repository kinds.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum RepositoryKind {
     Hosted,
+    /// A read-only pull-through cache of one upstream registry (see `crate::proxy`).
+    Proxy,
     Group,
+}
+
+impl RepositoryKind {
+    /// Hosted and proxy repositories keep content in a blob store; groups do not.
+    pub fn stores_content(self) -> bool {
+        matches!(self, RepositoryKind::Hosted | RepositoryKind::Proxy)
+    }
 }
 
 /// Nexus deployment ("write") policy of a hosted repository.
@@ -91,6 +102,9 @@ pub struct RepositoryConfig {
     /// Group: the hosted member that receives pushes sent to the group.
     #[serde(default)]
     pub writable_member: Option<String>,
+    /// Proxy: the upstream and the cache policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyConfig>,
 }
 
 fn yes() -> bool {
@@ -114,6 +128,7 @@ impl RepositoryConfig {
             latest_policy: false,
             members: Vec::new(),
             writable_member: None,
+            proxy: None,
         }
     }
 
@@ -129,10 +144,22 @@ impl RepositoryConfig {
         if self.http_port == Some(0) {
             return Err(invalid("httpPort", "must be a port number from 1 to 65535"));
         }
+        if self.kind != RepositoryKind::Group
+            && (!self.members.is_empty() || self.writable_member.is_some())
+        {
+            return Err(invalid("group", "only group repositories have members"));
+        }
+        if (self.kind == RepositoryKind::Proxy) != self.proxy.is_some() {
+            return Err(invalid(
+                "proxy",
+                "proxy repositories, and only they, need proxy settings (remote_url …)",
+            ));
+        }
         match self.kind {
-            RepositoryKind::Hosted => {
-                if !self.members.is_empty() || self.writable_member.is_some() {
-                    return Err(invalid("group", "only group repositories have members"));
+            RepositoryKind::Hosted => {}
+            RepositoryKind::Proxy => {
+                if let Some(proxy) = &self.proxy {
+                    proxy.validate()?;
                 }
             }
             RepositoryKind::Group => {

@@ -28,8 +28,25 @@ pub async fn get(
     name: ImageName,
     digest: Digest,
 ) -> Result<HttpResponse, ApiError> {
+    let readers = ctx.readers()?;
+    let (repo, size) = match read::find_blob(&readers, &name, &digest).await {
+        Err(RegistryError::BlobUnknown(_)) if readers.iter().any(|r| r.proxy().is_some()) => {
+            return super::proxy_blobs::get(req, &readers, name, digest).await;
+        }
+        found => found?,
+    };
+    serve(req, &repo, size, name, digest).await
+}
+
+/// Serves a blob the store holds.
+pub(super) async fn serve(
+    req: &HttpRequest,
+    repo: &crate::registry::Hosted,
+    size: u64,
+    name: ImageName,
+    digest: Digest,
+) -> Result<HttpResponse, ApiError> {
     let unknown = || RegistryError::BlobUnknown(digest.clone());
-    let (repo, size) = read::find_blob(&ctx.readers()?, &name, &digest).await?;
     if req.method() == Method::HEAD {
         // A client checking before it skips an upload: protect the blob from garbage
         // collection for a grace window (an in-memory map entry; nothing is written).
@@ -137,7 +154,7 @@ fn check_range(req: &HttpRequest, size: u64) -> Result<(), ApiError> {
         .with_header("content-range", format!("bytes */{size}")))
 }
 
-fn mime_octet_stream() -> mime::Mime {
+pub(super) fn mime_octet_stream() -> mime::Mime {
     let ContentType(m) = ContentType::octet_stream();
     m
 }

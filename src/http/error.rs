@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
 
 use crate::oci::{DigestError, ManifestError, NameError, OciErrorCode};
+use crate::proxy::UpstreamError;
 use crate::registry::RegistryError;
 use crate::storage::StorageError;
 use crate::usage::UsageError;
@@ -118,6 +119,15 @@ impl From<RegistryError> for ApiError {
             RegistryError::RepositoryUnknown(_) | RegistryError::BlobStoreUnknown(_) => {
                 ApiError::new(C::NameUnknown, message)
             }
+            RegistryError::Upstream { error, .. } => match error {
+                UpstreamError::NotFound => {
+                    ApiError::new(C::NameUnknown, message).with_status(StatusCode::NOT_FOUND)
+                }
+                UpstreamError::RateLimited(_) => ApiError::new(C::TooManyRequests, message),
+                // Unreachable, refused, blocked or sent bad content: the upstream is the
+                // problem, not the request, and a later retry may succeed.
+                _ => ApiError::new(C::Unavailable, message),
+            },
             RegistryError::Storage(s) => s.into(),
             RegistryError::Meta(m) => internal(&m),
             RegistryError::Unavailable(m) => {

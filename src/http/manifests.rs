@@ -21,7 +21,11 @@ pub async fn get(
     let found = read::find_manifest(&ctx.readers()?, &name, &reference).await?;
     let (digest, record) = (found.digest, found.record);
     let bytes = found.repo.manifest_bytes(&digest).await?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    if found.stale {
+        response.insert_header((super::proxy_blobs::CACHE_HEADER, "stale"));
+    }
+    Ok(response
         .content_type(record.media_type.as_str())
         .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
         .insert_header(("ETag", format!("\"{digest}\"")))

@@ -15,6 +15,7 @@ mod headers;
 mod health;
 mod manifests;
 pub mod metrics_mw;
+mod proxy_blobs;
 mod referrers;
 mod tags;
 mod uploads;

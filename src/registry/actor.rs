@@ -61,6 +61,7 @@ serialized!(LinkBlob => link_blob);
 serialized!(MountBlob => mount_blob);
 serialized!(UnlinkBlob => unlink_blob);
 serialized!(PutManifest => put_manifest);
+serialized!(CacheManifest => cache_manifest);
 serialized!(DeleteManifest => delete_manifest);
 serialized!(DeleteTag => delete_tag);
 serialized!(ExpireUploads => expire_uploads);

@@ -27,6 +27,8 @@ pub struct RepoCore {
     pub uploads: DashMap<String, Arc<UploadSession>>,
     /// Idle time after which an upload session is removed.
     pub upload_expiry_secs: i64,
+    /// Proxy repositories: the upstream and the cache's bookkeeping.
+    pub proxy: Option<Arc<crate::proxy::ProxyState>>,
 }
 
 impl RepoCore {
@@ -184,6 +186,26 @@ impl RepoCore {
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// A proxy's cached manifest: no redeploy policy and no reference checks (the upstream
+    /// is the authority; referenced blobs arrive when clients ask for them).
+    pub(super) async fn cache_manifest(&self, msg: CacheManifest) -> Result<(), RegistryError> {
+        let image = self.ensure_image(&msg.name).await?;
+        let new = NewManifest {
+            record: &msg.record,
+            blobs: &msg.blobs,
+            children: &msg.children,
+        };
+        self.meta
+            .put_manifest(self.store.name(), image.id, &new, msg.tag.as_ref())
+            .await?;
+        let digest = msg.record.digest.clone();
+        image.insert_manifest(msg.record);
+        if let Some(tag) = msg.tag {
+            image.set_tag(tag.as_str(), digest);
+        }
+        Ok(())
     }
 
     pub(super) async fn delete_manifest(&self, msg: DeleteManifest) -> Result<(), RegistryError> {

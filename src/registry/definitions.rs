@@ -41,7 +41,7 @@ impl Registry {
         self.validate_all(&repos)?;
         for repo in &repos {
             self.meta.save_repository(repo).await?;
-            self.install(repo.clone());
+            self.install(repo.clone())?;
         }
         Ok(())
     }
@@ -71,7 +71,7 @@ impl Registry {
             ));
         }
         if current.blob_store != config.blob_store
-            && config.kind == RepositoryKind::Hosted
+            && config.kind.stores_content()
             && self.meta.repository_has_images(&config.name).await?
         {
             // Moving content between stores is not supported; an empty repository (such as
@@ -135,7 +135,7 @@ impl Registry {
         if let Some(user) = self
             .repository_configs()
             .into_iter()
-            .find(|r| r.kind == RepositoryKind::Hosted && r.blob_store == name)
+            .find(|r| r.kind.stores_content() && r.blob_store == name)
         {
             return Err(RegistryError::Definition(format!(
                 "blob store {name} is used by repository {}",
@@ -165,7 +165,7 @@ impl Registry {
         self.validate_all(&all)
             .map_err(|e| RegistryError::Definition(e.to_string()))?;
         self.meta.save_repository(&config).await?;
-        self.install(config);
+        self.install(config)?;
         Ok(())
     }
 
@@ -176,7 +176,7 @@ impl Registry {
         let mut ports = HashMap::new();
         for repo in all {
             repo.validate()?;
-            if repo.kind == RepositoryKind::Hosted && !self.stores.contains_key(&repo.blob_store) {
+            if repo.kind.stores_content() && !self.stores.contains_key(&repo.blob_store) {
                 anyhow::bail!(
                     "repository {}: blob store {} does not exist",
                     repo.name,
@@ -218,16 +218,23 @@ impl Registry {
 
     /// Makes a (validated, persisted) definition live. A hosted repository that already
     /// runs keeps its actor and state and only takes the new settings.
-    fn install(&self, config: RepositoryConfig) {
+    fn install(&self, config: RepositoryConfig) -> Result<(), RegistryError> {
+        let upstream_error = |e: crate::proxy::UpstreamError| RegistryError::Upstream {
+            repository: config.name.clone(),
+            error: e,
+        };
         if config.kind == RepositoryKind::Group {
             self.repos
                 .insert(config.name.clone(), Repository::Group(Arc::new(config)));
-            return;
+            return Ok(());
         }
         if let Some(Repository::Hosted(h)) = self.repository(&config.name) {
             if h.core.store.name() == config.blob_store {
+                if let (Some(state), Some(proxy)) = (&h.core.proxy, &config.proxy) {
+                    state.update(proxy).map_err(upstream_error)?;
+                }
                 *h.core.config.write().unwrap() = Arc::new(config);
-                return;
+                return Ok(());
             }
             // An empty repository moving to another store gets a new core and actor; the
             // old actor stops once the last handle to it is gone.
@@ -246,6 +253,12 @@ impl Registry {
             images: DashMap::new(),
             uploads: DashMap::new(),
             upload_expiry_secs: self.settings.limits.upload_expiry_secs as i64,
+            proxy: match &config.proxy {
+                Some(p) => Some(Arc::new(
+                    crate::proxy::ProxyState::new(&config.name, p).map_err(upstream_error)?,
+                )),
+                None => None,
+            },
         });
         let actor_core = core.clone();
         let actor = RepositoryActor::start_in_arbiter(&self.arbiter.handle(), move |_| {
@@ -253,6 +266,7 @@ impl Registry {
         });
         self.repos
             .insert(config.name, Repository::Hosted(Hosted { core, actor }));
+        Ok(())
     }
 
     async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {

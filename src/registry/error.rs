@@ -38,6 +38,12 @@ pub enum RegistryError {
     BlobStoreUnknown(String),
     #[error("repository actor is unavailable: {0}")]
     Unavailable(String),
+    /// A proxy could not get content from its upstream and had nothing cached.
+    #[error("proxy repository {repository}: {error}")]
+    Upstream {
+        repository: String,
+        error: crate::proxy::UpstreamError,
+    },
 }
 
 impl From<actix::MailboxError> for RegistryError {

@@ -1,5 +1,6 @@
 //! The handle of one hosted repository: its actor (the single writer) and its core (the
-//! state request handlers read directly).
+//! state request handlers read directly). Proxy repositories use the same handle: their
+//! cached content is stored like hosted content, and [`Hosted::proxy`] reaches the upstream.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,11 @@ pub struct Hosted {
 impl Hosted {
     pub fn name(&self) -> &str {
         &self.core.name
+    }
+
+    /// The upstream side of a proxy repository (`None` for hosted ones).
+    pub fn proxy(&self) -> Option<&Arc<crate::proxy::ProxyState>> {
+        self.core.proxy.as_ref()
     }
 
     pub fn store(&self) -> &FileStore {

@@ -84,7 +84,7 @@ impl Registry {
             }
             let config = repo.config();
             match config.kind {
-                RepositoryKind::Hosted => out.push(config.name.clone()),
+                RepositoryKind::Hosted | RepositoryKind::Proxy => out.push(config.name.clone()),
                 RepositoryKind::Group => {
                     for member in &config.members {
                         walk(registry, member, seen, out);

@@ -88,3 +88,16 @@ pub struct DeleteTag {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ExpireUploads;
+
+/// Record a manifest a proxy fetched from its upstream (bytes already in the blob store),
+/// optionally tagging it. Unlike a push, its blobs need not be cached yet: they are fetched
+/// when a client asks for them.
+#[derive(Message)]
+#[rtype(result = "Result<(), RegistryError>")]
+pub struct CacheManifest {
+    pub name: ImageName,
+    pub tag: Option<Tag>,
+    pub record: ManifestRecord,
+    pub blobs: Vec<Digest>,
+    pub children: Vec<Digest>,
+}

@@ -20,6 +20,7 @@ mod hosted;
 mod image;
 mod inspect;
 pub mod messages;
+pub mod proxied;
 pub mod read;
 mod tasks;
 mod upload;
@@ -49,6 +50,7 @@ use crate::storage::FileStore;
 /// A repository of any kind.
 #[derive(Clone)]
 pub enum Repository {
+    /// A hosted repository, or a proxy (a hosted store of cached content plus an upstream).
     Hosted(Hosted),
     Group(Arc<RepositoryConfig>),
 }
@@ -194,6 +196,13 @@ impl Registry {
             }
         };
         let target = hosted.config();
+        if target.kind == crate::model::RepositoryKind::Proxy {
+            return Err(RegistryError::Denied(format!(
+                "repository {} is a proxy of {}; proxies are read-only, push to a hosted repository",
+                target.name,
+                target.proxy.as_ref().map_or("", |p| p.remote_url.as_str())
+            )));
+        }
         if !target.online {
             return Err(RegistryError::Offline(target.name.clone()));
         }

@@ -10,10 +10,13 @@ use crate::meta::ManifestRecord;
 use crate::oci::{Descriptor, Digest, ImageName, Reference};
 
 /// Where a manifest was found.
+#[derive(Clone)]
 pub struct FoundManifest {
     pub repo: Hosted,
     pub digest: Digest,
     pub record: Arc<ManifestRecord>,
+    /// A proxy's cached copy served although the upstream could not confirm it.
+    pub stale: bool,
 }
 
 /// The first reader that resolves `reference` in image `name`. `NAME_UNKNOWN` if no reader
@@ -24,7 +27,21 @@ pub async fn find_manifest(
     reference: &Reference,
 ) -> Result<FoundManifest, RegistryError> {
     let mut image_seen = false;
+    let mut upstream_error = None;
     for repo in readers {
+        if let Some(proxy) = repo.proxy() {
+            match super::proxied::find_manifest(repo, proxy, name, reference).await {
+                Ok(found) => return Ok(found),
+                Err(RegistryError::ManifestUnknown(_)) => image_seen = true,
+                Err(RegistryError::NameUnknown(_)) => {}
+                // A later member may still have it; report the upstream only if none does.
+                Err(e @ RegistryError::Upstream { .. }) => {
+                    upstream_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+            continue;
+        }
         let Some(image) = repo.image(name).await? else {
             continue;
         };
@@ -41,8 +58,12 @@ pub async fn find_manifest(
                 repo: repo.clone(),
                 digest,
                 record,
+                stale: false,
             });
         }
+    }
+    if let Some(e) = upstream_error {
+        return Err(e);
     }
     if image_seen {
         Err(RegistryError::ManifestUnknown(reference.to_string()))

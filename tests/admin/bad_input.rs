@@ -243,9 +243,14 @@ async fn malformed_json_is_a_400_list_too() {
 async fn unknown_repository_types_and_names_answer_404() {
     let app = spawn_app().await;
     let r = app
-        .send_json(Method::POST, &format!("{REPOS}/docker/proxy"), &json!({}))
+        .send_json(Method::POST, &format!("{REPOS}/docker/mirror"), &json!({}))
         .await;
     assert_eq!(r.status(), 404);
+    // Proxy repositories exist now: an empty body is a 400 naming what is missing.
+    let r = app
+        .send_json(Method::POST, &format!("{REPOS}/docker/proxy"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 400);
     let r = app
         .send_json(
             Method::PUT,

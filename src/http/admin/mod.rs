@@ -12,6 +12,7 @@
 mod blobstores;
 mod components;
 mod error;
+mod proxy_wire;
 mod repositories;
 mod tasks;
 mod wire;

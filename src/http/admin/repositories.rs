@@ -12,10 +12,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::base_url;
 use super::error::AdminError;
+use super::proxy_wire;
 use super::wire::{self, RepositoryRequest};
 use crate::connectors::Connectors;
 use crate::model::{RepositoryConfig, RepositoryKind};
-use crate::registry::Registry;
+use crate::registry::{Registry, Repository};
 
 /// `GET /v1/repositories`
 pub async fn list(
@@ -36,7 +37,7 @@ async fn usage(
     registry: &Registry,
     config: &RepositoryConfig,
 ) -> Result<Option<(u64, u64)>, AdminError> {
-    if config.kind != RepositoryKind::Hosted {
+    if !config.kind.stores_content() {
         return Ok(None);
     }
     Ok(Some(registry.repository_usage(&config.name).await?))
@@ -77,7 +78,13 @@ pub async fn get_docker(
     if config.kind != kind {
         return Err(AdminError::repository_not_found());
     }
-    Ok(HttpResponse::Ok().json(wire::repository_detail(&config, &base_url(&req))))
+    let mut detail = wire::repository_detail(&config, &base_url(&req));
+    if let Some(Repository::Hosted(h)) = registry.repository(&name) {
+        if let Some(proxy) = h.proxy() {
+            detail["berthProxyStatus"] = proxy_wire::status(&proxy.status());
+        }
+    }
+    Ok(HttpResponse::Ok().json(detail))
 }
 
 /// `POST /v1/repositories/docker/{type}` → 201.
@@ -122,7 +129,9 @@ pub async fn update(
             ),
         ));
     }
-    let config = wire::parse_body::<RepositoryRequest>(&body)?.into_config(kind, Some(&name))?;
+    let mut config =
+        wire::parse_body::<RepositoryRequest>(&body)?.into_config(kind, Some(&name))?;
+    keep_password(&current, &mut config);
     check_references(&registry, &config)?;
     let listener = bind(&connectors, &config)?;
     registry.update_repository(config.clone()).await?;
@@ -207,5 +216,15 @@ async fn serve(
         }
         // The port it already serves.
         (None, Some(_)) => Ok(()),
+    }
+}
+
+/// The upstream password is write-only, so a GET result PUT back has none: an update that
+/// names the same upstream user without a password keeps the stored one.
+fn keep_password(current: &RepositoryConfig, new: &mut RepositoryConfig) {
+    if let (Some(old), Some(new)) = (&current.proxy, &mut new.proxy) {
+        if new.password.is_none() && new.username.is_some() && new.username == old.username {
+            new.password = old.password.clone();
+        }
     }
 }

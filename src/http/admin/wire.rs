@@ -23,6 +23,7 @@ pub fn parse_kind(segment: &str) -> Result<RepositoryKind, AdminError> {
     match segment {
         "hosted" => Ok(RepositoryKind::Hosted),
         "group" => Ok(RepositoryKind::Group),
+        "proxy" => Ok(RepositoryKind::Proxy),
         other => Err(AdminError::NotFound(format!(
             "Berth does not implement docker {other} repositories"
         ))),
@@ -33,6 +34,7 @@ pub fn kind_name(kind: RepositoryKind) -> &'static str {
     match kind {
         RepositoryKind::Hosted => "hosted",
         RepositoryKind::Group => "group",
+        RepositoryKind::Proxy => "proxy",
     }
 }
 
@@ -46,6 +48,10 @@ pub struct RepositoryRequest {
     pub docker: Option<DockerIn>,
     pub group: Option<GroupIn>,
     pub cleanup: Option<CleanupIn>,
+    pub proxy: Option<super::proxy_wire::ProxyIn>,
+    pub negative_cache: Option<super::proxy_wire::NegativeCacheIn>,
+    pub http_client: Option<super::proxy_wire::HttpClientIn>,
+    pub docker_proxy: Option<super::proxy_wire::DockerProxyIn>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +150,14 @@ impl RepositoryRequest {
                 config.members = required(group.member_names, "group.memberNames")?;
                 config.writable_member = group.writable_member.filter(|w| !w.is_empty());
             }
+            RepositoryKind::Proxy => {
+                config.proxy = Some(super::proxy_wire::proxy_config(
+                    required(self.proxy, "proxy")?,
+                    self.negative_cache,
+                    self.http_client,
+                    required(self.docker_proxy, "dockerProxy")?,
+                )?);
+            }
         }
         config.validate()?;
         Ok(config)
@@ -166,7 +180,10 @@ pub fn repository_summary(
         "type": kind_name(config.kind),
         "url": format!("{base}/repository/{}", config.name),
         "online": config.online,
-        "attributes": {},
+        "attributes": match &config.proxy {
+            Some(p) => json!({"proxy": {"remoteUrl": p.remote_url}}),
+            None => json!({}),
+        },
     })
 }
 
@@ -198,6 +215,17 @@ pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
             out_map.insert("storage".into(), storage);
             out_map.insert("cleanup".into(), Value::Null);
             out_map.insert("component".into(), json!({"proprietaryComponents": false}));
+        }
+        RepositoryKind::Proxy => {
+            let storage = json!({
+                "blobStoreName": config.blob_store,
+                "strictContentTypeValidation": true,
+            });
+            out_map.insert("storage".into(), storage);
+            out_map.insert("cleanup".into(), Value::Null);
+            if let Some(proxy) = &config.proxy {
+                super::proxy_wire::insert_proxy_detail(out_map, proxy);
+            }
         }
         RepositoryKind::Group => {
             let storage = json!({

@@ -1,0 +1,370 @@
+//! Blobs of a proxy repository: an uncached blob is downloaded once however many requests
+//! want it, streamed to them while it is hashed and written, and committed (made visible)
+//! only once verified.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::Method;
+use tokio::sync::{mpsc, watch};
+
+use super::super::messages::LinkBlob;
+use super::super::{Hosted, RegistryError};
+use crate::oci::{Digest, ImageName};
+use crate::proxy::metrics as pm;
+use crate::proxy::{Download, Progress, ProxyState, UpstreamError};
+use crate::storage::StorageError;
+
+/// Chunks buffered between the download and a slow client.
+const CLIENT_BUFFER: usize = 64;
+
+/// The size of an uncached blob, from an upstream `HEAD` (nothing is downloaded).
+pub async fn blob_size(
+    repo: &Hosted,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<u64, RegistryError> {
+    let proxy = repo.proxy().expect("a proxy repository");
+    let fail = |error| RegistryError::Upstream {
+        repository: proxy.repository.clone(),
+        error,
+    };
+    if proxy.known_missing(name.as_str(), digest.as_str()) {
+        return Err(RegistryError::BlobUnknown(digest.clone()));
+    }
+    proxy.check_callable().map_err(fail)?;
+    let upstream = proxy.upstream();
+    match upstream
+        .request(
+            Method::HEAD,
+            name.as_str(),
+            &format!("blobs/{digest}"),
+            None,
+        )
+        .await
+    {
+        Ok(r) => {
+            proxy.record_success();
+            r.content_length().ok_or_else(|| {
+                fail(UpstreamError::Invalid(format!(
+                    "upstream {} sent no Content-Length for a blob",
+                    upstream.base()
+                )))
+            })
+        }
+        Err(UpstreamError::NotFound) => {
+            proxy.remember_missing(name.as_str(), digest.as_str());
+            Err(RegistryError::BlobUnknown(digest.clone()))
+        }
+        Err(e) => {
+            proxy.record_failure(&e);
+            Err(fail(e))
+        }
+    }
+}
+
+/// An uncached blob, on its way.
+pub enum BlobFetch {
+    /// Another request's download finished meanwhile: serve it from the store.
+    Cached,
+    /// This request leads the download and receives the bytes as they arrive. The last
+    /// chunk is held back until the blob is verified and committed; if it is not, the
+    /// stream ends with an error instead, so the client never sees a complete wrong body.
+    Streaming {
+        size: Option<u64>,
+        body: mpsc::Receiver<Result<Bytes, io::Error>>,
+        /// Following another request's download rather than leading one.
+        coalesced: bool,
+    },
+}
+
+/// Gets an uncached blob from the upstream. The first request for a digest starts the
+/// download (in a task of its own, so it completes for the cache and the waiting requests
+/// even if its client goes away); concurrent requests wait for it and then read the store.
+pub async fn fetch_blob(
+    repo: &Hosted,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<BlobFetch, RegistryError> {
+    let proxy = repo.proxy().expect("a proxy repository").clone();
+    let fail = |error| RegistryError::Upstream {
+        repository: proxy.repository.clone(),
+        error,
+    };
+    if proxy.known_missing(name.as_str(), digest.as_str()) {
+        return Err(RegistryError::BlobUnknown(digest.clone()));
+    }
+    let leader = match proxy.begin_download(digest) {
+        Download::Follower(rx) => return follow(rx, digest.clone()).await.map_err(fail),
+        Download::Leader(tx) => tx,
+    };
+    match start_download(repo, &proxy, name, digest).await {
+        Ok((response, size)) => {
+            pm::download_started(&proxy.repository);
+            pm::request(&proxy.repository, "miss");
+            let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
+            let job = DownloadJob {
+                repo: repo.clone(),
+                proxy: proxy.clone(),
+                name: name.clone(),
+                digest: digest.clone(),
+                size,
+            };
+            tokio::spawn(job.run(response, tx, leader));
+            Ok(BlobFetch::Streaming {
+                size,
+                body: rx,
+                coalesced: false,
+            })
+        }
+        Err(UpstreamError::NotFound) => {
+            proxy.remember_missing(name.as_str(), digest.as_str());
+            proxy.end_download(digest, leader, Err(UpstreamError::NotFound));
+            Err(RegistryError::BlobUnknown(digest.clone()))
+        }
+        Err(e) => {
+            proxy.record_failure(&e);
+            pm::request(&proxy.repository, "error");
+            proxy.end_download(digest, leader, Err(e.clone()));
+            Err(fail(e))
+        }
+    }
+}
+
+/// Follows another request's download: streams the temp file as it grows (never past the
+/// last byte until the blob is verified), or, if that cannot be done, waits for the end and
+/// lets the caller serve the committed blob.
+async fn follow(
+    mut rx: watch::Receiver<Progress>,
+    digest: Digest,
+) -> Result<BlobFetch, UpstreamError> {
+    let progress = rx
+        .wait_for(|p| p.outcome.is_some() || p.path.is_some())
+        .await
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    let (Some(path), Some(size), None) = (&progress.path, progress.size, &progress.outcome) else {
+        return finished(rx, &digest).await;
+    };
+    // Opened before the commit renames it (an open file survives the rename); if it is
+    // already gone the download has ended.
+    let Ok(file) = std::fs::File::open(path) else {
+        return finished(rx, &digest).await;
+    };
+    let (tx, body) = mpsc::channel(CLIENT_BUFFER);
+    tokio::spawn(tail(file, size, rx, tx, digest));
+    Ok(BlobFetch::Streaming {
+        size: Some(size),
+        body,
+        coalesced: true,
+    })
+}
+
+async fn finished(
+    mut rx: watch::Receiver<Progress>,
+    digest: &Digest,
+) -> Result<BlobFetch, UpstreamError> {
+    match rx.wait_for(|p| p.outcome.is_some()).await {
+        Ok(p) => match p.outcome.clone().expect("waited for it") {
+            Ok(_) => Ok(BlobFetch::Cached),
+            Err(e) => Err(e),
+        },
+        Err(_) => Err(abandoned(digest)),
+    }
+}
+
+fn abandoned(digest: &Digest) -> UpstreamError {
+    UpstreamError::Unavailable(format!("the download of {digest} was abandoned"))
+}
+
+/// Sends a growing temp file to a follower. The last byte is released only once the leader
+/// reports the blob verified and committed.
+async fn tail(
+    file: std::fs::File,
+    size: u64,
+    mut rx: watch::Receiver<Progress>,
+    tx: mpsc::Sender<Result<Bytes, io::Error>>,
+    digest: Digest,
+) {
+    let file = Arc::new(file);
+    let mut offset = 0u64;
+    loop {
+        let progress = rx.borrow_and_update().clone();
+        let limit = match &progress.outcome {
+            Some(Ok(_)) => size,
+            Some(Err(e)) => {
+                let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                return;
+            }
+            None => progress.written.min(size.saturating_sub(1)),
+        };
+        while offset < limit {
+            let len = (limit - offset).min(1 << 20) as usize;
+            let file = file.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, offset)
+                    .map(|_| Bytes::from(buf))
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            let failed = read.is_err();
+            if tx.send(read).await.is_err() || failed {
+                return;
+            }
+            offset += len as u64;
+        }
+        if offset >= size && progress.outcome.is_some() {
+            return;
+        }
+        if rx.changed().await.is_err() && rx.borrow().outcome.is_none() {
+            let _ = tx
+                .send(Err(io::Error::other(abandoned(&digest).to_string())))
+                .await;
+            return;
+        }
+    }
+}
+
+async fn start_download(
+    repo: &Hosted,
+    proxy: &ProxyState,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<(reqwest::Response, Option<u64>), UpstreamError> {
+    proxy.check_callable()?;
+    repo.store()
+        .ensure_capacity()
+        .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
+    let response = proxy
+        .upstream()
+        .request(Method::GET, name.as_str(), &format!("blobs/{digest}"), None)
+        .await?;
+    let size = response.content_length();
+    Ok((response, size))
+}
+
+struct DownloadJob {
+    repo: Hosted,
+    proxy: Arc<ProxyState>,
+    name: ImageName,
+    digest: Digest,
+    size: Option<u64>,
+}
+
+impl DownloadJob {
+    async fn run(
+        self,
+        response: reqwest::Response,
+        client: mpsc::Sender<Result<Bytes, io::Error>>,
+        leader: watch::Sender<Progress>,
+    ) {
+        let mut client = Some(client);
+        let mut held = None;
+        let outcome = self
+            .download(response, &mut client, &mut held, &leader)
+            .await;
+        match &outcome {
+            Ok(_) => {
+                if let Some(last) = held {
+                    send(&mut client, Ok(last)).await;
+                }
+                self.proxy.record_success();
+            }
+            Err(e) => {
+                tracing::warn!(repository = %self.proxy.repository, digest = %self.digest, error = %e, "blob download from upstream failed; nothing cached");
+                send(&mut client, Err(io::Error::other(e.to_string()))).await;
+                self.proxy.record_failure(e);
+            }
+        }
+        self.proxy.end_download(&self.digest, leader, outcome);
+    }
+
+    /// Streams the body into a digest writer and to the client; commits only a verified,
+    /// complete blob.
+    async fn download(
+        &self,
+        response: reqwest::Response,
+        client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
+        held: &mut Option<Bytes>,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<u64, UpstreamError> {
+        let base = self.proxy.upstream().base().to_string();
+        let cache_error =
+            |e: StorageError| UpstreamError::Unavailable(format!("cannot cache: {e}"));
+        let id = format!("proxy-{}", uuid::Uuid::new_v4().simple());
+        let mut writer = self
+            .repo
+            .store()
+            .new_upload(&id, self.digest.algorithm())
+            .map_err(|e| cache_error(e.into()))?;
+        progress.send_modify(|p| {
+            p.path = Some(writer.path().to_path_buf());
+            p.size = self.size;
+        });
+        let mut body = response.bytes_stream();
+        let mut received = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                UpstreamError::Unavailable(format!(
+                    "upstream {base} broke off the download of {} after {received} bytes: {e}",
+                    self.digest
+                ))
+            })?;
+            received += chunk.len() as u64;
+            if self.size.is_some_and(|s| received > s) {
+                return Err(UpstreamError::Invalid(format!(
+                    "upstream {base} sent more than the announced {} bytes",
+                    self.size.unwrap_or_default()
+                )));
+            }
+            writer.push(chunk.clone()).await.map_err(cache_error)?;
+            let written = writer.offset();
+            progress.send_if_modified(|p| std::mem::replace(&mut p.written, written) != written);
+            if let Some(previous) = held.replace(chunk) {
+                send(client, Ok(previous)).await;
+            }
+        }
+        if let Some(size) = self.size.filter(|s| *s != received) {
+            return Err(UpstreamError::Invalid(format!(
+                "upstream {base} sent {received} of {size} bytes of {}",
+                self.digest
+            )));
+        }
+        let size = match self.repo.store().commit(writer, &self.digest).await {
+            Ok(size) => size,
+            Err(StorageError::DigestMismatch { expected, actual }) => {
+                return Err(UpstreamError::Invalid(format!(
+                    "upstream {base} sent content whose digest is {actual}, not {expected}"
+                )))
+            }
+            Err(e) => return Err(cache_error(e)),
+        };
+        self.repo
+            .send(LinkBlob {
+                name: self.name.clone(),
+                digest: self.digest.clone(),
+                size,
+                session: None,
+            })
+            .await
+            .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
+        Ok(size)
+    }
+}
+
+/// Sends to the first client while it listens; a client that went away is forgotten and the
+/// download goes on for the cache.
+async fn send(
+    client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
+    item: Result<Bytes, io::Error>,
+) {
+    if let Some(tx) = client {
+        if tx.send(item).await.is_err() {
+            *client = None;
+        }
+    }
+}

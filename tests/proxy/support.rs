@@ -1,0 +1,436 @@
+//! The upstream side of the proxy tests: Debian's `docker-registry` (CNCF Distribution) on
+//! a random loopback port with filesystem storage, and a small "front" written here that
+//! sits between Berth and that registry to count requests, to fail on purpose (corrupt or
+//! truncated blobs, outages) and to demand Bearer tokens from a token endpoint of its own.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::body::SizedStream;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use reqwest::Method;
+
+use crate::common::*;
+
+/// A running `docker-registry`; killed on drop.
+pub struct Upstream {
+    pub addr: String,
+    _dir: tempfile::TempDir,
+    child: Option<Child>,
+    config: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        assert!(
+            have("docker-registry"),
+            "docker-registry is not installed: run scripts/install-test-deps.sh"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut upstream = Upstream {
+            addr,
+            _dir: dir,
+            child: None,
+            config,
+        };
+        upstream.run().await;
+        upstream
+    }
+
+    async fn run(&mut self) {
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/v2/", self.url())).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("docker-registry did not start on {}", self.addr);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Uploads a blob (POST then PUT, which every registry supports); returns its digest.
+    pub async fn push_blob(&self, name: &str, bytes: &[u8]) -> String {
+        let client = reqwest::Client::new();
+        let digest = sha256(bytes);
+        let r = client
+            .post(format!("{}/v2/{name}/blobs/uploads/", self.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "start upload");
+        let location = header(&r, "location");
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", self.url())
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let r = client
+            .put(format!("{location}{sep}digest={digest}"))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "finish upload");
+        digest
+    }
+
+    /// Pushes config + layers and an OCI manifest tagged `tag`; returns the manifest digest.
+    pub async fn push_image(&self, name: &str, tag: &str, layers: &[Vec<u8>]) -> String {
+        let config = format!("{{\"tag\":\"{tag}\",\"layers\":{}}}", layers.len());
+        let config_digest = self.push_blob(name, config.as_bytes()).await;
+        let mut descs = Vec::new();
+        for layer in layers {
+            descs.push((self.push_blob(name, layer).await, layer.len()));
+        }
+        let refs: Vec<(&str, usize)> = descs.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+        let manifest = oci_manifest((&config_digest, config.len()), &refs);
+        let r = reqwest::Client::new()
+            .put(format!("{}/v2/{name}/manifests/{tag}", self.url()))
+            .header("content-type", OCI_MANIFEST)
+            .body(manifest.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            201,
+            "push manifest: {}",
+            r.text().await.unwrap()
+        );
+        sha256(manifest.as_bytes())
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How the front treats blob downloads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fault {
+    None,
+    /// Flip one byte in the middle of every blob.
+    Corrupt,
+    /// Announce the full length, send half, then close the connection.
+    Truncate,
+    /// Answer blob GETs with a 307 to the upstream itself (as registries that keep blobs
+    /// on a storage host do).
+    Redirect,
+    /// Answer every `/v2/` request with 429, as a rate-limiting Docker Hub does.
+    RateLimit,
+}
+
+struct FrontState {
+    upstream: String,
+    self_url: String,
+    client: reqwest::Client,
+    log: Mutex<Vec<(String, String)>>,
+    fault: Mutex<Fault>,
+    /// `Some((user, password))`: every `/v2/` request needs the Bearer token this front
+    /// hands out at `/token` for those Basic credentials.
+    token_auth: Option<(String, String)>,
+}
+
+const TOKEN: &str = "front-test-token";
+
+/// A counting, optionally faulty and optionally token-protected reverse proxy.
+pub struct Front {
+    pub url: String,
+    state: Arc<FrontState>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Front {
+    pub fn start(upstream: &str, token_auth: Option<(&str, &str)>) -> Front {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(FrontState {
+            upstream: upstream.to_string(),
+            self_url: url.clone(),
+            client: reqwest::Client::new(),
+            log: Mutex::new(Vec::new()),
+            fault: Mutex::new(Fault::None),
+            token_auth: token_auth.map(|(u, p)| (u.to_string(), p.to_string())),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server_state = state.clone();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let data = web::Data::from(server_state);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .app_data(web::PayloadConfig::new(256 << 20))
+                        .default_service(web::to(forward))
+                })
+                .workers(2)
+                .listen(listener)
+                .unwrap()
+                .run();
+                tx.send(server.handle()).unwrap();
+                let _ = server.await;
+            });
+        });
+        let handle = rx.recv().unwrap();
+        Front { url, state, handle }
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.state.fault.lock().unwrap() = fault;
+    }
+
+    /// Requests seen whose method is `method` and whose path contains `part`.
+    pub fn count(&self, method: &str, part: &str) -> usize {
+        self.state
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p)| m == method && p.contains(part))
+            .count()
+    }
+
+    pub fn total(&self) -> usize {
+        self.state.log.lock().unwrap().len()
+    }
+
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.state.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
+    }
+}
+
+async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState>) -> HttpResponse {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    state
+        .log
+        .lock()
+        .unwrap()
+        .push((req.method().to_string(), req.path().to_string()));
+    if let Some((user, password)) = &state.token_auth {
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        if req.path() == "/token" {
+            let expected = format!(
+                "Basic {}",
+                base64_encode(format!("{user}:{password}").as_bytes())
+            );
+            if auth != expected {
+                return HttpResponse::Unauthorized().finish();
+            }
+            return HttpResponse::Ok().json(serde_json::json!({"token": TOKEN, "expires_in": 300}));
+        }
+        if auth != format!("Bearer {TOKEN}") {
+            return HttpResponse::Unauthorized()
+                .insert_header((
+                    "www-authenticate",
+                    format!(
+                        "Bearer realm=\"{}/token\",service=\"front\",scope=\"repository:x:pull\"",
+                        state.self_url
+                    ),
+                ))
+                .json(serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}));
+        }
+    }
+    let fault = *state.fault.lock().unwrap();
+    if fault == Fault::RateLimit {
+        return HttpResponse::TooManyRequests().json(
+            serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}),
+        );
+    }
+    if fault == Fault::Redirect && req.method() == "GET" && path.contains("/blobs/sha256:") {
+        return HttpResponse::TemporaryRedirect()
+            .insert_header(("location", format!("{}{path}", state.upstream)))
+            .finish();
+    }
+    let method = Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+    let mut outgoing = state
+        .client
+        .request(method.clone(), format!("{}{path}", state.upstream))
+        .body(body.to_vec());
+    for name in ["accept", "content-type"] {
+        if let Some(v) = req.headers().get(name) {
+            outgoing = outgoing.header(name, v.as_bytes());
+        }
+    }
+    let response = match outgoing.send().await {
+        Ok(r) => r,
+        Err(e) => return HttpResponse::BadGateway().body(e.to_string()),
+    };
+    let status = actix_web::http::StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let mut out = HttpResponse::build(status);
+    for name in [
+        "content-type",
+        "docker-content-digest",
+        "location",
+        "www-authenticate",
+    ] {
+        if let Some(v) = response.headers().get(name) {
+            out.insert_header((name, v.as_bytes()));
+        }
+    }
+    let announced = response.content_length();
+    let mut bytes = response.bytes().await.unwrap_or_default().to_vec();
+    let is_blob_get = method == Method::GET && path.contains("/blobs/sha256:");
+    if method == Method::HEAD {
+        return out.no_chunking(announced.unwrap_or(0)).finish();
+    }
+    if is_blob_get && status.is_success() && !bytes.is_empty() {
+        match fault {
+            Fault::None | Fault::Redirect | Fault::RateLimit => {}
+            Fault::Corrupt => {
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0xff;
+            }
+            Fault::Truncate => {
+                let len = bytes.len() as u64;
+                let half = web::Bytes::from(bytes[..bytes.len() / 2].to_vec());
+                let chunks: Vec<Result<web::Bytes, std::io::Error>> =
+                    vec![Ok(half), Err(std::io::Error::other("cut off on purpose"))];
+                return out.body(SizedStream::new(len, futures_util::stream::iter(chunks)));
+            }
+        }
+    }
+    out.body(bytes)
+}
+
+fn base64_encode(input: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Berth configuration with one proxy repository `hub` of `remote`, extra proxy settings
+/// (TOML lines), a hosted repository and a group `docker-group` (hosted first, then the
+/// proxy, as in seed 001) that is the default repository.
+pub fn proxy_toml(remote: &str, extra: &str) -> String {
+    format!(
+        r#"default_repository = "docker-group"
+
+[[repositories]]
+name = "docker-hosted"
+type = "hosted"
+
+[[repositories]]
+name = "hub"
+type = "proxy"
+
+[repositories.proxy]
+remote_url = "{remote}"
+{extra}
+
+[[repositories]]
+name = "docker-group"
+type = "group"
+members = ["docker-hosted", "hub"]
+writable_member = "docker-hosted"
+"#
+    )
+}
+
+/// A TOML config file in a temp dir (kept alive by the returned guard).
+pub async fn spawn_proxy(remote: &str, extra: &str) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berth.toml");
+    std::fs::write(&path, proxy_toml(remote, extra)).unwrap();
+    let app = spawn_app_with(&["--config", path.to_str().unwrap()]).await;
+    (app, dir)
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// GET through Berth's path routing to repository `repo`.
+pub async fn get(app: &TestApp, path: &str) -> reqwest::Response {
+    app.req(Method::GET, path)
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap()
+}
