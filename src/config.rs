@@ -37,6 +37,56 @@ pub struct Settings {
     /// Who may call the admin REST API (`/service/rest/v1/…` other than status) until
     /// authentication exists: client addresses, default loopback only.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
+    pub security: SecuritySettings,
+}
+
+/// Users, roles, privileges and the Docker token realm (README "Security").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Off by default so the README's start command stays an open registry (what the OCI
+    /// conformance suite expects); a WARN at start says so. On: deny by default.
+    pub enabled: bool,
+    /// Lifetime of Docker bearer tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// Lifetime of OAuth2 refresh tokens (`docker login` identity tokens), in seconds.
+    pub refresh_ttl_secs: u64,
+    /// Password of `admin` on first start instead of a random one written to
+    /// `<data_dir>/admin.password` (like Nexus's NEXUS_SECURITY_INITIAL_PASSWORD). Redacted
+    /// in `berth config`; prefer the environment (`BERTH_SECURITY__INITIAL_ADMIN_PASSWORD`).
+    pub initial_admin_password: Option<Secret>,
+    /// Reverse proxies whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed (for the
+    /// token realm URL); from anyone else these headers are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Failed logins allowed per client address and per user name within
+    /// `login_window_secs` before further attempts get 429.
+    pub login_failures_max: u32,
+    pub login_window_secs: u64,
+}
+
+/// A configured secret: never shown by `Debug`, redacted by `berth config`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            enabled: false,
+            token_ttl_secs: 300,
+            refresh_ttl_secs: 7 * 24 * 3600,
+            initial_admin_password: None,
+            trusted_proxies: Vec::new(),
+            login_failures_max: 5,
+            login_window_secs: 60,
+        }
+    }
 }
 
 /// Logging.
@@ -85,6 +135,7 @@ impl Default for Settings {
                 std::net::Ipv4Addr::LOCALHOST.into(),
                 std::net::Ipv6Addr::LOCALHOST.into(),
             ],
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -144,6 +195,16 @@ impl Settings {
         if self.limits.page_max == 0 {
             anyhow::bail!("limits.page_max must be positive");
         }
+        if self.security.token_ttl_secs == 0 || self.security.login_window_secs == 0 {
+            anyhow::bail!(
+                "security.token_ttl_secs and security.login_window_secs must be positive"
+            );
+        }
+        if let Some(p) = &self.security.initial_admin_password {
+            if p.0.trim().is_empty() {
+                anyhow::bail!("security.initial_admin_password must not be blank");
+            }
+        }
         crate::model::validate_name("default_repository", &self.default_repository)?;
         // Name the offending entry: the model's messages only name the field.
         for store in &self.blob_stores {
@@ -160,7 +221,11 @@ impl Settings {
 
     /// The effective settings as TOML, for `berth config`.
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let mut shown = self.clone();
+        if let Some(p) = shown.security.initial_admin_password.as_mut() {
+            p.0 = "<redacted>".into();
+        }
+        Ok(toml::to_string_pretty(&shown)?)
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
+pub mod auth;
 pub mod config;
 pub mod connectors;
 pub mod http;

@@ -91,6 +91,10 @@ pub struct RepositoryConfig {
     /// Group: the hosted member that receives pushes sent to the group.
     #[serde(default)]
     pub writable_member: Option<String>,
+    /// Nexus `docker.forceBasicAuth`: when false (and security allows anonymous access),
+    /// anonymous clients may pull from this repository. Only matters with security enabled.
+    #[serde(default = "yes")]
+    pub force_basic_auth: bool,
 }
 
 fn yes() -> bool {
@@ -114,6 +118,7 @@ impl RepositoryConfig {
             latest_policy: false,
             members: Vec::new(),
             writable_member: None,
+            force_basic_auth: true,
         }
     }
 

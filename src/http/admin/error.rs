@@ -19,6 +19,8 @@ pub enum AdminError {
     Forbidden(String),
     /// 404: the named repository, blob store or route does not exist.
     NotFound(String),
+    /// 409: path and body name different things.
+    Conflict(String),
     /// 422: a required query parameter is missing (Nexus answers 422 here, not 400).
     Unprocessable(String),
     /// 500: something broke on the server; the details are logged, not sent.
@@ -48,6 +50,7 @@ impl std::fmt::Display for AdminError {
                 write!(f, "invalid request: {}", parts.join("; "))
             }
             AdminError::Forbidden(m)
+            | AdminError::Conflict(m)
             | AdminError::NotFound(m)
             | AdminError::Unprocessable(m)
             | AdminError::Internal(m) => f.write_str(m),
@@ -61,6 +64,7 @@ impl ResponseError for AdminError {
             AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -82,9 +86,10 @@ impl ResponseError for AdminError {
                     json!({"id": "*", "message": "Internal server error; see the server log"}),
                 )
             }
-            AdminError::Forbidden(m) | AdminError::NotFound(m) | AdminError::Unprocessable(m) => {
-                response.json(json!({"id": "*", "message": m}))
-            }
+            AdminError::Forbidden(m)
+            | AdminError::Conflict(m)
+            | AdminError::NotFound(m)
+            | AdminError::Unprocessable(m) => response.json(json!({"id": "*", "message": m})),
         }
     }
 }

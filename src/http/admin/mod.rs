@@ -13,6 +13,7 @@ mod blobstores;
 mod components;
 mod error;
 mod repositories;
+mod security;
 mod wire;
 
 use actix_web::body::MessageBody;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/blobstores/{name}", web::delete().to(blobstores::delete))
             .route("/components", web::get().to(components::components))
             .route("/assets", web::get().to(components::assets))
+            .configure(security::configure)
             .default_service(web::to(not_found)),
     );
 }
