@@ -34,8 +34,8 @@ pub struct Settings {
     /// none here and none created at run time, one hosted repository named
     /// `default_repository` is created.
     pub repositories: Vec<RepositoryConfig>,
-    /// Who may call the admin REST API (`/service/rest/v1/…` other than status) until
-    /// authentication exists: client addresses, default loopback only.
+    /// Who may call the admin REST API (`/service/rest/v1/…` other than status): client
+    /// addresses, default loopback only. With security on, an admin user is needed too.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     pub security: SecuritySettings,
 }
