@@ -62,6 +62,18 @@ pub struct SecuritySettings {
     /// `login_window_secs` before further attempts get 429.
     pub login_failures_max: u32,
     pub login_window_secs: u64,
+    /// Serve HTTPS (rustls) on the main port and on connector ports from these PEM files.
+    pub tls: Option<TlsSettings>,
+}
+
+/// PEM files for HTTPS.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// A configured secret: never shown by `Debug`, redacted by `berth config`.
@@ -85,6 +97,7 @@ impl Default for SecuritySettings {
             trusted_proxies: Vec::new(),
             login_failures_max: 5,
             login_window_secs: 60,
+            tls: None,
         }
     }
 }

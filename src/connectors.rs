@@ -71,6 +71,7 @@ impl Connectors {
         let security = self.security.clone();
         let connectors = self.clone();
         let marker = Connector(repo.to_string());
+        let tls = self.security.tls.clone();
         let server = HttpServer::new(move || {
             build_app(
                 registry.clone(),
@@ -79,12 +80,16 @@ impl Connectors {
                 connectors.clone(),
                 Some(marker.clone()),
             )
-        })
-        .listen(listener)?
-        .workers(CONNECTOR_WORKERS)
-        .disable_signals()
-        .shutdown_timeout(30)
-        .run();
+        });
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
+            None => server.listen(listener)?,
+        };
+        let server = server
+            .workers(CONNECTOR_WORKERS)
+            .disable_signals()
+            .shutdown_timeout(30)
+            .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         tracing::info!(repository = repo, port, "connector port open");

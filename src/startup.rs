@@ -103,7 +103,8 @@ impl Application {
             self.connectors.clone(),
         );
         let addr = self.listener.local_addr()?;
-        let mut server = HttpServer::new(move || {
+        let tls = self.security.tls.clone();
+        let server = HttpServer::new(move || {
             build_app(
                 registry.clone(),
                 limits.clone(),
@@ -111,14 +112,19 @@ impl Application {
                 connectors.clone(),
                 None,
             )
-        })
-        .listen(self.listener)?
-        .client_request_timeout(std::time::Duration::from_secs(60))
-        .shutdown_timeout(30);
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(self.listener, (*config).clone())?,
+            None => server.listen(self.listener)?,
+        };
+        let mut server = server
+            .client_request_timeout(std::time::Duration::from_secs(60))
+            .shutdown_timeout(30);
         if self.settings.workers > 0 {
             server = server.workers(self.settings.workers);
         }
-        tracing::info!(%addr, "berth listening on http://{addr}");
+        tracing::info!(%addr, "berth listening on {scheme}://{addr}");
         server.run().await?;
         self.connectors.stop_all().await;
         tracing::info!("berth stopped");

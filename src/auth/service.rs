@@ -94,6 +94,8 @@ const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
 pub struct Security {
     pub settings: SecuritySettings,
+    /// HTTPS configuration for every listener, when `security.tls` is set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tokens: TokenKeys,
     pub(super) store: Store,
     pub(super) data_dir: PathBuf,
@@ -111,8 +113,14 @@ impl Security {
         let store = Store::open(&data_dir.join("berth.db")).await?;
         let tokens = TokenKeys::load_or_create(&data_dir.join("token.key"))?;
         let rng = ring::rand::SystemRandom::new();
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(crate::tls::server_config)
+            .transpose()?;
         let security = Security {
             settings: settings.clone(),
+            tls,
             tokens,
             store,
             data_dir: data_dir.to_path_buf(),

@@ -8,4 +8,5 @@ mod common;
 mod basic;
 mod clients;
 mod support;
+mod tls;
 mod tokens;
