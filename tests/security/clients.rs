@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use crate::common::*;
 use crate::support::*;
 
-fn present(available: bool, what: &str, skip: &str) -> bool {
+pub fn present(available: bool, what: &str, skip: &str) -> bool {
     if available {
         return true;
     }
@@ -20,7 +20,7 @@ fn present(available: bool, what: &str, skip: &str) -> bool {
 }
 
 /// `docker --config <dir> args…` (a private config dir: logins never touch the user's).
-fn docker_in(config: &Path, args: &[&str]) -> Output {
+pub fn docker_in(config: &Path, args: &[&str]) -> Output {
     Command::new("docker")
         .arg("--config")
         .arg(config)
@@ -31,7 +31,7 @@ fn docker_in(config: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot start docker {args:?}: {e}"))
 }
 
-fn ok(out: Output, what: &str) -> String {
+pub fn ok(out: Output, what: &str) -> String {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -52,7 +52,7 @@ fn failed(out: Output, what: &str) -> String {
 }
 
 /// Login with the password on stdin (as CI does), never on the command line.
-fn login(config: &Path, host: &str, user: &str, password: &str) -> Output {
+pub fn login(config: &Path, host: &str, user: &str, password: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new("docker")
         .arg("--config")
@@ -73,7 +73,7 @@ fn login(config: &Path, host: &str, user: &str, password: &str) -> Output {
 }
 
 /// Local images removed on drop.
-struct LocalImages(std::path::PathBuf, Vec<String>);
+pub struct LocalImages(pub std::path::PathBuf, pub Vec<String>);
 
 impl Drop for LocalImages {
     fn drop(&mut self) {

@@ -331,3 +331,102 @@ async fn behind_nginx_the_realm_follows_forwarded_headers_from_a_trusted_proxy_o
         "forwarded headers from an untrusted peer are ignored"
     );
 }
+
+/// Lets docker trust the test CA for `host` (`/etc/docker/certs.d/<host>/ca.crt`, read per
+/// connection, no daemon restart); removed on drop.
+struct TrustedCa(std::path::PathBuf);
+
+impl Drop for TrustedCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn docker_logs_in_pushes_and_pulls_through_nginx_with_tls() {
+    use crate::clients::{docker_in, login, ok, present, LocalImages};
+    if !nginx_present() || !present(docker_available(), "docker", "BERTH_SKIP_DOCKER") {
+        return;
+    }
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    make_certs(dir.path());
+    let app = spawn_secure(&["BERTH_SECURITY__TRUSTED_PROXIES=[\"127.0.0.1\"]"]).await;
+    activate_token_realm(&app).await;
+    create_user_with(
+        &app,
+        "ci",
+        "ci-Pw-123",
+        "docker-hosted",
+        &["add", "edit", "read"],
+    )
+    .await;
+    let nginx = start_nginx(dir.path(), &app.addr).await;
+    let host = format!("127.0.0.1:{}", nginx.port);
+    let certs_d = std::path::PathBuf::from(format!("/etc/docker/certs.d/{host}"));
+    let _trust = match std::fs::create_dir_all(&certs_d) {
+        Ok(()) => {
+            std::fs::copy(dir.path().join("ca.pem"), certs_d.join("ca.crt")).unwrap();
+            Some(TrustedCa(certs_d))
+        }
+        // Loopback registries are "insecure" for dockerd anyway: TLS is still used.
+        Err(e) => {
+            eprintln!("note: cannot write {}: {e}", certs_d.display());
+            None
+        }
+    };
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    let unique = format!("nginx-{}-{}", nginx.port, std::process::id());
+    let build = format!("berth-build-{unique}:latest");
+    let image = format!("{host}/{unique}:1");
+    let _images = LocalImages(cfg.to_path_buf(), vec![build.clone(), image.clone()]);
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("hello.txt"),
+        format!("hello {unique}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .unwrap();
+    ok(
+        docker_in(
+            cfg,
+            &[
+                "build",
+                "-q",
+                "-t",
+                &build,
+                context.path().to_str().unwrap(),
+            ],
+        ),
+        "build",
+    );
+    ok(docker_in(cfg, &["tag", &build, &image]), "tag");
+    // Act
+    let logged_in = ok(login(cfg, &host, "ci", "ci-Pw-123"), "login through nginx");
+    let pushed = ok(docker_in(cfg, &["push", &image]), "push through nginx");
+    ok(docker_in(cfg, &["rmi", &image]), "rmi");
+    let pulled = ok(docker_in(cfg, &["pull", &image]), "pull through nginx");
+    // Assert
+    assert!(logged_in.contains("Login Succeeded"), "{logged_in}");
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    assert!(
+        pulled.contains("Downloaded") || pulled.contains("Pull complete"),
+        "{pulled}"
+    );
+    let r = app
+        .req(Method::GET, &format!("/v2/{unique}/manifests/1"))
+        .basic_auth("ci", Some("ci-Pw-123"))
+        .header(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the image reached Berth");
+}
