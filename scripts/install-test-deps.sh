@@ -21,6 +21,8 @@ NEEDED=(
   "tar:tar"
   "gzip:gzip"
   "prometheus:prometheus"
+  "nginx:nginx-light"
+  "openssl:openssl"
 )
 
 missing=()
