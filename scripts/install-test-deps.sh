@@ -23,6 +23,7 @@ NEEDED=(
   "prometheus:prometheus"
   "nginx:nginx-light"
   "openssl:openssl"
+  "podman:podman"
 )
 
 missing=()

@@ -272,3 +272,84 @@ async fn skopeo_uses_creds_through_the_token_realm() {
         200
     );
 }
+
+#[tokio::test]
+async fn podman_logs_in_only_with_the_right_password() {
+    if !present(have("podman"), "podman", "BERTH_SKIP_PODMAN") {
+        return;
+    }
+    let app = spawn_secure(&[]).await;
+    activate_token_realm(&app).await;
+    create_user_with(&app, "ci", "ci-Pw-123", "docker-hosted", &["read"]).await;
+    let auth_file = tempfile::tempdir().unwrap();
+    let podman = |password: &str| {
+        use std::io::Write;
+        let mut child = Command::new("podman")
+            .args(["login", "--tls-verify=false", "--authfile"])
+            .arg(auth_file.path().join("auth.json"))
+            .args(["-u", "ci", "--password-stdin", &app.addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    failed(podman("wrong"), "podman login with a wrong password");
+    assert!(ok(podman("ci-Pw-123"), "podman login").contains("Login Succeeded"));
+}
+
+#[tokio::test]
+async fn oci_client_pushes_and_pulls_through_the_token_flow() {
+    use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+    use oci_client::secrets::RegistryAuth;
+    let app = spawn_secure(&[]).await;
+    activate_token_realm(&app).await;
+    create_user_with(
+        &app,
+        "ci",
+        "ci-Pw-123",
+        "docker-hosted",
+        &["add", "edit", "read"],
+    )
+    .await;
+    let client = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
+    let reference: oci_client::Reference = format!("{}/ocic/app:1", app.addr).parse().unwrap();
+    let layers = vec![ImageLayer::new(
+        b"layer".to_vec(),
+        "application/vnd.oci.image.layer.v1.tar".into(),
+        None,
+    )];
+    let config = Config::oci_v1(br#"{"architecture":"amd64","os":"linux"}"#.to_vec(), None);
+    let ci = RegistryAuth::Basic("ci".into(), "ci-Pw-123".into());
+    client
+        .push(&reference, &layers, config, &ci, None)
+        .await
+        .expect("push with credentials");
+    let media = vec!["application/vnd.oci.image.layer.v1.tar"];
+    let anonymous = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    })
+    .pull(&reference, &RegistryAuth::Anonymous, media.clone())
+    .await;
+    assert!(anonymous.is_err(), "anonymous pull of a private repository");
+    let fresh = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..Default::default()
+    });
+    let pulled = fresh
+        .pull(&reference, &ci, media)
+        .await
+        .expect("pull with credentials");
+    assert_eq!(&pulled.layers[0].data[..], b"layer");
+}
