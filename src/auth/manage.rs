@@ -1,11 +1,10 @@
 //! Changes to the security model, validated the way Nexus validates them (messages follow
 //! `nexus-rest-api.md` §3–§7), and the first-start bootstrap of `admin`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::model::{
-    self, Grant, Privilege, Role, User, UserStatus, ADMIN_ROLE, ADMIN_USER, ANONYMOUS_ROLE,
-    ANONYMOUS_USER,
+    Privilege, Role, User, UserStatus, ADMIN_ROLE, ADMIN_USER, ANONYMOUS_ROLE, ANONYMOUS_USER,
 };
 use super::service::{AnonymousSettings, Security, State, REALMS};
 use super::store::Table;
@@ -383,44 +382,4 @@ fn reaches(s: &State, from: &str, target: &str) -> bool {
         }
     }
     false
-}
-
-/// A user as the admin API shows it (no hash).
-pub fn user_json(u: &User) -> Value {
-    json!({
-        "userId": u.user_id, "firstName": u.first_name, "lastName": u.last_name,
-        "emailAddress": u.email_address, "source": "default", "status": u.status,
-        "readOnly": false, "roles": u.roles, "externalRoles": [],
-    })
-}
-
-pub fn role_json(r: &Role) -> Value {
-    json!({
-        "id": r.id, "source": "default", "name": r.name, "description": r.description,
-        "readOnly": r.read_only, "privileges": r.privileges, "roles": r.roles,
-    })
-}
-
-pub fn privilege_json(p: &Privilege) -> Value {
-    match &p.grant {
-        Grant::All => json!({
-            "type": "wildcard", "name": p.name, "description": p.description,
-            "readOnly": p.read_only, "pattern": "nexus:*",
-        }),
-        Grant::RepositoryView {
-            format,
-            repository,
-            actions,
-        } => {
-            let mut list: Vec<String> = actions.iter().map(|a| a.as_str().to_uppercase()).collect();
-            if actions.len() == model::Action::ALL.len() {
-                list = vec!["ALL".into()];
-            }
-            json!({
-                "type": "repository-view", "name": p.name, "description": p.description,
-                "readOnly": p.read_only, "format": format, "repository": repository,
-                "actions": list,
-            })
-        }
-    }
 }

@@ -422,3 +422,50 @@ async fn no_password_token_or_authorization_header_reaches_the_log() {
     let sig = t.rsplit('.').next().unwrap();
     assert!(!log.contains(sig));
 }
+
+#[tokio::test]
+async fn the_realm_under_repository_paths_issues_tokens_for_that_repository() {
+    let app = realm_app().await;
+    create_user_with(&app, "oc", "oc-pw-1", "other", &["add", "edit", "read"]).await;
+    let path = "/repository/other/v2/app/manifests/1";
+    let r = call(&app, &Auth::None, Method::GET, path)
+        .send()
+        .await
+        .unwrap();
+    let challenge = header(&r, "www-authenticate");
+    let realm = format!("http://{}/repository/other/v2/token", app.addr);
+    assert!(
+        challenge.contains(&format!("realm=\"{realm}\"")),
+        "{challenge}"
+    );
+    let (s, body) = token(
+        &app,
+        &basic("oc", "oc-pw-1"),
+        "/repository/other/v2/token",
+        "repository:app:pull,push",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        claims_of(body["token"].as_str().unwrap())["access"][0]["repository"],
+        "other"
+    );
+    let bearer = Auth::Bearer(body["token"].as_str().unwrap().to_string());
+    let blob = b"via path routing";
+    let r = call(
+        &app,
+        &bearer,
+        Method::POST,
+        &format!(
+            "/repository/other/v2/app/blobs/uploads/?digest={}",
+            sha256(blob)
+        ),
+    )
+    .body(blob.to_vec())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    // The same token is worthless for `app` in the default repository.
+    assert_eq!(try_push(&app, &bearer, "app", "1").await, 401);
+}

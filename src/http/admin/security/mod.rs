@@ -4,6 +4,7 @@
 
 mod principals;
 mod settings;
+mod wire;
 
 use actix_web::web;
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::super::error::AdminError;
 use super::super::wire::parse_body;
-use crate::auth::manage::{role_json, user_json};
+use super::wire::{role_json, user_json};
 use crate::auth::{Role, Security, User, UserStatus};
 use crate::registry::Registry;
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::super::error::AdminError;
 use super::super::wire::parse_body;
-use crate::auth::manage::privilege_json;
+use super::wire::privilege_json;
 use crate::auth::model::{builtin_privilege, builtin_privileges};
 use crate::auth::service::REALMS;
 use crate::auth::{Action, AnonymousSettings, Grant, Privilege, Security};
