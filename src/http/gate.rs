@@ -110,7 +110,8 @@ pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Princip
                 ))
             }
         },
-        "bearer" => {
+        // Switching the realm off (Basic only) also stops the tokens it issued.
+        "bearer" if security.token_realm_active() => {
             let claims = security
                 .tokens
                 .verify(rest.trim(), Use::Access, crate::meta::now())?;
