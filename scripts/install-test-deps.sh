@@ -26,6 +26,9 @@ NEEDED=(
   "promtool:prometheus"
   "docker-compose:docker-compose"
   "docker-registry:docker-registry"
+  "nginx:nginx-light"
+  "openssl:openssl"
+  "podman:podman"
 )
 
 missing=()

@@ -34,12 +34,13 @@ pub struct Settings {
     /// none here and none created at run time, one hosted repository named
     /// `default_repository` is created.
     pub repositories: Vec<RepositoryConfig>,
-    /// Who may call the admin REST API (`/service/rest/v1/…` other than status) until
-    /// authentication exists: client addresses, default loopback only.
+    /// Who may call the admin REST API (`/service/rest/v1/…` other than status): client
+    /// addresses, default loopback only. With security on, an admin user is needed too.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
     pub usage: crate::usage::UsageSettings,
     pub gc: GcSettings,
+    pub security: SecuritySettings,
 }
 
 /// Garbage collection and its tasks.
@@ -64,6 +65,68 @@ impl Default for GcSettings {
             grace_secs: 24 * 3600,
             compact_schedule: "0 0 3 * * ?".into(),
             test_clock: false,
+        }
+    }
+}
+
+/// Users, roles, privileges and the Docker token realm (README "Security").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Off by default so the README's start command stays an open registry (what the OCI
+    /// conformance suite expects); a WARN at start says so. On: deny by default.
+    pub enabled: bool,
+    /// Lifetime of Docker bearer tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// Lifetime of OAuth2 refresh tokens (`docker login` identity tokens), in seconds.
+    pub refresh_ttl_secs: u64,
+    /// Password of `admin` on first start instead of a random one written to
+    /// `<data_dir>/admin.password` (like Nexus's NEXUS_SECURITY_INITIAL_PASSWORD). Redacted
+    /// in `berth config`; prefer the environment (`BERTH_SECURITY__INITIAL_ADMIN_PASSWORD`).
+    pub initial_admin_password: Option<Secret>,
+    /// Reverse proxies whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed (for the
+    /// token realm URL); from anyone else these headers are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Failed logins allowed per client address and per user name within
+    /// `login_window_secs` before further attempts get 429.
+    pub login_failures_max: u32,
+    pub login_window_secs: u64,
+    /// Serve HTTPS (rustls) on the main port and on connector ports from these PEM files.
+    pub tls: Option<TlsSettings>,
+}
+
+/// PEM files for HTTPS.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// A configured secret: never shown by `Debug`, redacted by `berth config`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            enabled: false,
+            token_ttl_secs: 300,
+            refresh_ttl_secs: 7 * 24 * 3600,
+            initial_admin_password: None,
+            trusted_proxies: Vec::new(),
+            login_failures_max: 5,
+            login_window_secs: 60,
+            tls: None,
         }
     }
 }
@@ -116,6 +179,7 @@ impl Default for Settings {
             ],
             usage: Default::default(),
             gc: GcSettings::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -175,6 +239,16 @@ impl Settings {
         if self.limits.page_max == 0 {
             anyhow::bail!("limits.page_max must be positive");
         }
+        if self.security.token_ttl_secs == 0 || self.security.login_window_secs == 0 {
+            anyhow::bail!(
+                "security.token_ttl_secs and security.login_window_secs must be positive"
+            );
+        }
+        if let Some(p) = &self.security.initial_admin_password {
+            if p.0.trim().is_empty() {
+                anyhow::bail!("security.initial_admin_password must not be blank");
+            }
+        }
         crate::model::validate_name("default_repository", &self.default_repository)?;
         self.usage.validate()?;
         // Name the offending entry: the model's messages only name the field.
@@ -196,6 +270,9 @@ impl Settings {
         let mut shown = self.clone();
         for repo in &mut shown.repositories {
             repo.proxy = repo.proxy.as_ref().map(|p| p.redacted());
+        let mut shown = self.clone();
+        if let Some(p) = shown.security.initial_admin_password.as_mut() {
+            p.0 = "<redacted>".into();
         }
         Ok(toml::to_string_pretty(&shown)?)
     }

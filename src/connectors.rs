@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, HttpServer};
 
+use crate::auth::Security;
 use crate::config::Limits;
 use crate::http::Connector;
 use crate::registry::Registry;
@@ -25,16 +26,23 @@ pub struct Connectors {
     ip: IpAddr,
     registry: web::Data<Registry>,
     limits: web::Data<Limits>,
+    security: web::Data<Security>,
     /// Repository name → (port, running server).
     running: Mutex<HashMap<String, (u16, ServerHandle)>>,
 }
 
 impl Connectors {
-    pub fn new(ip: IpAddr, registry: web::Data<Registry>, limits: web::Data<Limits>) -> Self {
+    pub fn new(
+        ip: IpAddr,
+        registry: web::Data<Registry>,
+        limits: web::Data<Limits>,
+        security: web::Data<Security>,
+    ) -> Self {
         Connectors {
             ip,
             registry,
             limits,
+            security,
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -60,21 +68,28 @@ impl Connectors {
         let port = listener.local_addr()?.port();
         let registry = self.registry.clone();
         let limits = self.limits.clone();
+        let security = self.security.clone();
         let connectors = self.clone();
         let marker = Connector(repo.to_string());
+        let tls = self.security.tls.clone();
         let server = HttpServer::new(move || {
             build_app(
                 registry.clone(),
                 limits.clone(),
+                security.clone(),
                 connectors.clone(),
                 Some(marker.clone()),
             )
-        })
-        .listen(listener)?
-        .workers(CONNECTOR_WORKERS)
-        .disable_signals()
-        .shutdown_timeout(30)
-        .run();
+        });
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
+            None => server.listen(listener)?,
+        };
+        let server = server
+            .workers(CONNECTOR_WORKERS)
+            .disable_signals()
+            .shutdown_timeout(30)
+            .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         tracing::info!(repository = repo, port, "connector port open");

@@ -13,6 +13,7 @@
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod admin_client;
+pub mod auth;
 pub mod config;
 pub mod connectors;
 pub mod http;
@@ -27,3 +28,4 @@ pub mod storage;
 pub mod tasks;
 pub mod telemetry;
 pub mod usage;
+pub mod tls;

@@ -105,6 +105,10 @@ pub struct RepositoryConfig {
     /// Proxy: the upstream and the cache policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyConfig>,
+    /// Nexus `docker.forceBasicAuth`: when false (and security allows anonymous access),
+    /// anonymous clients may pull from this repository. Only matters with security enabled.
+    #[serde(default = "yes")]
+    pub force_basic_auth: bool,
 }
 
 fn yes() -> bool {
@@ -129,6 +133,7 @@ impl RepositoryConfig {
             members: Vec::new(),
             writable_member: None,
             proxy: None,
+            force_basic_auth: true,
         }
     }
 

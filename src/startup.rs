@@ -8,6 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 
+use crate::auth::Security;
 use crate::config::{Limits, Settings};
 use crate::connectors::Connectors;
 use crate::http::{self, Connector};
@@ -18,6 +19,7 @@ pub struct Application {
     registry: web::Data<Registry>,
     connectors: Arc<Connectors>,
     limits: web::Data<Limits>,
+    security: web::Data<Security>,
     settings: Settings,
 }
 
@@ -25,6 +27,7 @@ pub struct Application {
 pub fn build_app(
     registry: web::Data<Registry>,
     limits: web::Data<Limits>,
+    security: web::Data<Security>,
     connectors: Arc<Connectors>,
     connector: Option<Connector>,
 ) -> App<
@@ -39,13 +42,16 @@ pub fn build_app(
     let mut app = App::new()
         .app_data(registry)
         .app_data(limits)
+        .app_data(security)
         .app_data(web::Data::from(connectors));
     match connector {
         Some(c) => app = app.app_data(c),
         // Metrics describe the whole server: served on the main port only.
         None => app = app.configure(http::metrics_mw::configure),
     }
-    app.wrap(actix_web::middleware::from_fn(http::usage_mw::count))
+    // The security gate is innermost: refused requests are still counted and traced.
+    app.wrap(actix_web::middleware::from_fn(http::gate::gate))
+        .wrap(actix_web::middleware::from_fn(http::usage_mw::count))
         .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
         .wrap(tracing_actix_web::TracingLogger::default())
         .configure(http::configure)
@@ -61,10 +67,19 @@ impl Application {
         let registry = web::Data::new(Registry::open(&settings).await?);
         registry.usage().clone().spawn_upkeep();
         let limits = web::Data::new(settings.limits.clone());
+        let security =
+            web::Data::new(Security::open(&settings.security, &settings.data_dir).await?);
+        if !security.enabled() {
+            tracing::warn!(
+                "security disabled: anyone who can reach this port can push and delete; \
+                 set security.enabled = true"
+            );
+        }
         let connectors = Arc::new(Connectors::new(
             settings.listen.ip(),
             registry.clone(),
             limits.clone(),
+            security.clone(),
         ));
         connectors.open_configured().await?;
         crate::tasks::spawn_scheduler(registry.clone());
@@ -73,6 +88,7 @@ impl Application {
             registry,
             connectors,
             limits,
+            security,
             settings,
         })
     }
@@ -83,22 +99,35 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (registry, limits, connectors) = (
+        let (registry, limits, security, connectors) = (
             self.registry.clone(),
             self.limits.clone(),
+            self.security.clone(),
             self.connectors.clone(),
         );
         let addr = self.listener.local_addr()?;
-        let mut server = HttpServer::new(move || {
-            build_app(registry.clone(), limits.clone(), connectors.clone(), None)
-        })
-        .listen(self.listener)?
-        .client_request_timeout(std::time::Duration::from_secs(60))
-        .shutdown_timeout(30);
+        let tls = self.security.tls.clone();
+        let server = HttpServer::new(move || {
+            build_app(
+                registry.clone(),
+                limits.clone(),
+                security.clone(),
+                connectors.clone(),
+                None,
+            )
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(self.listener, (*config).clone())?,
+            None => server.listen(self.listener)?,
+        };
+        let mut server = server
+            .client_request_timeout(std::time::Duration::from_secs(60))
+            .shutdown_timeout(30);
         if self.settings.workers > 0 {
             server = server.workers(self.settings.workers);
         }
-        tracing::info!(%addr, "berth listening on http://{addr}");
+        tracing::info!(%addr, "berth listening on {scheme}://{addr}");
         server.run().await?;
         self.connectors.stop_all().await;
         if let Err(e) = self.registry.usage().flush().await {

@@ -13,6 +13,11 @@ pub fn check() -> HttpResponse {
     HttpResponse::Ok().json(json!({}))
 }
 
+/// The catalog of a caller who may browse nothing here.
+pub fn empty_catalog() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "repositories": [] }))
+}
+
 /// `GET /v2/_catalog?n=&last=`: image names in lexical order, paginated with `Link`.
 pub async fn catalog(ctx: &Ctx, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let q = query(req);

@@ -5,6 +5,7 @@
 use actix_web::http::Method;
 
 use super::error::ApiError;
+use crate::auth::Action;
 use crate::oci::{Digest, ImageName, NameError, OciErrorCode, Reference};
 
 /// One endpoint of the API, with its parsed path parameters.
@@ -75,6 +76,40 @@ impl Endpoint {
             StartUpload(_) => "upload_start",
             Upload(..) => "upload",
             Referrers(..) => "referrers",
+        }
+    }
+
+    /// THE authorization table of the registry API: the repository actions an endpoint and
+    /// method accepts, any one of them sufficing (README "Security" shows it as a table).
+    /// Empty for `/v2/`, which only needs an authenticated caller. Pushing a manifest takes
+    /// `add` or `edit` (a new tag is an add, moving one an edit; the gate runs before the
+    /// handler knows which).
+    pub fn actions(&self, method: &Method) -> &'static [Action] {
+        use Endpoint::*;
+        let read = matches!(method.as_str(), "GET" | "HEAD");
+        let delete = method.as_str() == "DELETE";
+        match self {
+            Base => &[],
+            Catalog | Tags(_) | Referrers(..) => &[Action::Browse],
+            Manifest(..) | Blob(..) if read => &[Action::Read],
+            Manifest(..) | Blob(..) if delete => &[Action::Delete],
+            Manifest(..) => &[Action::Add, Action::Edit],
+            Blob(..) => &[Action::Delete],
+            StartUpload(_) | Upload(..) => &[Action::Add],
+        }
+    }
+
+    /// The image name in the path, if the endpoint has one.
+    pub fn image(&self) -> Option<&ImageName> {
+        use Endpoint::*;
+        match self {
+            Base | Catalog => None,
+            Tags(n)
+            | Manifest(n, _)
+            | Blob(n, _)
+            | StartUpload(n)
+            | Upload(n, _)
+            | Referrers(n, _) => Some(n),
         }
     }
 

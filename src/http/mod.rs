@@ -11,6 +11,7 @@ mod blobs;
 mod context;
 mod endpoint;
 pub mod error;
+pub mod gate;
 mod headers;
 mod health;
 mod manifests;
@@ -18,6 +19,7 @@ pub mod metrics_mw;
 mod proxy_blobs;
 mod referrers;
 mod tags;
+mod token;
 mod uploads;
 mod usage_api;
 pub mod usage_mw;
@@ -54,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(usage_api::status_check),
         )
         .configure(admin::configure)
+        .configure(token::configure)
         .service(
             web::scope("/v2")
                 .wrap(api_version())
@@ -155,7 +158,7 @@ async fn dispatch(
             format!("{} is not supported here", req.method()),
         )
     };
-    let target = match resolve(&req, &registry) {
+    let target = match resolve(&req, &registry).map_err(|e| gate::hide(&req, e)) {
         Ok(target) => target,
         // Clients ping `/v2/` before they address a repository by path: it answers even
         // when the default repository does not exist.
@@ -167,15 +170,25 @@ async fn dispatch(
             if !Endpoint::Base.allows(req.method()) {
                 return Err(unsupported());
             }
+            gate::require_authenticated(&req)?;
             return Ok(base::check());
         }
         Err(e) => return Err(e),
     };
     metrics_mw::label(&req, None, Some(&target.repo.config().name));
-    let endpoint = Endpoint::parse(req.method(), &target.rest)?;
+    let endpoint = Endpoint::parse(req.method(), &target.rest).map_err(|e| gate::hide(&req, e))?;
     metrics_mw::label(&req, Some(endpoint.route_label()), None);
     if !endpoint.allows(req.method()) {
         return Err(unsupported());
+    }
+    let client_name = endpoint.image().map(|n| format!("{}{n}", target.prefix));
+    if !gate::authorize(
+        &req,
+        &target.repo.config(),
+        client_name.as_deref(),
+        &endpoint,
+    )? {
+        return Ok(base::empty_catalog());
     }
     let ctx = Ctx {
         registry,

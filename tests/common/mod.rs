@@ -99,9 +99,10 @@ async fn wait_for_listen_line(log_path: &Path, child: &mut Child) -> String {
             let line = text
                 .lines()
                 .rev()
-                .find(|l| l.contains("berth listening on http://"))
+                .find(|l| l.contains("berth listening on http"))
                 .unwrap();
-            let after = line.split("berth listening on http://").nth(1).unwrap();
+            // `http://ADDR` or, with TLS, `https://ADDR`.
+            let after = line.split("://").nth(1).unwrap();
             return after.split_whitespace().next().unwrap().to_string();
         }
         if let Ok(Some(status)) = child.try_wait() {

@@ -15,6 +15,7 @@ mod error;
 mod proxy_wire;
 mod repositories;
 mod tasks;
+mod security;
 mod wire;
 
 use actix_web::body::MessageBody;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tasks/{id}", web::delete().to(tasks::delete))
             .route("/tasks/{id}/run", web::post().to(tasks::run))
             .route("/berth/clock", web::put().to(tasks::set_clock))
+            .configure(security::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -68,6 +68,7 @@ pub struct DockerIn {
     pub http_port: Option<u16>,
     pub https_port: Option<u16>,
     pub subdomain: Option<String>,
+    pub force_basic_auth: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +135,7 @@ impl RepositoryRequest {
         config.online = online;
         config.blob_store = required(storage.blob_store_name, "storage.blobStoreName")?;
         config.http_port = docker.http_port;
+        config.force_basic_auth = docker.force_basic_auth.unwrap_or(true);
         match kind {
             RepositoryKind::Hosted => {
                 let policy = required(storage.write_policy, "storage.writePolicy")?;
@@ -197,7 +199,7 @@ pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
     }
     let docker = json!({
         "v1Enabled": false,
-        "forceBasicAuth": true,
+        "forceBasicAuth": config.force_basic_auth,
         "httpPort": config.http_port,
         "httpsPort": null,
         "subdomain": null,

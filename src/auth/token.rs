@@ -1,0 +1,190 @@
+//! Docker registry bearer tokens: compact JWTs signed with HMAC-SHA256 (`HS256`) using
+//! `ring` directly. Berth is both the issuer and the only verifier, so a symmetric key kept
+//! in `<data>/token.key` (0600, generated on first start) is enough, and doing it by hand
+//! keeps the accepted shape tiny: exactly `{"alg":"HS256"}` headers, a constant-time
+//! signature check before the claims are even parsed, `alg: none` and every other algorithm
+//! refused.
+//!
+//! The `access` claim is Docker's (`[{"type":"repository","name":…,"actions":[…]}]`) with one
+//! addition per entry: `repository`, the Berth repository the name was resolved in, so a
+//! token for `app` on one connector port is worthless on another.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+
+use super::password::write_private;
+use super::AuthError;
+
+pub const ISSUER: &str = "berth";
+/// Clock skew tolerated on `nbf`.
+const LEEWAY_SECS: i64 = 30;
+
+/// One granted scope.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Access {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub actions: Vec<String>,
+    /// The Berth repository `name` resolves in (empty for `registry:catalog:*`).
+    #[serde(default)]
+    pub repository: String,
+}
+
+/// Whether a token is for API calls or for getting new tokens (OAuth2 refresh).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Use {
+    Access,
+    Refresh,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    /// The user; absent for anonymous tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    pub aud: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: String,
+    #[serde(default)]
+    pub access: Vec<Access>,
+    #[serde(rename = "use")]
+    pub usage: Use,
+}
+
+impl Claims {
+    /// Whether the token grants `action` (`pull`, `push`, `delete`) on `name` as resolved in
+    /// `repository`.
+    pub fn grants(&self, repository: &str, name: &str, action: &str) -> bool {
+        self.access.iter().any(|a| {
+            a.kind == "repository"
+                && a.name == name
+                && a.repository == repository
+                && a.actions.iter().any(|x| x == action || x == "*")
+        })
+    }
+
+    pub fn grants_catalog(&self, repository: &str) -> bool {
+        self.access
+            .iter()
+            .any(|a| a.kind == "registry" && a.name == "catalog" && a.repository == repository)
+    }
+}
+
+pub struct TokenKeys {
+    key: hmac::Key,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+}
+
+impl TokenKeys {
+    /// Reads the signing key, creating it (32 random bytes, mode 0600) on first start.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        if !path.exists() {
+            let secret = super::password::random_secret(32);
+            write_private(path, secret.as_bytes())?;
+        }
+        let bytes = std::fs::read(path)?;
+        if bytes.len() < 32 {
+            anyhow::bail!("{} is too short to be a signing key", path.display());
+        }
+        Ok(TokenKeys::from_secret(&bytes))
+    }
+
+    pub fn from_secret(secret: &[u8]) -> Self {
+        TokenKeys {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = B64.encode(serde_json::to_vec(claims).expect("claims serialize"));
+        let signed = format!("{header}.{payload}");
+        let tag = hmac::sign(&self.key, signed.as_bytes());
+        format!("{signed}.{}", B64.encode(tag.as_ref()))
+    }
+
+    /// Verifies signature, algorithm, issuer, lifetime and use; returns the claims.
+    pub fn verify(&self, token: &str, usage: Use, now: i64) -> Result<Claims, AuthError> {
+        let bad = || AuthError::BadCredentials;
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let header: Header =
+            serde_json::from_slice(&B64.decode(h).map_err(|_| bad())?).map_err(|_| bad())?;
+        if header.alg != "HS256" {
+            return Err(bad());
+        }
+        let signature = B64.decode(s).map_err(|_| bad())?;
+        let signed_len = h.len() + 1 + p.len();
+        hmac::verify(&self.key, &token.as_bytes()[..signed_len], &signature).map_err(|_| bad())?;
+        let claims: Claims =
+            serde_json::from_slice(&B64.decode(p).map_err(|_| bad())?).map_err(|_| bad())?;
+        let live = claims.exp > now && claims.nbf <= now + LEEWAY_SECS;
+        if claims.iss != ISSUER || !live || claims.usage != usage {
+            return Err(bad());
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            iss: ISSUER.into(),
+            sub: Some("u".into()),
+            aud: "svc".into(),
+            exp,
+            nbf: 0,
+            iat: 0,
+            jti: "j".into(),
+            access: vec![],
+            usage: Use::Access,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_tampering_does_not() {
+        let keys = TokenKeys::from_secret(&[7; 32]);
+        let token = keys.sign(&claims(100));
+        assert!(keys.verify(&token, Use::Access, 50).is_ok());
+        assert!(keys.verify(&token, Use::Refresh, 50).is_err());
+        assert!(keys.verify(&token, Use::Access, 100).is_err(), "expired");
+        let other = TokenKeys::from_secret(&[8; 32]);
+        assert!(other.verify(&token, Use::Access, 50).is_err(), "other key");
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = B64.encode(serde_json::to_vec(&claims(10_000)).unwrap());
+        parts[1] = &forged;
+        assert!(keys.verify(&parts.join("."), Use::Access, 50).is_err());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let keys = TokenKeys::from_secret(&[7; 32]);
+        let header = B64.encode(br#"{"alg":"none"}"#);
+        let payload = B64.encode(serde_json::to_vec(&claims(100)).unwrap());
+        assert!(keys
+            .verify(&format!("{header}.{payload}."), Use::Access, 50)
+            .is_err());
+    }
+}

@@ -1,0 +1,399 @@
+//! The security gate, in front of every handler when `security.enabled` is true.
+//!
+//! [`gate`] (middleware on the whole app) classifies the path with [`guard_of`], the table of
+//! every route family, and refuses anything not in it. It authenticates the caller (Basic or
+//! Bearer) and, for the admin API, requires the admin privilege. Registry routes need the
+//! repository and endpoint first, so `dispatch` calls [`authorize`] once it has parsed them
+//! and before any handler runs; the action comes from `Endpoint::actions`, the registry's
+//! own table. Unauthenticated → 401 with a challenge (Bearer when the DockerToken realm is
+//! active, else Basic); authenticated but not allowed → 403 `DENIED`.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HOST};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use base64::Engine;
+use serde_json::json;
+
+use super::endpoint::Endpoint;
+use super::error::ApiError;
+use super::Connector;
+use crate::auth::token::Use;
+use crate::auth::{Action, AuthError, Principal, Security};
+use crate::model::RepositoryConfig;
+use crate::oci::OciErrorCode;
+
+/// Who may call a family of routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// Health and status: anyone.
+    Public,
+    /// The token endpoint authenticates by itself.
+    Token,
+    /// `/v2/…`: per endpoint and repository, decided by [`authorize`].
+    Registry,
+    /// Admin REST and metrics: a user holding `nx-all`.
+    Admin,
+}
+
+/// The route table. Anything it does not list is denied.
+pub fn guard_of(path: &str) -> Option<Guard> {
+    let registry_path = |p: &str| p == "/v2" || p.starts_with("/v2/");
+    let in_repository = path
+        .strip_prefix("/repository/")
+        .and_then(|r| r.split_once('/'))
+        .map(|(_, rest)| format!("/{rest}"));
+    let v2 = in_repository.as_deref().unwrap_or(path);
+    match path {
+        "/healthz" | "/readyz" | "/service/rest/v1/status" | "/service/rest/v1/status/writable" => {
+            Some(Guard::Public)
+        }
+        "/metrics" => Some(Guard::Admin),
+        _ if v2 == "/v2/token" => Some(Guard::Token),
+        _ if registry_path(v2) => Some(Guard::Registry),
+        _ if in_repository.is_none() && path.starts_with("/service/rest/") => Some(Guard::Admin),
+        _ if path.starts_with("/service/metrics/") => Some(Guard::Admin),
+        _ => None,
+    }
+}
+
+/// The middleware.
+pub async fn gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(security) = req.app_data::<web::Data<Security>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if !security.enabled() {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let refusal = match guard_of(req.path()) {
+        Some(Guard::Public | Guard::Token) => None,
+        Some(Guard::Registry) => match principal(req.request(), &security).await {
+            Ok(who) => {
+                req.extensions_mut().insert(who);
+                None
+            }
+            Err(e) => Some(registry_refusal(req.request(), &security, e, None).error_response()),
+        },
+        Some(Guard::Admin) => admin_refusal(req.request(), &security).await,
+        None => {
+            let e = match req.headers().contains_key(AUTHORIZATION) {
+                true => AuthError::Denied,
+                false => AuthError::Unauthenticated,
+            };
+            Some(registry_refusal(req.request(), &security, e, None).error_response())
+        }
+    };
+    match refusal {
+        Some(response) => Ok(req.into_response(response).map_into_right_body()),
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
+/// Credentials of a request: none (anonymous), Basic, or a bearer token.
+pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Principal, AuthError> {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Ok(Principal::Anonymous);
+    };
+    let value = value.to_str().map_err(|_| AuthError::BadCredentials)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::BadCredentials)?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "basic" => match basic_credentials(rest)? {
+            None => Ok(Principal::Anonymous),
+            Some((user, secret)) => {
+                let client = req.peer_addr().map(|a| a.ip().to_canonical());
+                Ok(Principal::User(
+                    security.login(&user, &secret, client).await?,
+                ))
+            }
+        },
+        // Switching the realm off (Basic only) also stops the tokens it issued.
+        "bearer" if security.token_realm_active() => {
+            let claims = security
+                .tokens
+                .verify(rest.trim(), Use::Access, crate::meta::now())?;
+            match &claims.sub {
+                Some(user) if !security.can_log_in(user) => Err(AuthError::BadCredentials),
+                _ => Ok(Principal::Token(claims)),
+            }
+        }
+        _ => Err(AuthError::BadCredentials),
+    }
+}
+
+/// `user:password` from a Basic value; `None` for the empty `:` (Nexus: no credentials).
+pub fn basic_credentials(encoded: &str) -> Result<Option<(String, String)>, AuthError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| AuthError::BadCredentials)?;
+    let text = String::from_utf8(bytes).map_err(|_| AuthError::BadCredentials)?;
+    let (user, secret) = text.split_once(':').ok_or(AuthError::BadCredentials)?;
+    if user.is_empty() && secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((user.to_string(), secret.to_string())))
+}
+
+/// Whether a parsed registry request may proceed. `Ok(false)` only for a catalog the
+/// caller may not browse: it is answered as empty rather than refused.
+pub fn authorize(
+    req: &HttpRequest,
+    repo: &RepositoryConfig,
+    client_name: Option<&str>,
+    endpoint: &Endpoint,
+) -> Result<bool, ApiError> {
+    let Some(security) = req.app_data::<web::Data<Security>>() else {
+        return Ok(true);
+    };
+    if !security.enabled() {
+        return Ok(true);
+    }
+    let who = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous);
+    let actions = endpoint.actions(req.method());
+    let refuse = |e| {
+        Err(registry_refusal(
+            req,
+            security,
+            e,
+            client_name.map(|n| (n, actions)),
+        ))
+    };
+    let may = |a: Action| security.permits(&who, repo, a);
+    match (&who, endpoint) {
+        (Principal::Anonymous, Endpoint::Base) => refuse(AuthError::Unauthenticated),
+        (_, Endpoint::Base) => Ok(true),
+        (Principal::Token(claims), Endpoint::Catalog) => {
+            Ok(claims.grants_catalog(&repo.name) && may(Action::Browse))
+        }
+        (Principal::Anonymous, Endpoint::Catalog) if !may(Action::Browse) => {
+            refuse(AuthError::Unauthenticated)
+        }
+        (_, Endpoint::Catalog) => Ok(may(Action::Browse)),
+        (Principal::Token(claims), _) => {
+            let name = client_name.unwrap_or_default();
+            let scoped = actions
+                .iter()
+                .any(|a| claims.grants(&repo.name, name, docker_action(*a)));
+            match (scoped, actions.iter().any(|a| may(*a))) {
+                (true, true) => Ok(true),
+                (false, _) if claims.sub.is_none() => refuse(AuthError::Unauthenticated),
+                (false, _) => refuse(AuthError::InsufficientScope),
+                (true, false) => refuse(AuthError::Denied),
+            }
+        }
+        _ if actions.iter().any(|a| may(*a)) => Ok(true),
+        (Principal::Anonymous, _) => refuse(AuthError::Unauthenticated),
+        _ => refuse(AuthError::Denied),
+    }
+}
+
+/// `/v2/` when no repository resolves: any authenticated caller (as for [`Endpoint::Base`]).
+pub fn require_authenticated(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(security) = req.app_data::<web::Data<Security>>() else {
+        return Ok(());
+    };
+    let anonymous = matches!(
+        req.extensions().get::<Principal>(),
+        Some(Principal::Anonymous)
+    );
+    if security.enabled() && anonymous {
+        return Err(registry_refusal(
+            req,
+            security,
+            AuthError::Unauthenticated,
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Docker's token action for a repository action.
+pub fn docker_action(action: Action) -> &'static str {
+    match action {
+        Action::Browse | Action::Read => "pull",
+        Action::Add | Action::Edit => "push",
+        Action::Delete => "delete",
+    }
+}
+
+/// Turns an authentication or authorization failure on a registry route into the OCI error,
+/// with the challenge that tells clients how to authenticate (and, for tokens, the scope).
+pub fn registry_refusal(
+    req: &HttpRequest,
+    security: &Security,
+    e: AuthError,
+    scope: Option<(&str, &[Action])>,
+) -> ApiError {
+    match e {
+        AuthError::Denied => ApiError::code(OciErrorCode::Denied),
+        AuthError::Throttled => ApiError::new(OciErrorCode::TooManyRequests, e.to_string())
+            .with_header(
+                "retry-after",
+                security.settings.login_window_secs.to_string(),
+            ),
+        AuthError::Unauthenticated | AuthError::BadCredentials | AuthError::InsufficientScope => {
+            let message = match e {
+                AuthError::BadCredentials => "authentication failed",
+                AuthError::InsufficientScope => "the token does not grant this action",
+                _ => "authentication required",
+            };
+            ApiError::new(OciErrorCode::Unauthorized, message)
+                .with_header("www-authenticate", challenge(req, security, scope, &e))
+        }
+        other => {
+            tracing::error!(error = %other, "security check failed");
+            ApiError::code(OciErrorCode::Unavailable)
+        }
+    }
+}
+
+/// With security on, an anonymous caller learns nothing from a bad path (which repositories
+/// exist, which names are valid): they are asked to authenticate instead.
+pub fn hide(req: &HttpRequest, e: ApiError) -> ApiError {
+    let Some(security) = req.app_data::<web::Data<Security>>() else {
+        return e;
+    };
+    let anonymous = matches!(
+        req.extensions().get::<Principal>(),
+        Some(Principal::Anonymous)
+    );
+    if security.enabled() && anonymous && !matches!(req.path(), "/v2" | "/v2/") {
+        return registry_refusal(req, security, AuthError::Unauthenticated, None);
+    }
+    e
+}
+
+fn challenge(
+    req: &HttpRequest,
+    security: &Security,
+    scope: Option<(&str, &[Action])>,
+    e: &AuthError,
+) -> String {
+    if !security.token_realm_active() {
+        return "Basic realm=\"Berth\"".into();
+    }
+    let realm = realm_url(req, security);
+    let mut out = format!("Bearer realm=\"{realm}\",service=\"{realm}\"");
+    if let Some((name, actions)) = scope {
+        let mut wanted: Vec<&str> = actions.iter().map(|a| docker_action(*a)).collect();
+        if wanted.contains(&"push") {
+            wanted.insert(0, "pull");
+        }
+        wanted.dedup();
+        out.push_str(&format!(
+            ",scope=\"repository:{name}:{}\"",
+            wanted.join(",")
+        ));
+    }
+    if matches!(e, AuthError::InsufficientScope) {
+        out.push_str(",error=\"insufficient_scope\"");
+    }
+    out
+}
+
+/// `<scheme>://<host>[/repository/<repo>]/v2/token` as this client reaches the server.
+/// `X-Forwarded-Proto`/`-Host` count only from `security.trusted_proxies`.
+pub fn realm_url(req: &HttpRequest, security: &Security) -> String {
+    let (scheme, host) = external_origin(req, security);
+    let path = req.path();
+    let base = match path
+        .strip_prefix("/repository/")
+        .and_then(|r| r.split_once('/'))
+    {
+        Some((repo, _)) if req.app_data::<Connector>().is_none() => format!("/repository/{repo}"),
+        _ => String::new(),
+    };
+    format!("{scheme}://{host}{base}/v2/token")
+}
+
+fn external_origin(req: &HttpRequest, security: &Security) -> (String, String) {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let trusted = req
+        .peer_addr()
+        .map(|a| a.ip().to_canonical())
+        .is_some_and(|ip| security.settings.trusted_proxies.contains(&ip));
+    let scheme = req.app_config().secure().then(|| "https".to_string());
+    let scheme = scheme.unwrap_or_else(|| "http".into());
+    let host = header(HOST.as_str())
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| req.app_config().host().to_string());
+    if trusted {
+        let scheme = header("x-forwarded-proto").unwrap_or(scheme);
+        let host = header("x-forwarded-host").unwrap_or(host);
+        return (scheme, host);
+    }
+    (scheme, host)
+}
+
+/// The admin API: a user with the admin privilege, over Basic (as Nexus clients send).
+async fn admin_refusal(req: &HttpRequest, security: &Security) -> Option<HttpResponse> {
+    let (status, message) = match principal(req, security).await {
+        Ok(Principal::User(user)) if security.is_admin(&user) => return None,
+        Ok(Principal::User(_)) | Ok(Principal::Token(_)) => (403, "Forbidden"),
+        Ok(Principal::Anonymous) => (401, "authentication required"),
+        Err(AuthError::Throttled) => (429, "too many failed login attempts; try again later"),
+        Err(_) => (401, "authentication failed"),
+    };
+    let status = actix_web::http::StatusCode::from_u16(status).expect("valid status");
+    let mut response = HttpResponse::build(status);
+    if status == actix_web::http::StatusCode::UNAUTHORIZED {
+        response.insert_header(("WWW-Authenticate", "BASIC realm=\"Berth\""));
+    }
+    Some(response.json(json!({"id": "*", "message": message})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_family_has_a_guard_and_others_none() {
+        assert_eq!(guard_of("/healthz"), Some(Guard::Public));
+        assert_eq!(guard_of("/v2/"), Some(Guard::Registry));
+        assert_eq!(guard_of("/v2"), Some(Guard::Registry));
+        assert_eq!(guard_of("/v2/token"), Some(Guard::Token));
+        assert_eq!(guard_of("/repository/r/v2/token"), Some(Guard::Token));
+        assert_eq!(
+            guard_of("/repository/r/v2/a/tags/list"),
+            Some(Guard::Registry)
+        );
+        assert_eq!(
+            guard_of("/service/rest/v1/security/users"),
+            Some(Guard::Admin)
+        );
+        assert_eq!(guard_of("/service/rest/v1/status"), Some(Guard::Public));
+        assert_eq!(guard_of("/service/metrics/prometheus"), Some(Guard::Admin));
+        assert_eq!(guard_of("/metrics"), Some(Guard::Admin));
+        for denied in [
+            "/",
+            "/v2x",
+            "/repository/r/service/rest/v1/x",
+            "/favicon.ico",
+            "/v1/",
+        ] {
+            assert_eq!(guard_of(denied), None, "{denied}");
+        }
+    }
+
+    #[test]
+    fn empty_basic_credentials_mean_anonymous() {
+        assert!(basic_credentials("Og==").unwrap().is_none());
+        let (u, p) = basic_credentials("dTpwOnE=").unwrap().unwrap();
+        assert_eq!((u.as_str(), p.as_str()), ("u", "p:q"));
+        assert!(basic_credentials("!!").is_err());
+    }
+}
