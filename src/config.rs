@@ -270,7 +270,7 @@ impl Settings {
         let mut shown = self.clone();
         for repo in &mut shown.repositories {
             repo.proxy = repo.proxy.as_ref().map(|p| p.redacted());
-        let mut shown = self.clone();
+        }
         if let Some(p) = shown.security.initial_admin_password.as_mut() {
             p.0 = "<redacted>".into();
         }

@@ -27,5 +27,5 @@ pub mod startup;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;
-pub mod usage;
 pub mod tls;
+pub mod usage;

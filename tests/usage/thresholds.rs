@@ -205,14 +205,16 @@ async fn bad_usage_settings_stop_the_server_at_start() {
     assert!(message.contains("block"), "{message}");
 }
 
-/// INTEGRATOR (security issue): the settings that turn authentication on. Fill them in and
-/// remove the `#[ignore]` below once a wrong password gets a 401. Until then the same
-/// classification is tested in-process (`src/http/usage_mw.rs`,
-/// `responses_with_status_401_are_tallied_apart_from_counted_requests`).
-const AUTH_ON: &[&str] = &[];
+/// Authentication on, with a known admin password and login throttling out of the way (a
+/// throttled attempt is answered 429, and this test wants 200 plain 401s).
+const ADMIN_PASSWORD: &str = "usage-Admin-1";
+const AUTH_ON: &[&str] = &[
+    "BERTH_SECURITY__ENABLED=true",
+    "BERTH_SECURITY__INITIAL_ADMIN_PASSWORD=usage-Admin-1",
+    "BERTH_SECURITY__LOGIN_FAILURES_MAX=100000",
+];
 
 #[tokio::test]
-#[ignore = "INTEGRATOR: needs authentication (401s) from the security work; see AUTH_ON"]
 async fn a_flood_of_401s_does_not_count_toward_the_request_limit() {
     let mut env = vec![
         "BERTH_USAGE__REQUESTS__LIMIT=50",
@@ -229,7 +231,14 @@ async fn a_flood_of_401s_does_not_count_toward_the_request_limit() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
-    let u = usage(&app).await;
+    let r = app
+        .req(Method::GET, "/service/rest/v1/usage")
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let u: Value = r.json().await.unwrap();
     assert_eq!(u["unauthorizedRequests"], 200, "{u}");
     assert!(u["requests"]["value"].as_u64().unwrap() < 50, "{u}");
     assert_eq!(u["requests"]["state"], "under", "{u}");

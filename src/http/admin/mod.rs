@@ -14,8 +14,8 @@ mod components;
 mod error;
 mod proxy_wire;
 mod repositories;
-mod tasks;
 mod security;
+mod tasks;
 mod wire;
 
 use actix_web::body::MessageBody;
