@@ -22,10 +22,15 @@ use crate::oci::{Algorithm, Digest, Hasher};
 
 /// Gather this much before handing a batch to the blocking pool.
 const BATCH_BYTES: usize = 1 << 20;
+/// Start the disk writing back this much of the file as soon as it is written, rather than
+/// leaving it all to the final fsync.
+const WRITEBACK_BYTES: u64 = 8 << 20;
 
 struct WriterIo {
     file: File,
     hasher: Hasher,
+    /// Where the range not yet sent to writeback starts.
+    writeback_from: u64,
 }
 
 type FlushOutcome = (WriterIo, u64, Option<io::Error>);
@@ -50,6 +55,7 @@ impl DigestWriter {
             io: Some(WriterIo {
                 file,
                 hasher: Hasher::new(algorithm),
+                writeback_from: 0,
             }),
             offset: 0,
             pending: Vec::new(),
@@ -107,7 +113,7 @@ impl DigestWriter {
     pub async fn finish(mut self) -> Result<(PathBuf, Digest, u64), StorageError> {
         self.flush().await?;
         let io = self.io.take().ok_or(StorageError::Poisoned)?;
-        let WriterIo { file, hasher } = io;
+        let WriterIo { file, hasher, .. } = io;
         tokio::task::spawn_blocking(move || file.sync_all())
             .await
             .map_err(join_error)??;
@@ -206,7 +212,33 @@ fn write_batch(mut io: WriterIo, batch: Vec<Bytes>, start: u64) -> FlushOutcome 
             }
         }
     }
+    start_writeback(&mut io, start + written);
     (io, written, None)
+}
+
+/// Asks the kernel to start writing the file's pages up to `end` to disk (without waiting),
+/// every `WRITEBACK_BYTES`. The disk then works while the rest of the body arrives, so the
+/// final fsync of a big blob finds little left to do: a 512 MiB push no longer pays for
+/// receiving and for writing one after the other. Best effort: on error the fsync does it all.
+fn start_writeback(io: &mut WriterIo, end: u64) {
+    if end < io.writeback_from + WRITEBACK_BYTES {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let len = (end - io.writeback_from) as libc::off64_t;
+        // SAFETY: a plain syscall on a file descriptor this struct owns.
+        unsafe {
+            libc::sync_file_range(
+                io.file.as_raw_fd(),
+                io.writeback_from as libc::off64_t,
+                len,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    io.writeback_from = end;
 }
 
 /// `write_all` over several buffers with `writev`.
