@@ -98,9 +98,14 @@ pub async fn record(
     match next.call(req).await {
         Ok(res) => {
             guard.status = status_class(res.status().as_u16());
-            if let BodySize::Sized(n) = res.response().body().size() {
-                guard.response_bytes = n;
-            }
+            // A HEAD announces a length (even a sized body) but sends nothing; streamed
+            // bodies (whole blobs, ranges) announce theirs in the header.
+            guard.response_bytes = match res.response().body().size() {
+                _ if guard.method == "HEAD" => 0,
+                BodySize::Sized(n) => n,
+                BodySize::Stream => response_content_length(res.headers()),
+                BodySize::None => 0,
+            };
             Ok(res)
         }
         Err(e) => {
@@ -108,6 +113,14 @@ pub async fn record(
             Err(e)
         }
     }
+}
+
+fn response_content_length(headers: &actix_web::http::header::HeaderMap) -> u64 {
+    headers
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn content_length(req: &ServiceRequest) -> u64 {

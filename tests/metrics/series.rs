@@ -246,3 +246,37 @@ async fn blob_gets_count_as_pulls_and_heads_do_not() {
     let text = scrape(&app).await;
     assert_eq!(value(&text, "berth_blobs_pulled_total", &[REPO]), Some(2.0));
 }
+
+/// Big blobs and ranges are streamed (no sized body): their bytes still count, from the
+/// Content-Length they are sent with; a HEAD, which sends no body, counts nothing.
+#[tokio::test]
+async fn streamed_blob_responses_count_their_bytes() {
+    let app = spawn_app().await;
+    let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let digest = app.push_blob("team/big", &big).await;
+    let path = format!("/v2/team/big/blobs/{digest}");
+    let before = scrape(&app).await;
+    let blob_out =
+        |t: &str| value(t, "berth_http_response_bytes_total", &[("route", "blob")]).unwrap_or(0.0);
+
+    let r = app.req(Method::GET, &path).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().len(), big.len());
+    let r = app
+        .req(Method::GET, &path)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().len(), 100);
+    let r = app.req(Method::HEAD, &path).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let after = scrape(&app).await;
+    assert_eq!(
+        blob_out(&after) - blob_out(&before),
+        (big.len() + 100) as f64,
+        "{after}"
+    );
+}
