@@ -45,6 +45,13 @@ pub const BLOB_STORE_SOFT_QUOTA: &str = "berth_blob_store_soft_quota_bytes";
 pub const BLOB_STORE_HARD_QUOTA: &str = "berth_blob_store_hard_quota_bytes";
 /// Components (tagged manifests, the Nexus definition), by hosted `repository`.
 pub const COMPONENTS: &str = "berth_components";
+/// Distinct blobs linked into a hosted repository's images, by `repository`.
+pub const REPOSITORY_BLOBS: &str = "berth_repository_blobs";
+/// Bytes of the distinct blobs linked into a hosted repository, by `repository` (a blob shared
+/// with another repository counts in both; the store's own figure counts it once).
+pub const REPOSITORY_BLOB_BYTES: &str = "berth_repository_blob_bytes";
+/// How often the per-repository blob figures are recomputed: they scan `image_blobs`.
+const REPOSITORY_TOTALS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Lookups in the in-memory manifest cache, by `result` (`hit` or `miss`).
 pub const MANIFEST_CACHE_LOOKUPS: &str = "berth_manifest_cache_lookups_total";
 
@@ -194,6 +201,15 @@ fn describe() {
         Unit::Seconds,
         "Duration of the last garbage collection"
     );
+    describe_gauge!(
+        REPOSITORY_BLOBS,
+        "Distinct blobs linked into a hosted repository"
+    );
+    describe_gauge!(
+        REPOSITORY_BLOB_BYTES,
+        Unit::Bytes,
+        "Bytes of the distinct blobs linked into a hosted repository"
+    );
     describe_gauge!(GC_RUNNING, "1 while a garbage collection of the store runs");
     crate::proxy::metrics::describe();
 }
@@ -222,9 +238,32 @@ pub async fn render(registry: &Registry) -> String {
         }
         Err(e) => tracing::warn!(error = %e, "cannot count components for metrics"),
     }
+    refresh_repository_totals(registry).await;
     crate::usage::export_metrics(registry.usage()).await;
     handle.run_upkeep();
     handle.render()
+}
+
+/// Per-repository blob figures, recomputed at most every [`REPOSITORY_TOTALS_EVERY`] (the
+/// gauges keep their last values between refreshes).
+async fn refresh_repository_totals(registry: &Registry) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < REPOSITORY_TOTALS_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    match registry.repository_blob_totals().await {
+        Ok(totals) => {
+            for (repository, blobs, bytes) in totals {
+                gauge!(REPOSITORY_BLOBS, "repository" => repository.clone()).set(blobs as f64);
+                gauge!(REPOSITORY_BLOB_BYTES, "repository" => repository).set(bytes as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot total repository blobs for metrics"),
+    }
 }
 
 /// The bounded `method` label.

@@ -21,4 +21,22 @@ impl Registry {
         out.sort();
         Ok(out)
     }
+
+    /// Blobs and bytes linked into every hosted repository (zero included), see
+    /// [`crate::meta::MetaStore::repository_blob_totals`].
+    pub async fn repository_blob_totals(&self) -> Result<Vec<(String, u64, u64)>, MetaError> {
+        let totals = self.meta.repository_blob_totals().await?;
+        let mut out: Vec<(String, u64, u64)> = self
+            .repos
+            .iter()
+            .filter(|r| matches!(r.value(), Repository::Hosted(_)))
+            .map(|r| {
+                let name = r.key().clone();
+                let (blobs, bytes) = totals.get(&name).copied().unwrap_or((0, 0));
+                (name, blobs, bytes)
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
 }

@@ -280,3 +280,31 @@ async fn streamed_blob_responses_count_their_bytes() {
         "{after}"
     );
 }
+
+/// Blobs and bytes per repository count a blob once per repository, however many of its
+/// images link it.
+#[tokio::test]
+async fn repository_blob_gauges_count_each_blob_once_per_repository() {
+    let app = spawn_app().await;
+    app.push_image("team/a", "v1", "one").await;
+    app.push_image("team/b", "v1", "two").await;
+    // The layer of "one" linked into a second image of the same repository.
+    app.push_blob("team/b", b"layer of one").await;
+    let text = scrape(&app).await;
+    let sizes = [
+        "{\"seed\":\"one\"}".len(),
+        "layer of one".len(),
+        "{\"seed\":\"two\"}".len(),
+        "layer of two".len(),
+    ];
+    assert_eq!(
+        value(&text, "berth_repository_blobs", &[REPO]),
+        Some(4.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "berth_repository_blob_bytes", &[REPO]),
+        Some(sizes.iter().sum::<usize>() as f64),
+        "{text}"
+    );
+}
