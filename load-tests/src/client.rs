@@ -152,7 +152,7 @@ impl Session {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| LoadError("401 without WWW-Authenticate".into()))?;
-        let (scheme, params) = parse_challenge(challenge);
+        let (scheme, params) = berth::oci::challenge::parse(challenge);
         if scheme.eq_ignore_ascii_case("basic") {
             if self.target.user.is_none() {
                 return Err(LoadError(
@@ -166,9 +166,8 @@ impl Session {
             return Err(LoadError(format!("unsupported challenge {challenge:?}")));
         }
         let realm = params
-            .iter()
-            .find(|(k, _)| k == "realm")
-            .map(|(_, v)| v.clone())
+            .get("realm")
+            .cloned()
             .ok_or_else(|| LoadError("Bearer challenge without realm".into()))?;
         let mut query: Vec<(String, String)> =
             params.into_iter().filter(|(k, _)| k == "service").collect();
@@ -195,39 +194,6 @@ impl Session {
     }
 }
 
-/// Splits `Bearer realm="…",service="…"` into the scheme and its parameters.
-pub fn parse_challenge(value: &str) -> (String, Vec<(String, String)>) {
-    let value = value.trim();
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let mut params = Vec::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (val, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        params.push((key, val.to_string()));
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    (scheme.to_string(), params)
-}
-
 /// A header value as a string, or empty.
 pub fn header_str(resp: &Response, name: &str) -> String {
     resp.headers()
@@ -235,20 +201,4 @@ pub fn header_str(resp: &Response, name: &str) -> String {
         .and_then(|v: &HeaderValue| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_challenge;
-
-    #[test]
-    fn bearer_challenges_parse_with_quoted_commas() {
-        let (s, p) = parse_challenge(
-            r#"Bearer realm="https://r.example/token",service="reg",scope="repository:a/b:pull,push""#,
-        );
-        assert_eq!(s, "Bearer");
-        assert_eq!(p[0], ("realm".into(), "https://r.example/token".into()));
-        assert_eq!(p[1], ("service".into(), "reg".into()));
-        assert_eq!(p[2], ("scope".into(), "repository:a/b:pull,push".into()));
-    }
 }

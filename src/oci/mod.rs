@@ -2,6 +2,7 @@
 //! error-code table. Pure types and parsing, no I/O, so every rule here is unit-tested and
 //! nothing that fails to parse can reach the storage layer.
 
+pub mod challenge;
 pub mod digest;
 pub mod error_code;
 pub mod manifest;

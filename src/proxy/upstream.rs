@@ -185,7 +185,7 @@ impl Upstream {
 
     /// Answers a `WWW-Authenticate` challenge and remembers the result for `scope`.
     async fn authenticate(&self, challenge: &str, scope: &str) -> Result<Auth, UpstreamError> {
-        let (scheme, params) = parse_challenge(challenge);
+        let (scheme, params) = crate::oci::challenge::parse(challenge);
         let (auth, expires) = if scheme.eq_ignore_ascii_case("basic") {
             if self.credentials.is_none() {
                 return Err(UpstreamError::Refused(format!(
@@ -299,57 +299,10 @@ fn describe(e: &reqwest::Error) -> String {
     source.to_string()
 }
 
-/// Splits `Bearer realm="x",service="y"` into the scheme and its parameters.
-fn parse_challenge(header: &str) -> (String, HashMap<String, String>) {
-    let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    let mut params = HashMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else {
-            break;
-        };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            match quoted.find('"') {
-                Some(end) => (&quoted[..end], &quoted[end + 1..]),
-                None => (quoted, ""),
-            }
-        } else {
-            match after.find(',') {
-                Some(end) => (&after[..end], &after[end..]),
-                None => (after, ""),
-            }
-        };
-        params.insert(key, value.to_string());
-        rest = remaining.trim_start_matches(',').trim();
-    }
-    (scheme.to_string(), params)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::oci::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
-
-    #[test]
-    fn challenges_parse_with_quoted_commas() {
-        let (scheme, p) = parse_challenge(
-            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push""#,
-        );
-        assert_eq!(scheme, "Bearer");
-        assert_eq!(p["realm"], "https://auth.docker.io/token");
-        assert_eq!(p["service"], "registry.docker.io");
-        assert_eq!(p["scope"], "repository:library/alpine:pull,push");
-        let (scheme, p) = parse_challenge("Basic realm=registry");
-        assert_eq!(scheme, "Basic");
-        assert_eq!(p["realm"], "registry");
-    }
 
     #[test]
     fn the_accept_header_names_every_manifest_type() {
