@@ -8,9 +8,9 @@ use dashmap::DashMap;
 
 use super::messages::*;
 use super::{ImageState, ManifestCache, RegistryError, UploadSession};
-use crate::meta::{MetaStore, NewManifest};
+use crate::meta::{ManifestRecord, MetaStore, NewManifest};
 use crate::model::{RepositoryConfig, WritePolicy};
-use crate::oci::{Algorithm, Digest, ImageName};
+use crate::oci::{Algorithm, Digest, ImageName, Tag};
 use crate::storage::FileStore;
 
 /// Shared state of one repository: read concurrently by request handlers, changed only
@@ -148,17 +148,30 @@ impl RepoCore {
         if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
             return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
         }
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+            .await
+    }
+
+    /// Writes a checked manifest (and its tag) to the database, then to the in-memory state.
+    async fn record_manifest(
+        &self,
+        image: &ImageState,
+        record: ManifestRecord,
+        blobs: &[Digest],
+        children: &[Digest],
+        tag: Option<Tag>,
+    ) -> Result<(), RegistryError> {
         let new = NewManifest {
-            record: &msg.record,
-            blobs: &msg.blobs,
-            children: &msg.children,
+            record: &record,
+            blobs,
+            children,
         };
         self.meta
-            .put_manifest(self.store.name(), image.id, &new, msg.tag.as_ref())
+            .put_manifest(self.store.name(), image.id, &new, tag.as_ref())
             .await?;
-        let digest = msg.record.digest.clone();
-        image.insert_manifest(msg.record);
-        if let Some(tag) = msg.tag {
+        let digest = record.digest.clone();
+        image.insert_manifest(record);
+        if let Some(tag) = tag {
             image.set_tag(tag.as_str(), digest);
         }
         Ok(())
@@ -192,20 +205,8 @@ impl RepoCore {
     /// is the authority; referenced blobs arrive when clients ask for them).
     pub(super) async fn cache_manifest(&self, msg: CacheManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
-        let new = NewManifest {
-            record: &msg.record,
-            blobs: &msg.blobs,
-            children: &msg.children,
-        };
-        self.meta
-            .put_manifest(self.store.name(), image.id, &new, msg.tag.as_ref())
-            .await?;
-        let digest = msg.record.digest.clone();
-        image.insert_manifest(msg.record);
-        if let Some(tag) = msg.tag {
-            image.set_tag(tag.as_str(), digest);
-        }
-        Ok(())
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+            .await
     }
 
     pub(super) async fn delete_manifest(&self, msg: DeleteManifest) -> Result<(), RegistryError> {
