@@ -14,6 +14,7 @@
 
 pub mod admin_client;
 pub mod auth;
+pub mod cleanup;
 pub mod config;
 pub mod connectors;
 pub mod http;

@@ -109,6 +109,10 @@ pub struct RepositoryConfig {
     /// anonymous clients may pull from this repository. Only matters with security enabled.
     #[serde(default = "yes")]
     pub force_basic_auth: bool,
+    /// Nexus `cleanup.policyNames`: the cleanup policies the `repository.cleanup` task
+    /// applies to this repository (see `crate::cleanup`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanup_policies: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -134,6 +138,7 @@ impl RepositoryConfig {
             writable_member: None,
             proxy: None,
             force_basic_auth: true,
+            cleanup_policies: Vec::new(),
         }
     }
 

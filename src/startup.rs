@@ -83,6 +83,7 @@ impl Application {
         ));
         connectors.open_configured().await?;
         crate::tasks::spawn_scheduler(registry.clone());
+        crate::registry::spawn_download_flusher(registry.clone());
         Ok(Application {
             listener,
             registry,

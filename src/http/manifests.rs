@@ -13,14 +13,19 @@ use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Ref
 use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
 use crate::registry::{read, Hosted};
 
+/// `pull` is true for a GET (a HEAD does not count as a download for cleanup policies).
 pub async fn get(
     ctx: &Ctx,
     name: ImageName,
     reference: Reference,
+    pull: bool,
 ) -> Result<HttpResponse, ApiError> {
     let found = read::find_manifest(&ctx.readers()?, &name, &reference).await?;
     let (digest, record) = (found.digest, found.record);
     let bytes = found.repo.manifest_bytes(&digest).await?;
+    if let (true, Reference::Tag(tag)) = (pull, &reference) {
+        found.repo.note_download(&name, tag.as_str());
+    }
     let mut response = HttpResponse::Ok();
     if found.stale {
         response.insert_header((super::proxy_blobs::CACHE_HEADER, "stale"));

@@ -216,7 +216,7 @@ async fn route(
         E::Manifest(name, reference) => match method {
             Method::PUT => manifests::put(ctx, req, body, name, reference).await,
             Method::DELETE => manifests::delete(ctx, name, reference).await,
-            _ => manifests::get(ctx, name, reference).await,
+            _ => manifests::get(ctx, name, reference, method == Method::GET).await,
         },
         E::Blob(name, digest) => match method {
             Method::DELETE => blobs::delete(ctx, name, digest).await,

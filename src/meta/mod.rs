@@ -6,6 +6,7 @@
 //! `synchronous=FULL`: a committed transaction survives a power cut.
 
 mod browse;
+mod cleanup;
 mod definitions;
 mod error;
 mod gc;

@@ -65,3 +65,5 @@ serialized!(CacheManifest => cache_manifest);
 serialized!(DeleteManifest => delete_manifest);
 serialized!(DeleteTag => delete_tag);
 serialized!(ExpireUploads => expire_uploads);
+serialized!(CleanupTag => cleanup_tag);
+serialized!(CleanupManifest => cleanup_manifest);

@@ -29,6 +29,9 @@ pub struct RepoCore {
     pub upload_expiry_secs: i64,
     /// Proxy repositories: the upstream and the cache's bookkeeping.
     pub proxy: Option<Arc<crate::proxy::ProxyState>>,
+    /// Pulls by tag not yet written to the metadata store: `(image, tag)` → Unix seconds.
+    /// Flushed in batches (see `registry/cleanup.rs`) so a pull never waits on a write.
+    pub downloads: DashMap<(String, String), i64>,
 }
 
 impl RepoCore {

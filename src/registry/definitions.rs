@@ -253,6 +253,7 @@ impl Registry {
             images: DashMap::new(),
             uploads: DashMap::new(),
             upload_expiry_secs: self.settings.limits.upload_expiry_secs as i64,
+            downloads: DashMap::new(),
             proxy: match &config.proxy {
                 Some(p) => Some(Arc::new(
                     crate::proxy::ProxyState::new(&config.name, p).map_err(upstream_error)?,

@@ -47,6 +47,11 @@ impl ImageState {
         self.tags.read().unwrap().get(tag).cloned()
     }
 
+    /// True if some tag points at `digest`.
+    pub fn is_tagged(&self, digest: &Digest) -> bool {
+        self.tags.read().unwrap().values().any(|d| d == digest)
+    }
+
     pub fn manifest(&self, digest: &Digest) -> Option<Arc<ManifestRecord>> {
         self.manifests.read().unwrap().get(digest).cloned()
     }

@@ -101,3 +101,21 @@ pub struct CacheManifest {
     pub blobs: Vec<Digest>,
     pub children: Vec<Digest>,
 }
+
+/// Cleanup: delete `tag` only if it still points at `digest` (a push may have moved it
+/// since the plan was made). True if deleted.
+#[derive(Message)]
+#[rtype(result = "Result<bool, RegistryError>")]
+pub struct CleanupTag {
+    pub name: ImageName,
+    pub tag: Tag,
+    pub digest: Digest,
+}
+
+/// Cleanup: delete a manifest only if no tag points at it any more. True if deleted.
+#[derive(Message)]
+#[rtype(result = "Result<bool, RegistryError>")]
+pub struct CleanupManifest {
+    pub name: ImageName,
+    pub digest: Digest,
+}

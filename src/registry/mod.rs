@@ -12,6 +12,7 @@
 
 mod actor;
 mod cache;
+mod cleanup;
 mod core;
 mod definitions;
 mod error;
@@ -34,6 +35,7 @@ use dashmap::DashMap;
 
 pub use actor::RepositoryActor;
 pub use cache::ManifestCache;
+pub use cleanup::spawn_download_flusher;
 pub use core::RepoCore;
 pub use error::RegistryError;
 pub use gc::GcReport;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Registry, RegistryError, Repository};
 use crate::config::GcSettings;
-use crate::tasks::{TaskDef, Tasks, COMPACT, DOCKER_GC, UPLOAD_PURGE};
+use crate::tasks::{TaskDef, Tasks, CLEANUP, COMPACT, DOCKER_GC, UPLOAD_PURGE};
 
 impl Registry {
     pub fn tasks(&self) -> &Tasks {
@@ -82,6 +82,7 @@ impl Registry {
                     .unwrap_or(self.settings.limits.upload_expiry_secs);
                 Ok(json!({ "uploadsRemoved": self.purge_uploads(age as i64) }))
             }
+            CLEANUP => self.run_cleanup(prop("repositoryName")).await,
             other => Err(RegistryError::Definition(format!(
                 "task type {other} is not supported"
             ))),

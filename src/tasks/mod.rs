@@ -6,7 +6,8 @@
 //! store has them from the moment it exists (Berth users should not have to discover that
 //! disk is never freed): `blobstore.compact` per blob store on `gc.compact_schedule`,
 //! `repository.docker.gc` per hosted repository (manual), and one hourly
-//! `repository.docker.upload-purge`. Tasks created through the API are persisted. Run state
+//! `repository.docker.upload-purge`, and the daily `repository.cleanup` (cleanup
+//! policies, see `crate::cleanup`). Tasks created through the API are persisted. Run state
 //! (last run, result, report) lives in memory: it is what this process did.
 
 mod run;
@@ -25,7 +26,8 @@ pub use schedule::Schedule;
 pub const DOCKER_GC: &str = "repository.docker.gc";
 pub const COMPACT: &str = "blobstore.compact";
 pub const UPLOAD_PURGE: &str = "repository.docker.upload-purge";
-pub const TYPES: &[&str] = &[DOCKER_GC, COMPACT, UPLOAD_PURGE];
+pub const CLEANUP: &str = "repository.cleanup";
+pub const TYPES: &[&str] = &[DOCKER_GC, COMPACT, UPLOAD_PURGE, CLEANUP];
 
 /// A task definition (Berth's own shape, persisted as JSON for created tasks).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -131,6 +133,15 @@ fn defaults(hosted: &[String], stores: &[String], compact_schedule: &str) -> Vec
         type_id: UPLOAD_PURGE.into(),
         enabled: true,
         schedule: Schedule::Cron("0 30 * * * ?".into()),
+        properties: BTreeMap::new(),
+    });
+    // Nexus's "Cleanup service": applies every repository's attached cleanup policies.
+    out.push(TaskDef {
+        id: CLEANUP.into(),
+        name: "Cleanup service".into(),
+        type_id: CLEANUP.into(),
+        enabled: true,
+        schedule: Schedule::Cron("0 0 1 * * ?".into()),
         properties: BTreeMap::new(),
     });
     out

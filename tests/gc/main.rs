@@ -1,11 +1,12 @@
 //! Garbage collection and tasks seen from outside: disk reclaimed exactly after deletes
 //! (files and byte counts), pushes racing collections, a crash in the middle of one, the
-//! Nexus task API and upload purge. Time is moved with the test clock
+//! Nexus task API and upload purge, cleanup policies. Time is moved with the test clock
 //! (`gc.test_clock`), never waited for.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cleanup;
 mod crash;
 mod docker_cli;
 mod race;

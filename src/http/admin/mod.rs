@@ -10,6 +10,7 @@
 //! Handlers return `Result<_, AdminError>`; `error.rs` alone turns errors into HTTP.
 
 mod blobstores;
+mod cleanup;
 mod components;
 mod error;
 mod proxy_wire;
@@ -71,6 +72,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tasks/{id}", web::delete().to(tasks::delete))
             .route("/tasks/{id}/run", web::post().to(tasks::run))
             .route("/berth/clock", web::put().to(tasks::set_clock))
+            .route("/cleanup-policies", web::get().to(cleanup::list))
+            .route("/cleanup-policies", web::post().to(cleanup::create))
+            .route("/cleanup-policies/{name}", web::get().to(cleanup::get))
+            .route("/cleanup-policies/{name}", web::put().to(cleanup::update))
+            .route(
+                "/cleanup-policies/{name}",
+                web::delete().to(cleanup::delete),
+            )
+            .route(
+                "/cleanup-policies/{name}/preview",
+                web::post().to(cleanup::preview),
+            )
             .configure(security::configure)
             .default_service(web::to(not_found)),
     );

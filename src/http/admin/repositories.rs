@@ -103,6 +103,7 @@ pub async fn create(
         ));
     }
     check_references(&registry, &config)?;
+    super::cleanup::check_attached(&registry, &config).await?;
     let listener = bind(&connectors, &config)?;
     registry.create_repository(config.clone()).await?;
     serve(connectors, &config, listener).await?;
@@ -133,6 +134,7 @@ pub async fn update(
         wire::parse_body::<RepositoryRequest>(&body)?.into_config(kind, Some(&name))?;
     keep_password(&current, &mut config);
     check_references(&registry, &config)?;
+    super::cleanup::check_attached(&registry, &config).await?;
     let listener = bind(&connectors, &config)?;
     registry.update_repository(config.clone()).await?;
     serve(connectors, &config, listener).await?;

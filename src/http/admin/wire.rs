@@ -3,7 +3,7 @@
 //! Requests are parsed leniently, as Nexus does: unknown fields (a GET result PUT back with
 //! its `format`/`type`/`url`, fields of other repository types) are ignored. Fields Berth
 //! has no behaviour for are accepted and answered with fixed values, except those whose
-//! silent loss would surprise an operator (an HTTPS port, a subdomain, cleanup policies),
+//! silent loss would surprise an operator (an HTTPS port, a subdomain),
 //! which are refused with a 400 naming the field.
 
 use serde::de::DeserializeOwned;
@@ -120,17 +120,16 @@ impl RepositoryRequest {
                 "subdomain connectors are not supported; use httpPort or path routing",
             ));
         }
-        if self
+        let mut config = RepositoryConfig::default_hosted(&name);
+        for policy in self
             .cleanup
             .and_then(|c| c.policy_names)
-            .is_some_and(|p| !p.is_empty())
+            .unwrap_or_default()
         {
-            return Err(AdminError::invalid(
-                "cleanup.policyNames",
-                "cleanup policies are not implemented yet",
-            ));
+            if !config.cleanup_policies.contains(&policy) {
+                config.cleanup_policies.push(policy);
+            }
         }
-        let mut config = RepositoryConfig::default_hosted(&name);
         config.kind = kind;
         config.online = online;
         config.blob_store = required(storage.blob_store_name, "storage.blobStoreName")?;
@@ -215,7 +214,7 @@ pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
                 "latestPolicy": config.latest_policy,
             });
             out_map.insert("storage".into(), storage);
-            out_map.insert("cleanup".into(), Value::Null);
+            out_map.insert("cleanup".into(), cleanup_json(config));
             out_map.insert("component".into(), json!({"proprietaryComponents": false}));
         }
         RepositoryKind::Proxy => {
@@ -224,7 +223,7 @@ pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
                 "strictContentTypeValidation": true,
             });
             out_map.insert("storage".into(), storage);
-            out_map.insert("cleanup".into(), Value::Null);
+            out_map.insert("cleanup".into(), cleanup_json(config));
             if let Some(proxy) = &config.proxy {
                 super::proxy_wire::insert_proxy_detail(out_map, proxy);
             }
@@ -344,6 +343,15 @@ pub fn timestamp(secs: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Nexus answers `cleanup: null` for a repository without policies.
+fn cleanup_json(config: &RepositoryConfig) -> Value {
+    if config.cleanup_policies.is_empty() {
+        Value::Null
+    } else {
+        json!({ "policyNames": config.cleanup_policies })
+    }
 }
 
 #[cfg(test)]
