@@ -5,33 +5,18 @@ use std::collections::BTreeSet;
 
 use sqlx::Row;
 
+use super::definitions::Table;
 use super::{MetaError, MetaStore};
 use crate::cleanup::{Policy, TagFacts, UntaggedFacts};
 
 impl MetaStore {
     pub async fn load_cleanup_policies(&self) -> Result<Vec<Policy>, MetaError> {
-        let rows = sqlx::query("SELECT config FROM cleanup_policies ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                let text: String = r.get(0);
-                serde_json::from_str(&text).map_err(|e| MetaError::Corrupt(e.to_string()))
-            })
-            .collect()
+        self.load_all(Table::CleanupPolicies).await
     }
 
     pub async fn save_cleanup_policy(&self, policy: &Policy) -> Result<(), MetaError> {
-        let json = serde_json::to_string(policy).map_err(|e| MetaError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO cleanup_policies (name, config) VALUES (?, ?) \
-             ON CONFLICT(name) DO UPDATE SET config = excluded.config",
-        )
-        .bind(&policy.name)
-        .bind(json)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.save(Table::CleanupPolicies, &policy.name, policy)
+            .await
     }
 
     /// True if the policy existed.

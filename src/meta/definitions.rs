@@ -7,11 +7,14 @@ use sqlx::Row;
 use super::{MetaError, MetaStore};
 use crate::model::{BlobStoreConfig, RepositoryConfig};
 
-/// The two definition tables; the names are constants, never user input.
+/// The tables that hold one JSON document per key (definitions made through the config or
+/// the admin API); the names are constants, never user input.
 #[derive(Clone, Copy)]
-enum Table {
+pub(super) enum Table {
     Repositories,
     BlobStores,
+    CleanupPolicies,
+    Tasks,
 }
 
 impl Table {
@@ -19,6 +22,16 @@ impl Table {
         match self {
             Table::Repositories => "repositories",
             Table::BlobStores => "blob_stores",
+            Table::CleanupPolicies => "cleanup_policies",
+            Table::Tasks => "tasks",
+        }
+    }
+
+    /// The key column.
+    fn key(self) -> &'static str {
+        match self {
+            Table::Tasks => "id",
+            _ => "name",
         }
     }
 }
@@ -100,8 +113,15 @@ impl MetaStore {
         Ok((row.get::<i64, _>(0) as u64, row.get::<i64, _>(1) as u64))
     }
 
-    async fn load_all<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<T>, MetaError> {
-        let sql = format!("SELECT config FROM {} ORDER BY name", table.name());
+    pub(super) async fn load_all<T: DeserializeOwned>(
+        &self,
+        table: Table,
+    ) -> Result<Vec<T>, MetaError> {
+        let sql = format!(
+            "SELECT config FROM {} ORDER BY {}",
+            table.name(),
+            table.key()
+        );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|r| {
@@ -111,7 +131,7 @@ impl MetaStore {
             .collect()
     }
 
-    async fn save<T: Serialize>(
+    pub(super) async fn save<T: Serialize>(
         &self,
         table: Table,
         name: &str,
@@ -119,9 +139,10 @@ impl MetaStore {
     ) -> Result<(), MetaError> {
         let json = serde_json::to_string(value).map_err(|e| MetaError::Corrupt(e.to_string()))?;
         let sql = format!(
-            "INSERT INTO {} (name, config) VALUES (?, ?) \
-             ON CONFLICT(name) DO UPDATE SET config = excluded.config",
-            table.name()
+            "INSERT INTO {table} ({key}, config) VALUES (?, ?) \
+             ON CONFLICT({key}) DO UPDATE SET config = excluded.config",
+            table = table.name(),
+            key = table.key()
         );
         sqlx::query(&sql)
             .bind(name)
