@@ -1,6 +1,8 @@
 //! `spawn_app()` and typed helpers shared by every black-box test binary.
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -3,66 +3,15 @@
 //! other repository's images still pull with `docker pull`.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output, Stdio};
 
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::common::docker::*;
 use crate::common::*;
 use crate::support::*;
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-
-/// True if a docker daemon is reachable; fails the test otherwise unless
-/// `BERTH_SKIP_DOCKER=1` (then it is skipped with a note).
-fn docker_present() -> bool {
-    if docker_available() {
-        return true;
-    }
-    if std::env::var("BERTH_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: docker is not available and BERTH_SKIP_DOCKER=1");
-        return false;
-    }
-    panic!("docker is not available: run scripts/install-test-deps.sh or set BERTH_SKIP_DOCKER=1");
-}
-
-fn output_of(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start docker {args:?}: {e}"))
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = output_of(args);
-    assert!(
-        out.status.success(),
-        "`docker {}` failed:\n{}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Removes the named local images when dropped.
-struct LocalImages(Vec<String>);
-
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for reference in self.0.iter().rev() {
-            let _ = output_of(&["rmi", "-f", reference]);
-        }
-    }
-}
-
-fn image_id(reference: &str) -> String {
-    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .trim()
-        .to_string()
-}
 
 /// Digests of an image as stored: manifest, config, layers.
 async fn stored_digests(app: &TestApp, name: &str, tag: &str) -> BTreeSet<String> {

@@ -2,76 +2,13 @@
 //! repository by `host/repository/<repo>/…`, pull the same image back through a group and
 //! through the default repository (the group), getting the same image id each time.
 
-use std::process::{Command, Output, Stdio};
-
-use crate::common::*;
+use crate::common::docker::*;
 use crate::support::*;
 
-/// True if a docker daemon is reachable. When it is not, the test fails, unless
-/// `BERTH_SKIP_DOCKER=1` is set, in which case it is skipped with a note.
-fn docker_present() -> bool {
-    if docker_available() {
-        return true;
-    }
-    if std::env::var("BERTH_SKIP_DOCKER").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: docker is not available and BERTH_SKIP_DOCKER=1");
-        return false;
-    }
-    panic!(
-        "docker is not available on this machine: run scripts/install-test-deps.sh \
-         (or set BERTH_SKIP_DOCKER=1 to skip this test deliberately)"
-    );
-}
-
-fn output_of(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start docker {args:?}: {e}"))
-}
-
-/// Runs `docker args…`; panics with its output unless it exits 0; returns stdout.
-fn docker(args: &[&str]) -> String {
-    let out = output_of(args);
-    assert!(
-        out.status.success(),
-        "`docker {}` failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// Removes the named local images when dropped, so a failing test leaves nothing behind.
-struct LocalImages(Vec<String>);
-
-impl LocalImages {
-    fn add(&mut self, reference: &str) -> String {
-        self.0.push(reference.to_string());
-        reference.to_string()
-    }
-}
-
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for reference in self.0.iter().rev() {
-            let _ = output_of(&["rmi", "-f", reference]);
-        }
-    }
-}
-
-fn image_id(reference: &str) -> String {
-    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .trim()
-        .to_string()
-}
-
 fn absent_locally(reference: &str) -> bool {
-    !output_of(&["image", "inspect", reference]).status.success()
+    !docker_output(&["image", "inspect", reference])
+        .status
+        .success()
 }
 
 #[tokio::test]

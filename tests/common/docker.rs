@@ -1,0 +1,69 @@
+//! The `docker` CLI for tests that drive the real Docker Engine.
+
+use std::process::{Command, Output, Stdio};
+
+/// True if a docker daemon is reachable. When it is not, the test fails, unless
+/// `BERTH_SKIP_DOCKER=1` is set, in which case it is skipped with a note.
+pub fn docker_present() -> bool {
+    if super::docker_available() {
+        return true;
+    }
+    if std::env::var("BERTH_SKIP_DOCKER").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: docker is not available and BERTH_SKIP_DOCKER=1");
+        return false;
+    }
+    panic!(
+        "docker is not available on this machine: run scripts/install-test-deps.sh \
+         (or set BERTH_SKIP_DOCKER=1 to skip this test deliberately)"
+    );
+}
+
+/// Runs `docker args…` (classic builder: no BuildKit, which would want to pull) and returns
+/// its output, whatever the exit status.
+pub fn docker_output(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start docker {args:?}: {e}"))
+}
+
+/// Runs `docker args…`; panics with its output unless it exits 0; returns stdout.
+pub fn docker(args: &[&str]) -> String {
+    let out = docker_output(args);
+    assert!(
+        out.status.success(),
+        "`docker {}` failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Removes the named local images when dropped, so a failing test leaves nothing behind.
+pub struct LocalImages(pub Vec<String>);
+
+impl LocalImages {
+    pub fn add(&mut self, reference: &str) -> String {
+        self.0.push(reference.to_string());
+        reference.to_string()
+    }
+}
+
+impl Drop for LocalImages {
+    fn drop(&mut self) {
+        for reference in self.0.iter().rev() {
+            let _ = docker_output(&["rmi", "-f", reference]);
+        }
+    }
+}
+
+/// The local image id of `reference`.
+pub fn image_id(reference: &str) -> String {
+    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
+        .trim()
+        .to_string()
+}
