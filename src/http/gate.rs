@@ -14,8 +14,8 @@ use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
-use serde_json::json;
 
+use super::admin::AdminError;
 use super::endpoint::Endpoint;
 use super::error::ApiError;
 use super::Connector;
@@ -341,19 +341,18 @@ fn external_origin(req: &HttpRequest, security: &Security) -> (String, String) {
 
 /// The admin API: a user with the admin privilege, over Basic (as Nexus clients send).
 async fn admin_refusal(req: &HttpRequest, security: &Security) -> Option<HttpResponse> {
-    let (status, message) = match principal(req, security).await {
+    let refusal = match principal(req, security).await {
         Ok(Principal::User(user)) if security.is_admin(&user) => return None,
-        Ok(Principal::User(_)) | Ok(Principal::Token(_)) => (403, "Forbidden"),
-        Ok(Principal::Anonymous) => (401, "authentication required"),
-        Err(AuthError::Throttled) => (429, "too many failed login attempts; try again later"),
-        Err(_) => (401, "authentication failed"),
+        Ok(Principal::User(_)) | Ok(Principal::Token(_)) => {
+            AdminError::Forbidden("Forbidden".into())
+        }
+        Ok(Principal::Anonymous) => AdminError::Unauthenticated("authentication required".into()),
+        Err(AuthError::Throttled) => {
+            AdminError::Throttled("too many failed login attempts; try again later".into())
+        }
+        Err(_) => AdminError::Unauthenticated("authentication failed".into()),
     };
-    let status = actix_web::http::StatusCode::from_u16(status).expect("valid status");
-    let mut response = HttpResponse::build(status);
-    if status == actix_web::http::StatusCode::UNAUTHORIZED {
-        response.insert_header(("WWW-Authenticate", "BASIC realm=\"Berth\""));
-    }
-    Some(response.json(json!({"id": "*", "message": message})))
+    Some(refusal.error_response())
 }
 
 #[cfg(test)]

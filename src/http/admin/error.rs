@@ -15,8 +15,12 @@ use crate::registry::RegistryError;
 pub enum AdminError {
     /// 400: the input is refused; `(id, message)` where `id` names the field or is `*`.
     Invalid(Vec<(String, String)>),
+    /// 401: who is calling? (with security on; answered with a Basic challenge, as Nexus).
+    Unauthenticated(String),
     /// 403: the caller may not use the admin API.
     Forbidden(String),
+    /// 429: too many failed logins from this client or for this user.
+    Throttled(String),
     /// 404: the named repository, blob store or route does not exist.
     NotFound(String),
     /// 422: a required query parameter is missing (Nexus answers 422 here, not 400).
@@ -51,7 +55,9 @@ impl std::fmt::Display for AdminError {
                 let parts: Vec<String> = errors.iter().map(|(i, m)| format!("{i}: {m}")).collect();
                 write!(f, "invalid request: {}", parts.join("; "))
             }
-            AdminError::Forbidden(m)
+            AdminError::Unauthenticated(m)
+            | AdminError::Forbidden(m)
+            | AdminError::Throttled(m)
             | AdminError::NotFound(m)
             | AdminError::Unprocessable(m)
             | AdminError::NotAllowed(m)
@@ -65,7 +71,9 @@ impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AdminError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -76,6 +84,9 @@ impl ResponseError for AdminError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
+        if let AdminError::Unauthenticated(_) = self {
+            response.insert_header(("WWW-Authenticate", "BASIC realm=\"Berth\""));
+        }
         match self {
             AdminError::Invalid(errors) => {
                 let list: Vec<_> = errors
@@ -90,7 +101,9 @@ impl ResponseError for AdminError {
                     json!({"id": "*", "message": "Internal server error; see the server log"}),
                 )
             }
-            AdminError::Forbidden(m)
+            AdminError::Unauthenticated(m)
+            | AdminError::Forbidden(m)
+            | AdminError::Throttled(m)
             | AdminError::NotFound(m)
             | AdminError::Unprocessable(m)
             | AdminError::NotAllowed(m)
