@@ -160,6 +160,12 @@ pub struct Limits {
     pub manifest_cache_bytes: usize,
     /// Most entries one `tags/list` or `_catalog` page returns.
     pub page_max: usize,
+    /// Memory for manifest bodies being received, shared by all connections (at least
+    /// `manifest_max_bytes`); a `PUT` that finds it used up for 5 s gets 429.
+    pub manifest_buffer_bytes: usize,
+    /// A blob store whose filesystem has less free space than this makes `/readyz` and
+    /// `status/writable` answer 503 (0: no check).
+    pub store_min_free_bytes: u64,
 }
 
 impl Default for Settings {
@@ -200,6 +206,8 @@ impl Default for Limits {
             upload_expiry_secs: 24 * 3600,
             manifest_cache_bytes: 64 << 20,
             page_max: 10_000,
+            manifest_buffer_bytes: 16 << 20,
+            store_min_free_bytes: 256 << 20,
         }
     }
 }

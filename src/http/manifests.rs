@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference, Tag};
 use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
-use crate::registry::{read, Hosted};
+use crate::registry::{read, Hosted, Reservation};
 
 /// `pull` is true for a GET (a HEAD does not count as a download for cleanup policies).
 pub async fn get(
@@ -46,7 +46,8 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let repo = ctx.writer()?;
     repo.store().ensure_capacity()?;
-    let bytes = read_limited(req, body, ctx.limits.manifest_max_bytes).await?;
+    // Held until the response: the body and what is parsed from it stay in memory so long.
+    let (bytes, _reserved) = read_limited(ctx, req, body).await?;
     let algorithm = match &reference {
         Reference::Digest(d) => d.algorithm(),
         Reference::Tag(_) => Algorithm::Sha256,
@@ -79,7 +80,6 @@ pub async fn put(
         size: bytes.len() as u64,
         artifact_type: parsed.artifact_type,
         subject: parsed.subject,
-        annotations: parsed.annotations,
     };
     let tag = match reference {
         Reference::Tag(t) => Some(t),
@@ -91,6 +91,7 @@ pub async fn put(
         record,
         blobs: parsed.blobs,
         children: parsed.children,
+        sizes: parsed.sizes,
     };
     repo.send(msg).await?;
     crate::metrics::manifest_pushed(&repo.config().name);
@@ -122,12 +123,15 @@ async fn check_new_component(
     Ok(())
 }
 
-/// Reads a manifest body, refusing anything over `max` bytes without buffering it.
+/// Reads a manifest body into memory reserved from the shared budget (its declared length,
+/// or the largest manifest when undeclared), refusing anything over the limit without
+/// buffering it.
 async fn read_limited(
+    ctx: &Ctx,
     req: &HttpRequest,
     mut body: web::Payload,
-    max: usize,
-) -> Result<Bytes, ApiError> {
+) -> Result<(Bytes, Reservation), ApiError> {
+    let max = ctx.limits.manifest_max_bytes;
     let too_large = || {
         ApiError::new(
             OciErrorCode::ManifestInvalid,
@@ -135,10 +139,13 @@ async fn read_limited(
         )
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };
-    if content_length(req).is_some_and(|n| n > max as u64) {
+    let declared = content_length(req);
+    if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let mut buf = BytesMut::new();
+    let wanted = declared.map_or(max, |n| n as usize);
+    let reserved = ctx.registry.manifest_bodies().reserve(wanted).await?;
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::new(
@@ -151,7 +158,7 @@ async fn read_limited(
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), reserved))
 }
 
 pub async fn delete(

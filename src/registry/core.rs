@@ -131,8 +131,35 @@ impl RepoCore {
         Ok(true)
     }
 
+    /// Unlinks a blob from an image, unless a manifest of the image still names it: the
+    /// image would then still be listed and pullable by tag, but fail on the missing layer.
+    /// Checked inside the actor, so no manifest can be stored between the check and the
+    /// unlink.
     pub(super) async fn unlink_blob(&self, msg: UnlinkBlob) -> Result<(), RegistryError> {
         let image = self.existing_image(&msg.name).await?;
+        let users = self
+            .meta
+            .manifests_using_blob(image.id, &msg.digest)
+            .await?;
+        if !users.is_empty() {
+            let manifests = users
+                .iter()
+                .map(|m| {
+                    let tags = Digest::parse(m)
+                        .map(|d| image.tags_of(&d))
+                        .unwrap_or_default();
+                    if tags.is_empty() {
+                        m.clone()
+                    } else {
+                        format!("{m} (tags {})", tags.join(", "))
+                    }
+                })
+                .collect();
+            return Err(RegistryError::BlobInUse {
+                digest: msg.digest,
+                manifests,
+            });
+        }
         if !self.meta.unlink_blob(image.id, &msg.digest).await? {
             return Err(RegistryError::BlobUnknown(msg.digest));
         }
@@ -145,11 +172,13 @@ impl RepoCore {
         if let Some(tag) = &msg.tag {
             self.check_redeploy(&image, tag.as_str(), &msg.record.digest)?;
         }
-        if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
-            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+        for digest in &msg.blobs {
+            let stored = image.blob_size(digest);
+            check_reference(digest, stored, &msg.sizes)?;
         }
-        if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
-            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+        for digest in &msg.children {
+            let stored = image.manifest(digest).map(|m| m.size);
+            check_reference(digest, stored, &msg.sizes)?;
         }
         self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
             .await
@@ -238,5 +267,24 @@ impl RepoCore {
         if removed > 0 {
             tracing::info!(repository = %self.name, removed, "expired idle upload sessions");
         }
+    }
+}
+
+/// A manifest's reference to `digest` holds if the content is in the image (`stored` is
+/// its size) and the descriptor declares that size: a client trusts a descriptor's size
+/// when it pulls, so a wrong one would make a valid-looking image that cannot be pulled.
+fn check_reference(
+    digest: &Digest,
+    stored: Option<u64>,
+    declared: &std::collections::HashMap<Digest, u64>,
+) -> Result<(), RegistryError> {
+    let stored = stored.ok_or_else(|| RegistryError::ManifestBlobUnknown(digest.clone()))?;
+    match declared.get(digest) {
+        Some(&size) if size != stored => Err(RegistryError::SizeMismatch {
+            digest: digest.clone(),
+            declared: size,
+            stored,
+        }),
+        _ => Ok(()),
     }
 }

@@ -75,6 +75,16 @@ impl Hosted {
         Ok(bytes)
     }
 
+    /// A manifest's bytes from the cache if there, else from the store without caching
+    /// them: for reads of many manifests at once (the referrers list), which must not
+    /// evict the manifests clients pull.
+    pub async fn manifest_bytes_uncached(&self, digest: &Digest) -> Result<Bytes, RegistryError> {
+        match self.core.manifests.peek(digest) {
+            Some(bytes) => Ok(bytes),
+            None => Ok(self.core.store.read(digest).await?),
+        }
+    }
+
     /// Names of images with content, in order, after `last`, at most `limit`.
     pub async fn list_images(
         &self,

@@ -66,6 +66,8 @@ pub struct PutManifest {
     pub record: ManifestRecord,
     pub blobs: Vec<Digest>,
     pub children: Vec<Digest>,
+    /// The size each descriptor declares (see `ParsedManifest::sizes`).
+    pub sizes: std::collections::HashMap<Digest, u64>,
 }
 
 /// Delete a manifest and the tags pointing at it.

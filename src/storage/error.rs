@@ -18,6 +18,8 @@ pub enum StorageError {
     },
     #[error("the upload was interrupted and can no longer be resumed")]
     Poisoned,
+    #[error("blob store {store} is nearly full: {free} bytes free, below the minimum of {min} bytes (limits.store_min_free_bytes)")]
+    NearlyFull { store: String, free: u64, min: u64 },
 }
 
 impl StorageError {

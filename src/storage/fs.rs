@@ -199,8 +199,20 @@ impl FileStore {
         Ok(())
     }
 
-    /// Creates and removes a small file, proving the store accepts writes.
-    pub async fn check_writable(&self) -> Result<(), StorageError> {
+    /// Creates and removes a small file, proving the store accepts writes, and checks that
+    /// its filesystem has at least `min_free` bytes available (0: no check): a store that
+    /// takes a 5-byte probe but not the next layer is not ready for pushes.
+    pub async fn check_writable(&self, min_free: u64) -> Result<(), StorageError> {
+        if min_free > 0 {
+            let free = self.free_bytes().await?;
+            if free < min_free {
+                return Err(StorageError::NearlyFull {
+                    store: self.name.clone(),
+                    free,
+                    min: min_free,
+                });
+            }
+        }
         let probe = self
             .root
             .join("tmp")
@@ -208,6 +220,14 @@ impl FileStore {
         tokio::fs::write(&probe, b"probe").await?;
         tokio::fs::remove_file(&probe).await?;
         Ok(())
+    }
+
+    /// Bytes an unprivileged writer may still use on the store's filesystem (`statvfs`).
+    pub async fn free_bytes(&self) -> io::Result<u64> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || available_bytes(&root))
+            .await
+            .map_err(io::Error::other)?
     }
 
     fn purge_dir(&self, dir: &str) -> io::Result<usize> {
@@ -221,6 +241,17 @@ impl FileStore {
         }
         Ok(removed)
     }
+}
+
+fn available_bytes(path: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: statvfs(3) with a NUL-terminated path and a zeroed struct it fills in.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
 }
 
 async fn rehash(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageError> {
