@@ -170,7 +170,7 @@ async fn collections_never_fail_with_database_is_locked_while_pushes_and_deletes
     let (deleted, (), (), ()) = tokio::join!(collector, pusher(0), pusher(1), churn);
     // Assert
     assert!(deleted > 0, "the collections had garbage to sweep");
-    for (name, tag) in pushed.borrow().iter() {
-        pull_verified(&app, name, tag).await;
+    for (name, tag) in pushed.take() {
+        pull_verified(&app, &name, &tag).await;
     }
 }
