@@ -142,22 +142,9 @@ impl RepoCore {
             .manifests_using_blob(image.id, &msg.digest)
             .await?;
         if !users.is_empty() {
-            let manifests = users
-                .iter()
-                .map(|m| {
-                    let tags = Digest::parse(m)
-                        .map(|d| image.tags_of(&d))
-                        .unwrap_or_default();
-                    if tags.is_empty() {
-                        m.clone()
-                    } else {
-                        format!("{m} (tags {})", tags.join(", "))
-                    }
-                })
-                .collect();
             return Err(RegistryError::BlobInUse {
                 digest: msg.digest,
-                manifests,
+                manifests: users.iter().map(|m| with_tags(&image, m)).collect(),
             });
         }
         if !self.meta.unlink_blob(image.id, &msg.digest).await? {
@@ -286,5 +273,17 @@ fn check_reference(
             stored,
         }),
         _ => Ok(()),
+    }
+}
+
+/// `digest (tags a, b)` for a manifest of `image`, so a refusal names what the user knows.
+fn with_tags(image: &ImageState, digest: &str) -> String {
+    let tags = Digest::parse(digest)
+        .map(|d| image.tags_of(&d))
+        .unwrap_or_default();
+    if tags.is_empty() {
+        digest.to_string()
+    } else {
+        format!("{digest} (tags {})", tags.join(", "))
     }
 }
