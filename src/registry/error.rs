@@ -36,6 +36,9 @@ pub enum RegistryError {
     RepositoryUnknown(String),
     #[error("blob store {0} does not exist")]
     BlobStoreUnknown(String),
+    /// A cap on open upload sessions is reached.
+    #[error("{0}")]
+    TooManyUploads(String),
     #[error("repository actor is unavailable: {0}")]
     Unavailable(String),
     /// A proxy could not get content from its upstream and had nothing cached.

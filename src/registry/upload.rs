@@ -2,9 +2,12 @@
 //!
 //! The repository actor creates and removes sessions; a request that sends bytes locks the
 //! session (one request at a time) and streams into its [`DigestWriter`] directly, so bytes
-//! never pass through the actor.
+//! never pass through the actor. A status request never waits for that request: it answers
+//! from the offset the writer last published.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -17,7 +20,11 @@ use crate::storage::DigestWriter;
 pub struct UploadSession {
     pub id: String,
     pub name: ImageName,
+    /// Who opened it (counted against `limits.upload_sessions_per_client`).
+    pub client: Option<IpAddr>,
     writer: Mutex<Option<DigestWriter>>,
+    /// The writer's offset as of its last completed write.
+    progress: Arc<AtomicU64>,
     last_activity: AtomicI64,
 }
 
@@ -25,11 +32,13 @@ pub struct UploadSession {
 pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
 
 impl UploadSession {
-    pub fn new(id: String, name: ImageName, writer: DigestWriter) -> Self {
+    pub fn new(id: String, name: ImageName, client: Option<IpAddr>, writer: DigestWriter) -> Self {
         metrics::gauge!(crate::metrics::UPLOADS_IN_PROGRESS).increment(1.0);
         UploadSession {
             id,
             name,
+            client,
+            progress: writer.progress(),
             writer: Mutex::new(Some(writer)),
             last_activity: AtomicI64::new(now()),
         }
@@ -43,12 +52,17 @@ impl UploadSession {
             .map_err(|_| RegistryError::UploadBusy { offset: 0 })
     }
 
-    /// Current offset, for status requests (waits for a running request to finish, and
-    /// writes out what a cancelled one left queued).
+    /// Current offset, for status requests. While another request writes (possibly a
+    /// stalled body), the last published offset, without waiting for it; otherwise exact,
+    /// after writing out what a cancelled request left queued.
     pub async fn offset(&self) -> Result<u64, RegistryError> {
-        let mut guard = self.writer.lock().await;
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Ok(self.progress.load(Ordering::Relaxed));
+        };
         let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
-        Ok(writer.flush().await?)
+        let offset = writer.flush().await?;
+        writer.release_file();
+        Ok(offset)
     }
 
     pub fn touch(&self) {
