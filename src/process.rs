@@ -14,14 +14,14 @@ pub fn raise_nofile_limit() -> std::io::Result<(u64, u64)> {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        let before = limit.rlim_cur as u64;
+        let before = limit.rlim_cur;
         if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok((before, limit.rlim_cur as u64))
+        Ok((before, limit.rlim_cur))
     }
 }
 
