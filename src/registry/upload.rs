@@ -28,6 +28,9 @@ pub struct UploadSession {
     last_activity: AtomicI64,
 }
 
+/// How long an upload status request waits for a request writing to the same session.
+const STATUS_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Exclusive access to a session's writer for the length of one request.
 pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
 
@@ -52,11 +55,13 @@ impl UploadSession {
             .map_err(|_| RegistryError::UploadBusy { offset: 0 })
     }
 
-    /// Current offset, for status requests. While another request writes (possibly a
-    /// stalled body), the last published offset, without waiting for it; otherwise exact,
-    /// after writing out what a cancelled request left queued.
+    /// Current offset, for status requests. Exact when the session is free (after writing
+    /// out what a cancelled request left queued). A request still holding it gets
+    /// [`STATUS_SETTLE`] to finish (a client that reset its connection asks for the offset
+    /// at once, before the server has noticed the reset); if it does not (a stalled body),
+    /// the answer is the last offset the writer published, without waiting any longer.
     pub async fn offset(&self) -> Result<u64, RegistryError> {
-        let Ok(mut guard) = self.writer.try_lock() else {
+        let Ok(mut guard) = tokio::time::timeout(STATUS_SETTLE, self.writer.lock()).await else {
             return Ok(self.progress.load(Ordering::Relaxed));
         };
         let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
