@@ -2,8 +2,8 @@
 //!
 //! The repository actor creates and removes sessions; a request that sends bytes locks the
 //! session (one request at a time) and streams into its [`DigestWriter`] directly, so bytes
-//! never pass through the actor. A status request never waits for that request: it answers
-//! from the offset the writer last published.
+//! never pass through the actor. A status request waits for that request at most a second,
+//! then answers from the offset the writer last published (a stalled body must not hang it).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -52,7 +52,9 @@ impl UploadSession {
         self.touch();
         self.writer
             .try_lock()
-            .map_err(|_| RegistryError::UploadBusy { offset: 0 })
+            .map_err(|_| RegistryError::UploadBusy {
+                offset: self.progress.load(Ordering::Relaxed),
+            })
     }
 
     /// Current offset, for status requests. Exact when the session is free (after writing
