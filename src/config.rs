@@ -166,6 +166,15 @@ pub struct Limits {
     /// A blob store whose filesystem has less free space than this makes `/readyz` and
     /// `status/writable` answer 503 (0: no check).
     pub store_min_free_bytes: u64,
+    /// Most upload sessions open at once in one repository; more get `429 TOOMANYREQUESTS`.
+    /// 0 = no cap.
+    pub upload_sessions_per_repository: usize,
+    /// Most upload sessions one client address has open at once in one repository; more get
+    /// `429 TOOMANYREQUESTS`. 0 = no cap.
+    pub upload_sessions_per_client: usize,
+    /// A request body that sends nothing for this many seconds is cut (what arrived of an
+    /// upload chunk is kept, so the client can resume).
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -208,6 +217,9 @@ impl Default for Limits {
             page_max: 10_000,
             manifest_buffer_bytes: 16 << 20,
             store_min_free_bytes: 256 << 20,
+            upload_sessions_per_repository: 4096,
+            upload_sessions_per_client: 256,
+            body_read_timeout_secs: 60,
         }
     }
 }
@@ -246,6 +258,9 @@ impl Settings {
         }
         if self.limits.page_max == 0 {
             anyhow::bail!("limits.page_max must be positive");
+        }
+        if self.limits.body_read_timeout_secs == 0 {
+            anyhow::bail!("limits.body_read_timeout_secs must be positive");
         }
         if self.security.token_ttl_secs == 0 || self.security.login_window_secs == 0 {
             anyhow::bail!(

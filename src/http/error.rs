@@ -123,6 +123,9 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::BodyInvalid(_) => ApiError::new(C::BlobUploadInvalid, message),
             RegistryError::Denied(_) => ApiError::new(C::Denied, message),
+            RegistryError::TooManyUploads(_) => {
+                ApiError::new(C::TooManyRequests, message).with_header("retry-after", "60".into())
+            }
             RegistryError::Offline(_) => ApiError::new(C::Unavailable, message),
             RegistryError::Busy(_) => ApiError::new(C::TooManyRequests, message)
                 .with_header("retry-after", "1".to_string()),
@@ -164,6 +167,16 @@ impl From<StorageError> for ApiError {
             StorageError::QuotaExceeded { .. } => ApiError::new(C::Denied, message),
             StorageError::NearlyFull { .. } => {
                 ApiError::new(C::Unavailable, message).with_status(StatusCode::INSUFFICIENT_STORAGE)
+            }
+            e if e.is_out_of_descriptors() => {
+                tracing::warn!(error = %e, "out of file descriptors; refusing a write");
+                metrics::counter!(crate::metrics::UPLOADS_REFUSED, "reason" => "descriptors")
+                    .increment(1);
+                ApiError::new(
+                    C::TooManyRequests,
+                    "the server is at its open-file limit; retry",
+                )
+                .with_header("retry-after", "5".into())
             }
             e if e.is_out_of_space() => {
                 tracing::error!(error = %e, "blob store is out of space");

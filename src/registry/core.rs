@@ -27,6 +27,8 @@ pub struct RepoCore {
     pub uploads: DashMap<String, Arc<UploadSession>>,
     /// Idle time after which an upload session is removed.
     pub upload_expiry_secs: i64,
+    /// Most open upload sessions in this repository, and per client address (0 = no cap).
+    pub upload_caps: (usize, usize),
     /// Proxy repositories: the upstream and the cache's bookkeeping.
     pub proxy: Option<Arc<crate::proxy::ProxyState>>,
     /// Pulls by tag not yet written to the metadata store: `(image, tag)` → Unix seconds.
@@ -35,6 +37,13 @@ pub struct RepoCore {
 }
 
 impl RepoCore {
+    /// Forgets the in-memory image states after a failure that may have left them out of
+    /// step with the database; each image reloads from the database on its next use.
+    /// Upload sessions stay: they live only in memory and a client may be mid-push.
+    pub(super) fn reset(&self) {
+        self.images.clear();
+    }
+
     pub(super) async fn load_image(
         &self,
         msg: LoadImage,
@@ -87,14 +96,47 @@ impl RepoCore {
         &self,
         msg: StartUpload,
     ) -> Result<Arc<UploadSession>, RegistryError> {
+        self.check_upload_caps(msg.client)?;
         let id = uuid::Uuid::new_v4().to_string();
         let writer = self
             .store
             .new_upload(&id, Algorithm::Sha256)
             .map_err(crate::storage::StorageError::from)?;
-        let session = Arc::new(UploadSession::new(id.clone(), msg.name, writer));
+        let session = Arc::new(UploadSession::new(id.clone(), msg.name, msg.client, writer));
         self.uploads.insert(id, session.clone());
         Ok(session)
+    }
+
+    /// Refuses a new session beyond the repository's or the client's cap. Counted here, in
+    /// the single writer, so concurrent starts cannot overshoot.
+    fn check_upload_caps(&self, client: Option<std::net::IpAddr>) -> Result<(), RegistryError> {
+        let (per_repository, per_client) = self.upload_caps;
+        let refuse = |reason: &'static str, detail: String| {
+            metrics::counter!(crate::metrics::UPLOADS_REFUSED, "reason" => reason).increment(1);
+            Err(RegistryError::TooManyUploads(detail))
+        };
+        if per_repository > 0 && self.uploads.len() >= per_repository {
+            return refuse(
+                "repository",
+                format!(
+                    "repository {} has {per_repository} upload sessions open (limits.upload_sessions_per_repository); finish or cancel some first",
+                    self.name
+                ),
+            );
+        }
+        if let (Some(ip), true) = (client, per_client > 0) {
+            let open = self.uploads.iter().filter(|s| s.client == Some(ip)).count();
+            if open >= per_client {
+                return refuse(
+                    "client",
+                    format!(
+                        "{ip} has {per_client} upload sessions open in repository {} (limits.upload_sessions_per_client); finish or cancel some first",
+                        self.name
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn end_upload(&self, msg: EndUpload) -> Result<(), RegistryError> {

@@ -50,6 +50,9 @@ pub enum RegistryError {
     /// A shared resource (such as the manifest body budget) stayed exhausted.
     #[error("{0}")]
     Busy(String),
+    /// A cap on open upload sessions is reached.
+    #[error("{0}")]
+    TooManyUploads(String),
     #[error("repository actor is unavailable: {0}")]
     Unavailable(String),
     /// A proxy could not get content from its upstream and had nothing cached.

@@ -21,6 +21,8 @@ pub struct LoadImage {
 #[rtype(result = "Result<Arc<UploadSession>, RegistryError>")]
 pub struct StartUpload {
     pub name: ImageName,
+    /// The client's address, for the per-client cap on open sessions.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Forget an upload session (its temp file goes with it).

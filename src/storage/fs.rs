@@ -135,7 +135,12 @@ impl FileStore {
                 actual,
             });
         }
-        self.ensure_capacity()?;
+        // Verified, but refused by the hard quota: the bytes go, not just the request
+        // (the file used to stay in `uploads/` until the next restart).
+        if let Err(refused) = self.ensure_capacity() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(refused);
+        }
         let dest = self.blob_path(expected);
         self.publish(tmp, dest, size).await?;
         Ok(size)
@@ -230,6 +235,37 @@ impl FileStore {
             .map_err(io::Error::other)?
     }
 
+    /// Removes files in `uploads/` that belong to no live upload session (`live` holds the
+    /// session ids of every repository using this store) and were last written at least
+    /// `max_idle_secs` ago, never less than [`ORPHAN_MIN_AGE_SECS`]: a monolithic upload
+    /// in progress has a file there too, without a session.
+    pub async fn purge_orphan_uploads(
+        &self,
+        live: &std::collections::HashSet<String>,
+        max_idle_secs: u64,
+    ) -> io::Result<usize> {
+        let dir = self.root.join("uploads");
+        let live = live.clone();
+        let min_age = std::time::Duration::from_secs(max_idle_secs.max(ORPHAN_MIN_AGE_SECS));
+        let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let meta = entry.metadata()?;
+                let age = meta.modified()?.elapsed().unwrap_or_default();
+                if meta.is_file() && !live.contains(&name) && age >= min_age {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(removed)
+    }
+
     fn purge_dir(&self, dir: &str) -> io::Result<usize> {
         let mut removed = 0;
         for entry in std::fs::read_dir(self.root.join(dir))? {
@@ -253,6 +289,9 @@ fn available_bytes(path: &Path) -> io::Result<u64> {
     }
     Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
 }
+
+/// Youngest an upload file without a session may be to count as abandoned.
+pub const ORPHAN_MIN_AGE_SECS: u64 = 3600;
 
 async fn rehash(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageError> {
     let path = path.to_path_buf();
@@ -321,6 +360,24 @@ mod tests {
         assert!(matches!(err, StorageError::DigestMismatch { .. }));
         assert_eq!(store.stat(&claimed).await.unwrap(), None);
         assert!(!dir.path().join("uploads/u2").exists());
+    }
+
+    #[tokio::test]
+    async fn upload_purge_removes_old_files_without_a_session_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open("default", dir.path()).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for name in ["orphan", "session", "young"] {
+            let f = std::fs::File::create(dir.path().join("uploads").join(name)).unwrap();
+            if name != "young" {
+                f.set_modified(old).unwrap();
+            }
+        }
+        let live = std::collections::HashSet::from(["session".to_string()]);
+        assert_eq!(store.purge_orphan_uploads(&live, 0).await.unwrap(), 1);
+        assert!(!dir.path().join("uploads/orphan").exists());
+        assert!(dir.path().join("uploads/session").exists());
+        assert!(dir.path().join("uploads/young").exists());
     }
 
     #[test]
