@@ -88,6 +88,7 @@ impl Security {
             status: UserStatus::Active,
             roles: vec![ADMIN_ROLE.into()],
             password_hash: password::hash(&secret),
+            credential_generation: password::random_secret(12),
         };
         let anonymous = User {
             user_id: ANONYMOUS_USER.into(),
@@ -97,6 +98,7 @@ impl Security {
             status: UserStatus::Active,
             roles: vec![ANONYMOUS_ROLE.into()],
             password_hash: String::new(),
+            credential_generation: password::random_secret(12),
         };
         for u in [admin, anonymous] {
             self.store.put(Table::Users, &u.user_id, &u).await?;
@@ -126,10 +128,11 @@ impl Security {
                 ));
             }
             check_roles(s, &user.roles)?;
-            let user = User {
+            let mut user = User {
                 password_hash: hash,
                 ..user
             };
+            user.revoke_tokens();
             s.users.insert(user.user_id.clone(), user.clone());
             Ok((vec![put(Table::Users, &user.user_id, &user)], user))
         })
@@ -146,10 +149,16 @@ impl Security {
                 )));
             };
             check_roles(s, &user.roles)?;
-            let user = User {
+            let loses_roles = old.roles.iter().any(|r| !user.roles.contains(r));
+            let loses_login = old.status.can_log_in() && !user.status.can_log_in();
+            let mut user = User {
                 password_hash: old.password_hash.clone(),
+                credential_generation: old.credential_generation.clone(),
                 ..user
             };
+            if loses_roles || loses_login {
+                user.revoke_tokens();
+            }
             s.users.insert(user.user_id.clone(), user.clone());
             Ok((vec![put(Table::Users, &user.user_id, &user)], ()))
         })
@@ -184,6 +193,7 @@ impl Security {
                 .get_mut(user_id)
                 .ok_or_else(|| AuthError::NotFound(format!("User '{user_id}' not found")))?;
             user.password_hash = hash;
+            user.revoke_tokens();
             Ok((vec![put(Table::Users, user_id, &*user)], ()))
         })
         .await?;

@@ -34,6 +34,9 @@ use crate::oci::{Digest, ImageName, Tag};
 #[derive(Clone, Debug)]
 pub struct MetaStore {
     pool: SqlitePool,
+    /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
+    /// are stored as given (unit tests of other tables).
+    secrets: Option<std::sync::Arc<crate::sealed::SealKey>>,
 }
 
 /// Seconds since the Unix epoch, the unit of every timestamp column, plus the test clock
@@ -76,7 +79,18 @@ impl MetaStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(MetaStore { pool })
+        Ok(MetaStore {
+            pool,
+            secrets: None,
+        })
+    }
+
+    /// Seals secrets in definitions with `key` from now on (and opens sealed ones on load).
+    pub fn with_secrets(self, key: crate::sealed::SealKey) -> Self {
+        MetaStore {
+            secrets: Some(std::sync::Arc::new(key)),
+            ..self
+        }
     }
 
     /// A trivial query, for readiness checks.

@@ -177,6 +177,22 @@ impl TestApp {
         self.data.path().join("data")
     }
 
+    /// The server's process id (0 once stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// The server's resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+
     /// SIGKILLs the server (no graceful shutdown).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
