@@ -246,11 +246,19 @@ impl Security {
                 read_only: false,
                 ..role
             };
+            let shrinks = s.roles.get(&role.id).is_some_and(|old| {
+                old.privileges.iter().any(|p| !role.privileges.contains(p))
+                    || old.roles.iter().any(|r| !role.roles.contains(r))
+            });
             s.roles.insert(role.id.clone(), role.clone());
             if reaches(s, &role.id, &role.id) {
                 return Err(AuthError::invalid("roles", "A role cannot contain itself"));
             }
-            Ok((vec![put(Table::Roles, &role.id, &role)], role))
+            let mut writes = vec![put(Table::Roles, &role.id, &role)];
+            if shrinks {
+                writes.extend(revoke_holders(s, &role.id));
+            }
+            Ok((writes, role))
         })
         .await
     }
@@ -264,8 +272,10 @@ impl Security {
                 }
                 _ => {}
             }
+            let mut writes = revoke_holders(s, id);
             s.roles.remove(id);
-            Ok((vec![Write::Delete(Table::Roles, id.into())], ()))
+            writes.push(Write::Delete(Table::Roles, id.into()));
+            Ok((writes, ()))
         })
         .await
     }
@@ -371,6 +381,30 @@ fn check_roles(s: &State, roles: &[String]) -> Result<(), AuthError> {
         )),
         None => Ok(()),
     }
+}
+
+/// Gives every user holding `role_id` (directly or through nested roles) a new credential
+/// generation: a role that shrinks or goes takes privileges from all of them, and the
+/// tokens issued before must not outlive that.
+fn revoke_holders(s: &mut State, role_id: &str) -> Vec<Write> {
+    let holders: Vec<String> = s
+        .users
+        .values()
+        .filter(|u| {
+            u.roles
+                .iter()
+                .any(|r| r == role_id || reaches(s, r, role_id))
+        })
+        .map(|u| u.user_id.clone())
+        .collect();
+    holders
+        .iter()
+        .filter_map(|id| {
+            let user = s.users.get_mut(id)?;
+            user.revoke_tokens();
+            Some(put(Table::Users, id, &*user))
+        })
+        .collect()
 }
 
 /// Whether role `from` contains `target` through one or more nesting steps.

@@ -135,3 +135,22 @@ async fn a_refresh_token_of_a_deleted_user_does_not_work_for_a_recreated_user_of
     // Assert
     assert_eq!(refresh_status(&app, &refresh).await, 401);
 }
+
+#[tokio::test]
+async fn a_refresh_token_stops_working_when_its_role_loses_a_privilege() {
+    // Arrange
+    let app = realm_app_with_ci().await;
+    let refresh = refresh_token_of(&app, "ci", "ci-pw-1").await;
+    // Act: the user keeps the role, the role loses its privilege.
+    let body = json!({"id": "ci-role", "name": "ci-role", "privileges": [], "roles": []});
+    let r = send_json(
+        &app,
+        Method::PUT,
+        &format!("{SECURITY}/roles/ci-role"),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    // Assert
+    assert_eq!(refresh_status(&app, &refresh).await, 401);
+}
