@@ -95,6 +95,9 @@ const VERIFIED_TTL: Duration = Duration::from_secs(60);
 /// Verified credentials remembered at most (only correct ones are, so this is a bound on
 /// memory, not on attackers).
 const VERIFIED_MAX: usize = 10_000;
+/// How long a (user, address) that logged in stays a "known client" whose password checks
+/// go to the verifier's priority lane (a week: a CI machine that logs in weekly stays known).
+const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub struct Security {
     pub settings: SecuritySettings,
@@ -112,6 +115,9 @@ pub struct Security {
     /// Consulted only after the throttle admitted the attempt, and a miss goes to the
     /// verifier: it saves repeated checks of right passwords, never bypasses a limit.
     verified: DashMap<Vec<u8>, (String, Instant)>,
+    /// HMAC(user, address) of clients that logged in → when they last did (bounded like
+    /// `verified`). Their checks skip the crowd in the verifier queue.
+    known_clients: DashMap<Vec<u8>, Instant>,
     cache_key: hmac::Key,
 }
 
@@ -141,6 +147,7 @@ impl Security {
             ),
             verifier: Verifier::start(settings.verifier_threads(), settings.login_queue)?,
             verified: DashMap::new(),
+            known_clients: DashMap::new(),
             cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng)
                 .map_err(|_| anyhow::anyhow!("no system randomness"))?,
         };
@@ -213,9 +220,12 @@ impl Security {
         };
         let tag = hmac::sign(&self.cache_key, format!("{user_id}\0{secret}").as_bytes());
         let cache_key = tag.as_ref().to_vec();
+        let client_tag = hmac::sign(&self.cache_key, format!("{user_id}\0{client:?}").as_bytes());
+        let client_key = client_tag.as_ref().to_vec();
         if let Some(hit) = self.verified.get(&cache_key) {
             if hit.1.elapsed() < VERIFIED_TTL && self.can_log_in(user_id) {
                 attempt.succeeded();
+                self.remember_client(client_key);
                 return Ok(hit.0.clone());
             }
         }
@@ -227,7 +237,8 @@ impl Security {
             .map(|u| u.password_hash.clone());
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| password::decoy_hash().to_string());
-        let Ok(ok) = self.verifier.verify(secret, &hash).await else {
+        let lane = self.is_known_client(&client_key);
+        let Ok(ok) = self.verifier.verify(secret, &hash, lane).await else {
             // Dropping `attempt` gives its slot back: a refusal for load is no failure.
             tracing::warn!(user = user_id, client = ?client, "login refused: verifier queue full");
             return Err(AuthError::Busy);
@@ -235,6 +246,7 @@ impl Security {
         if ok && known {
             attempt.succeeded();
             self.remember(cache_key, user_id);
+            self.remember_client(client_key);
             Ok(user_id.to_string())
         } else {
             // The user name and address only: never the password that was tried.
@@ -251,6 +263,21 @@ impl Security {
         if self.verified.len() < VERIFIED_MAX {
             self.verified
                 .insert(cache_key, (user_id.to_string(), Instant::now()));
+        }
+    }
+
+    fn is_known_client(&self, client_key: &[u8]) -> bool {
+        self.known_clients
+            .get(client_key)
+            .is_some_and(|t| t.elapsed() < KNOWN_FOR)
+    }
+
+    fn remember_client(&self, client_key: Vec<u8>) {
+        if self.known_clients.len() >= VERIFIED_MAX {
+            self.known_clients.retain(|_, t| t.elapsed() < KNOWN_FOR);
+        }
+        if self.known_clients.len() < VERIFIED_MAX {
+            self.known_clients.insert(client_key, Instant::now());
         }
     }
 

@@ -8,9 +8,14 @@
 //! and reused for every check, so memory is `threads × memory cost` whatever the load. Jobs
 //! wait in a bounded queue; when it is full the caller is told at once ([`Busy`]) instead of
 //! queueing without end.
+//!
+//! The queue has two lanes of the same size. Clients that have logged in before from the
+//! same address ("known clients", the registry's version of OWASP's device cookies) wait in
+//! their own lane, served first; a crowd of strangers fills only the open lane, so it cannot
+//! keep the people who use this registry out.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 
 use argon2::password_hash::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -29,50 +34,86 @@ struct Job {
     reply: tokio::sync::oneshot::Sender<bool>,
 }
 
+#[derive(Default)]
+struct Lanes {
+    known: VecDeque<Job>,
+    open: VecDeque<Job>,
+}
+
+struct Queue {
+    lanes: Mutex<Lanes>,
+    /// Signalled when a job is queued.
+    ready: Condvar,
+    /// Jobs each lane holds at most.
+    cap: usize,
+}
+
 /// Handle to the verifier threads; cheap to share.
 pub struct Verifier {
-    jobs: SyncSender<Job>,
+    queue: Arc<Queue>,
 }
 
 impl Verifier {
-    /// Starts `threads` verifier threads (at least one) behind a queue of `queue` jobs.
+    /// Starts `threads` verifier threads (at least one) behind two lanes of `queue` jobs.
     pub fn start(threads: usize, queue: usize) -> std::io::Result<Self> {
-        let (jobs, rx) = sync_channel::<Job>(queue);
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Queue {
+            lanes: Mutex::new(Lanes::default()),
+            ready: Condvar::new(),
+            cap: queue,
+        });
         for i in 0..threads.max(1) {
-            let rx = rx.clone();
+            let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("berth-verify-{i}"))
-                .spawn(move || run(&rx))?;
+                .spawn(move || run(&queue))?;
         }
-        Ok(Verifier { jobs })
+        Ok(Verifier { queue })
     }
 
-    /// Whether `password` matches the PHC string `phc`; [`Busy`] when the queue is full.
-    pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, Busy> {
+    /// Whether `password` matches the PHC string `phc`; [`Busy`] when the lane is full.
+    /// `known`: the client has logged in before (its own lane, served first).
+    pub async fn verify(&self, password: &str, phc: &str, known: bool) -> Result<bool, Busy> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = Job {
             password: password.to_string(),
             phc: phc.to_string(),
             reply,
         };
-        match self.jobs.try_send(job) {
-            Ok(()) => Ok(answer.await.unwrap_or(false)),
-            Err(TrySendError::Full(_)) => Err(Busy),
-            // The threads are gone (they only end with the process): fail closed.
-            Err(TrySendError::Disconnected(_)) => Ok(false),
+        {
+            let mut lanes = self.queue.lanes.lock().expect("verifier queue lock");
+            let lane = match known {
+                true => &mut lanes.known,
+                false => &mut lanes.open,
+            };
+            if lane.len() >= self.queue.cap {
+                return Err(Busy);
+            }
+            lane.push_back(job);
         }
+        self.queue.ready.notify_one();
+        // A dropped reply means the thread died: fail closed.
+        Ok(answer.await.unwrap_or(false))
     }
 }
 
-/// One verifier thread: takes jobs until the process ends, reusing `memory`.
-fn run(rx: &Mutex<Receiver<Job>>) {
+/// One verifier thread: takes jobs (known clients first) until the process ends, reusing
+/// `memory`. The queue lock is held only while taking a job, never while hashing.
+fn run(queue: &Queue) {
     let mut memory: Vec<Block> = Vec::new();
     loop {
-        // The lock is held only while waiting for the next job, never while hashing.
-        let job = match rx.lock().map(|r| r.recv()) {
-            Ok(Ok(job)) => job,
-            _ => return,
+        let job = {
+            let Ok(mut lanes) = queue.lanes.lock() else {
+                return;
+            };
+            loop {
+                if let Some(job) = lanes.known.pop_front().or_else(|| lanes.open.pop_front()) {
+                    break job;
+                }
+                lanes = match queue.ready.wait(lanes) {
+                    Ok(l) => l,
+                    Err(_) => return,
+                };
+            }
         };
         let ok = check(&job.password, &job.phc, &mut memory);
         let _ = job.reply.send(ok);
@@ -142,10 +183,21 @@ mod tests {
     async fn a_full_queue_answers_busy_instead_of_waiting() {
         let verifier = Verifier::start(1, 1).unwrap();
         let phc = crate::auth::password::hash("pw");
-        let tries: Vec<_> = (0..8).map(|_| verifier.verify("x", &phc)).collect();
+        let tries: Vec<_> = (0..8).map(|_| verifier.verify("x", &phc, false)).collect();
         let results = futures_util::future::join_all(tries).await;
         assert!(results.contains(&Err(Busy)), "{results:?}");
         assert!(results.contains(&Ok(false)), "{results:?}");
-        assert_eq!(verifier.verify("pw", &phc).await, Ok(true));
+        assert_eq!(verifier.verify("pw", &phc, false).await, Ok(true));
+    }
+
+    #[tokio::test]
+    async fn a_known_client_is_queued_while_strangers_fill_the_open_lane() {
+        let verifier = Verifier::start(1, 2).unwrap();
+        let phc = crate::auth::password::hash("pw");
+        let strangers: Vec<_> = (0..8).map(|_| verifier.verify("x", &phc, false)).collect();
+        let known = verifier.verify("pw", &phc, true);
+        let (strangers, known) = tokio::join!(futures_util::future::join_all(strangers), known);
+        assert!(strangers.contains(&Err(Busy)), "{strangers:?}");
+        assert_eq!(known, Ok(true));
     }
 }

@@ -54,10 +54,14 @@ fn sample_rss(app: &TestApp, stop: Arc<AtomicBool>) -> Arc<AtomicU64> {
 }
 
 #[tokio::test]
-async fn five_hundred_concurrent_wrong_passwords_keep_rss_under_200_mib_and_the_right_one_gets_in()
-{
-    // Arrange
+async fn five_hundred_concurrent_wrong_passwords_keep_rss_under_200_mib_and_right_ones_get_in() {
+    // Arrange: admin has logged in from 127.0.0.1 before; "ci" never has. Creating "ci"
+    // changes the model, which empties the verified-password memory: both logins below
+    // need a real check.
     let app = spawn_secure(&[]).await;
+    assert_eq!(status(&app, &admin(), Method::GET, "/v2/").await, 200);
+    create_hosted(&app, "flood", true, None).await;
+    create_user_with(&app, "ci", "ci-pw-1", "flood", &["read"]).await;
     let before = app.rss_bytes();
     let stop = Arc::new(AtomicBool::new(false));
     let peak = sample_rss(&app, stop.clone());
@@ -76,13 +80,15 @@ async fn five_hundred_concurrent_wrong_passwords_keep_rss_under_200_mib_and_the_
             })
         })
         .collect();
-    // ...while a legitimate client logs in; a 429 asks it to retry after a second.
+    // ...while the known client logs in once, and the new one as clients do on a 429:
+    // again after the `Retry-After` second.
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let known = status(&app, &admin(), Method::GET, "/v2/").await;
     let started = Instant::now();
-    let mut right = 0;
+    let mut new = 0;
     while started.elapsed() < Duration::from_secs(60) {
-        right = status(&app, &admin(), Method::GET, "/v2/").await;
-        if right != 429 {
+        new = status(&app, &basic("ci", "ci-pw-1"), Method::GET, "/v2/").await;
+        if new != 429 {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -97,7 +103,7 @@ async fn five_hundred_concurrent_wrong_passwords_keep_rss_under_200_mib_and_the_
     let peak = peak.load(Ordering::Relaxed);
     let after = app.rss_bytes();
     println!(
-        "RSS before {} MiB, peak {} MiB, after {} MiB; right login after {waited:?}; \
+        "RSS before {} MiB, peak {} MiB, after {} MiB; new client in after {waited:?}; \
          401: {}, 429: {}",
         before / MIB,
         peak / MIB,
@@ -106,7 +112,8 @@ async fn five_hundred_concurrent_wrong_passwords_keep_rss_under_200_mib_and_the_
         statuses.iter().filter(|s| **s == 429).count(),
     );
     // Assert
-    assert_eq!(right, 200, "the right password gets in during the flood");
+    assert_eq!(known, 200, "a known client gets in at the first attempt");
+    assert_eq!(new, 200, "a new client gets in during the flood");
     assert!(
         statuses.iter().all(|s| *s == 401 || *s == 429),
         "every wrong login is refused as such: {statuses:?}"
