@@ -214,14 +214,15 @@ impl Security {
         secret: &str,
         client: Option<IpAddr>,
     ) -> Result<String, AuthError> {
-        let Ok(attempt) = self.throttle.reserve(user_id, client).await else {
+        let client_tag = hmac::sign(&self.cache_key, format!("{user_id}\0{client:?}").as_bytes());
+        let client_key = client_tag.as_ref().to_vec();
+        let known_client = self.is_known_client(&client_key);
+        let Ok(attempt) = self.throttle.reserve(user_id, client, known_client).await else {
             tracing::warn!(user = user_id, client = ?client, "login throttled");
             return Err(AuthError::Throttled);
         };
         let tag = hmac::sign(&self.cache_key, format!("{user_id}\0{secret}").as_bytes());
         let cache_key = tag.as_ref().to_vec();
-        let client_tag = hmac::sign(&self.cache_key, format!("{user_id}\0{client:?}").as_bytes());
-        let client_key = client_tag.as_ref().to_vec();
         if let Some(hit) = self.verified.get(&cache_key) {
             if hit.1.elapsed() < VERIFIED_TTL && self.can_log_in(user_id) {
                 attempt.succeeded();
@@ -237,8 +238,7 @@ impl Security {
             .map(|u| u.password_hash.clone());
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| password::decoy_hash().to_string());
-        let lane = self.is_known_client(&client_key);
-        let Ok(ok) = self.verifier.verify(secret, &hash, lane).await else {
+        let Ok(ok) = self.verifier.verify(secret, &hash, known_client).await else {
             // Dropping `attempt` gives its slot back: a refusal for load is no failure.
             tracing::warn!(user = user_id, client = ?client, "login refused: verifier queue full");
             return Err(AuthError::Busy);

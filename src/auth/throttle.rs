@@ -6,6 +6,8 @@
 //!   many user names). There is no per-user counter that failures from elsewhere could fill,
 //!   so the right password from a client that has not failed is never refused, `admin`
 //!   included; an operator on the host is not affected by failures from other addresses.
+//!   A client that logged in from its address before (known, see `Security`) is held to its
+//!   own counter only, so guesses by a neighbour behind the same NAT do not shut it out.
 //! - **An attempt is counted before it is checked.** [`Throttle::reserve`] takes a slot on
 //!   both counters atomically (one mutex around check-and-increment); a check in flight
 //!   holds its slot until it ends. When the slots are all held by checks in flight, a new
@@ -56,7 +58,7 @@ const SWEEP_AT: usize = 10_000;
 /// verification queue), the slot is simply given back.
 pub struct Reservation<'a> {
     throttle: &'a Throttle,
-    keys: [Key; 2],
+    keys: Vec<Key>,
     reported: bool,
 }
 
@@ -83,16 +85,19 @@ impl Throttle {
     }
 
     /// Takes a slot for one login attempt by `user` from `address`, waiting (at most one
-    /// window) while the remaining slots are held by checks in flight.
+    /// window) while the remaining slots are held by checks in flight. A `known` client (it
+    /// logged in from this address before) counts against its own limit only, so a
+    /// neighbour behind the same NAT or proxy guessing at other accounts cannot shut it out.
     pub async fn reserve(
         &self,
         user: &str,
         address: Option<IpAddr>,
+        known: bool,
     ) -> Result<Reservation<'_>, Throttled> {
-        let keys = [
-            Key::Client(user.to_string(), address),
-            Key::Address(address),
-        ];
+        let mut keys = vec![Key::Client(user.to_string(), address)];
+        if !known {
+            keys.push(Key::Address(address));
+        }
         let deadline = tokio::time::Instant::now() + self.window;
         loop {
             let released = self.released.notified();
@@ -118,7 +123,7 @@ impl Throttle {
     }
 
     /// The atomic check-and-increment of both counters.
-    fn admit(&self, keys: &[Key; 2]) -> Admission {
+    fn admit(&self, keys: &[Key]) -> Admission {
         let mut counters = self.counters.lock().expect("throttle lock");
         if counters.len() >= SWEEP_AT {
             let window = self.window;
@@ -162,7 +167,7 @@ impl Throttle {
     /// Gives a slot back; `failed` turns it into a failure, `succeeded` also forgets the
     /// client's earlier failures (not the address's: one good account must not reset the
     /// count of guesses at others).
-    fn release(&self, keys: &[Key; 2], failed: bool, succeeded: bool) {
+    fn release(&self, keys: &[Key], failed: bool, succeeded: bool) {
         let mut counters = self.counters.lock().expect("throttle lock");
         for key in keys {
             let Some(c) = counters.get_mut(key) else {
@@ -210,35 +215,63 @@ impl Drop for Reservation<'_> {
 mod tests {
     use super::*;
 
+    impl Throttle {
+        async fn reserve_new(
+            &self,
+            user: &str,
+            address: Option<IpAddr>,
+        ) -> Result<Reservation<'_>, Throttled> {
+            self.reserve(user, address, false).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_known_client_is_not_shut_out_by_failures_for_others_at_its_address() {
+        let t = Throttle::new(5, 2, Duration::from_secs(60));
+        t.reserve_new("x", A).await.unwrap().failed();
+        t.reserve_new("y", A).await.unwrap().failed();
+        assert!(
+            t.reserve_new("u", A).await.is_err(),
+            "a stranger at A waits"
+        );
+        assert!(
+            t.reserve("u", A, true).await.is_ok(),
+            "u, known at A, does not"
+        );
+    }
+
     const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)));
     const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 3)));
 
     #[tokio::test]
     async fn failures_block_the_client_and_address_but_no_one_else() {
         let t = Throttle::new(2, 3, Duration::from_secs(60));
-        t.reserve("u", A).await.unwrap().failed();
-        t.reserve("u", A).await.unwrap().failed();
-        assert!(t.reserve("u", A).await.is_err(), "client (u, A) is blocked");
-        assert!(t.reserve("u", B).await.is_ok(), "u from B is not");
-        t.reserve("v", A).await.unwrap().failed();
-        assert!(t.reserve("w", A).await.is_err(), "address A used its 3");
+        t.reserve_new("u", A).await.unwrap().failed();
+        t.reserve_new("u", A).await.unwrap().failed();
+        assert!(
+            t.reserve_new("u", A).await.is_err(),
+            "client (u, A) is blocked"
+        );
+        assert!(t.reserve_new("u", B).await.is_ok(), "u from B is not");
+        t.reserve_new("v", A).await.unwrap().failed();
+        assert!(t.reserve_new("w", A).await.is_err(), "address A used its 3");
     }
 
     #[tokio::test]
     async fn a_success_forgets_the_clients_failures() {
         let t = Throttle::new(2, 10, Duration::from_secs(60));
-        t.reserve("u", A).await.unwrap().failed();
-        t.reserve("u", A).await.unwrap().succeeded();
-        t.reserve("u", A).await.unwrap().failed();
-        assert!(t.reserve("u", A).await.is_ok());
+        t.reserve_new("u", A).await.unwrap().failed();
+        t.reserve_new("u", A).await.unwrap().succeeded();
+        t.reserve_new("u", A).await.unwrap().failed();
+        assert!(t.reserve_new("u", A).await.is_ok());
     }
 
     #[tokio::test]
     async fn checks_in_flight_hold_slots_and_later_attempts_wait_for_them() {
         let t = Throttle::new(2, 10, Duration::from_secs(60));
-        let first = t.reserve("u", A).await.unwrap();
-        let second = t.reserve("u", A).await.unwrap();
-        let third = t.reserve("u", A);
+        let first = t.reserve_new("u", A).await.unwrap();
+        let second = t.reserve_new("u", A).await.unwrap();
+        let third = t.reserve_new("u", A);
         tokio::pin!(third);
         assert!(futures_util::poll!(third.as_mut()).is_pending(), "waits");
         first.failed();
