@@ -47,6 +47,7 @@ async fn execute(registry: &Registry, def: &TaskDef) {
     let state = registry.tasks().state(&def.id);
     let mut s = state.lock().unwrap();
     s.running = false;
+    s.progress = None;
     s.last_run = Some(started);
     match outcome {
         Ok(report) => {

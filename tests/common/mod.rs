@@ -178,6 +178,11 @@ impl TestApp {
     }
 
     /// SIGKILLs the server (no graceful shutdown).
+    /// The server's process id (for resource checks such as RSS).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -11,5 +11,5 @@
 mod blobs;
 mod manifests;
 
-pub use blobs::{blob_size, fetch_blob, BlobFetch};
+pub use blobs::{blob_size, fetch_blob, fetch_blob_part, BlobFetch, InFlight, PartFetch};
 pub use manifests::find_manifest;
