@@ -95,7 +95,9 @@ fn follow(listen: SocketAddr, id: &str) -> anyhow::Result<Value> {
             if task["lastRunResult"] != "OK" {
                 bail!("warm failed: {}", task["lastRunReport"]);
             }
-            return Ok(task["lastRunReport"].clone());
+            let report = task["lastRunReport"].clone();
+            eprintln!("{}", progress_line(&report));
+            return Ok(report);
         }
     }
 }

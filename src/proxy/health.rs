@@ -51,7 +51,7 @@ impl Health {
         if let Some(left) = remaining(state.paused_until) {
             return Err(UpstreamError::RateLimited {
                 message: format!(
-                    "upstream {url} asked Berth (429) to wait {} s more",
+                    "upstream {url} is rate-limiting requests (429); Berth asks again in {} s",
                     left.as_secs() + 1
                 ),
                 retry_after_secs: Some(left.as_secs() + 1),

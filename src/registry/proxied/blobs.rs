@@ -206,7 +206,7 @@ async fn lead(
                 digest: digest.clone(),
                 size,
                 upstream: upstreamed.upstream,
-                _permit: upstreamed.permit,
+                permit: Some(upstreamed.permit),
             };
             tokio::spawn(job.run(upstreamed.response, client, leader));
             Ok(size)
@@ -388,13 +388,13 @@ struct DownloadJob {
     size: Option<u64>,
     /// The URL sending the blob (a mirror or the remote).
     upstream: Arc<Upstream>,
-    /// The upstream budget's slot, held until the download ends.
-    _permit: Permit,
+    /// The upstream budget's slot, held until the body has been received.
+    permit: Option<Permit>,
 }
 
 impl DownloadJob {
     async fn run(
-        self,
+        mut self,
         response: reqwest::Response,
         mut client: Option<mpsc::Sender<Result<Bytes, io::Error>>>,
         leader: watch::Sender<Progress>,
@@ -403,6 +403,8 @@ impl DownloadJob {
         let outcome = self
             .download(response, &mut client, &mut held, &leader)
             .await;
+        // Freed before the client gets its last byte, so its next request finds it free.
+        drop(self.permit.take());
         match &outcome {
             Ok(_) => {
                 self.proxy.upstreams().body_received(&self.upstream);
