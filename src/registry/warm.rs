@@ -282,28 +282,6 @@ async fn fetch(
     Err(last)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_lines_name_tags_digests_and_platforms() {
-        let d = format!("sha256:{}", "a".repeat(64));
-        let text = format!(
-            "# base images\nalpine\n\nlibrary/debian:12 linux/amd64,linux/arm64/v8\nteam/app@{d}  # pinned\n"
-        );
-        let list = parse_list(&text).unwrap();
-        assert_eq!(list.len(), 3);
-        assert_eq!(list[0].reference.to_string(), "latest");
-        assert_eq!(list[1].name.as_str(), "library/debian");
-        assert_eq!(list[1].platforms, vec!["linux/amd64", "linux/arm64/v8"]);
-        assert_eq!(list[2].reference.to_string(), d);
-        assert!(parse_list("ok\nBad Name\n")
-            .unwrap_err()
-            .starts_with("line 2"));
-    }
-}
-
 /// Concurrent blob downloads of a warm run unless its task says otherwise.
 const DEFAULT_CONCURRENCY: usize = 4;
 /// The most a task may ask for (each holds an upstream connection).
@@ -412,5 +390,27 @@ impl super::Registry {
             )));
         }
         Ok(serde_json::to_value(report).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_lines_name_tags_digests_and_platforms() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let text = format!(
+            "# base images\nalpine\n\nlibrary/debian:12 linux/amd64,linux/arm64/v8\nteam/app@{d}  # pinned\n"
+        );
+        let list = parse_list(&text).unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[0].reference.to_string(), "latest");
+        assert_eq!(list[1].name.as_str(), "library/debian");
+        assert_eq!(list[1].platforms, vec!["linux/amd64", "linux/arm64/v8"]);
+        assert_eq!(list[2].reference.to_string(), d);
+        assert!(parse_list("ok\nBad Name\n")
+            .unwrap_err()
+            .starts_with("line 2"));
     }
 }

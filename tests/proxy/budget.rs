@@ -122,7 +122,9 @@ async fn when_the_upstream_budget_is_nearly_spent_revalidations_stop_and_misses_
     let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 0").await;
     cache_image(&app, &upstream, &noise(24, 1000)).await;
     let layer = noise(25, 1000);
-    upstream.push_image("other", "v1", &[layer.clone()]).await;
+    upstream
+        .push_image("other", "v1", std::slice::from_ref(&layer))
+        .await;
 
     let tag = get(&app, &format!("{HUB}/app/manifests/v1")).await;
     let miss = get(&app, &format!("{HUB}/other/manifests/v1")).await;

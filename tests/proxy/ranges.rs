@@ -23,7 +23,9 @@ async fn ranged(app: &TestApp, method: Method, path: &str, range: &str) -> reqwe
 async fn one_layer_image(upstream: &Upstream, len: usize) -> (Vec<u8>, String) {
     let layer = noise(len as u64, len);
     let digest = sha256(&layer);
-    upstream.push_image("app", "v1", &[layer.clone()]).await;
+    upstream
+        .push_image("app", "v1", std::slice::from_ref(&layer))
+        .await;
     (layer, digest)
 }
 

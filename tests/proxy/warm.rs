@@ -85,13 +85,15 @@ async fn berth_warm_caches_a_multi_arch_list_for_the_chosen_platforms_after_a_dr
     )
     .await;
     let plain = noise(70, 50_000);
-    upstream.push_image("plain", "v1", &[plain.clone()]).await;
+    upstream
+        .push_image("plain", "v1", std::slice::from_ref(&plain))
+        .await;
     let (app, cfg) = spawn_proxy(&front.url, "").await;
     let list = cfg.path().join("images.txt");
     std::fs::write(&list, "# CI base images\nmulti:v1 linux/amd64\nplain\n").unwrap();
     // `plain` means `plain:latest`: tag it so.
     upstream
-        .push_image("plain", "latest", &[plain.clone()])
+        .push_image("plain", "latest", std::slice::from_ref(&plain))
         .await;
     let args = |extra: &[&str]| {
         let mut a = vec!["docker-group".to_string(), list.display().to_string()];
