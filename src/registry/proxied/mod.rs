@@ -9,6 +9,7 @@
 //!   with nothing cached the error names the upstream problem.
 //! - Concurrent misses for one blob share one download (see [`blobs`]).
 mod blobs;
+mod download;
 mod manifests;
 
 pub use blobs::{blob_size, fetch_blob, fetch_blob_part, BlobFetch, InFlight, PartFetch};
