@@ -27,6 +27,7 @@ pub mod read;
 mod tasks;
 mod upload;
 mod usage;
+pub mod warm;
 
 use std::collections::HashSet;
 use std::sync::Arc;
