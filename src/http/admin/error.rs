@@ -111,8 +111,10 @@ impl ResponseError for AdminError {
             | AdminError::NotFound(m)
             | AdminError::Unprocessable(m)
             | AdminError::NotAllowed(m)
-            | AdminError::Conflict(m)
-            | AdminError::Gone(m) => response.json(json!({"id": "*", "message": m})),
+            | AdminError::Conflict(m) => response.json(json!({"id": "*", "message": m})),
+            // A list, as for 400: Nexus clients (nexus3-cli) print list items and choke on
+            // a lone object.
+            AdminError::Gone(m) => response.json(json!([{"id": "*", "message": m}])),
         }
     }
 }
