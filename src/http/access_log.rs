@@ -61,8 +61,9 @@ pub fn wanted(status: u16) -> bool {
 fn error_budget() -> bool {
     let second = (crate::meta::now() as u64) & 0xffff_ffff;
     let current = ERROR_WINDOW.load(Ordering::Relaxed);
-    if current >> 32 != second {
-        if ERROR_WINDOW
+    let new_second = current >> 32 != second;
+    if new_second
+        && ERROR_WINDOW
             .compare_exchange(
                 current,
                 (second << 32) | 1,
@@ -70,14 +71,13 @@ fn error_budget() -> bool {
                 Ordering::Relaxed,
             )
             .is_ok()
-        {
-            let dropped = SUPPRESSED.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                tracing::info!(target: "berth::access", suppressed = dropped,
-                    "{dropped} more error responses were not logged (over {ERRORS_PER_SECOND} a second)");
-            }
-            return true;
+    {
+        let dropped = SUPPRESSED.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::info!(target: "berth::access", suppressed = dropped,
+                "{dropped} more error responses were not logged (over {ERRORS_PER_SECOND} a second)");
         }
+        return true;
     }
     let logged = ERROR_WINDOW.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff;
     if logged < ERRORS_PER_SECOND {
