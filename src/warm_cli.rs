@@ -1,12 +1,14 @@
 //! `berth warm <proxy-or-group> <image-list-file>`: pre-warms a proxy on the running server
 //! through its admin API — creates a `repository.docker.proxy-warm` task with the list, runs
 //! it, prints its progress (images, blobs, bytes, rate) while it runs and its report at the
-//! end, then deletes the task. The admin connection is `berth::admin_client`'s (loopback).
+//! end, then deletes the task. It connects like `berth gc` (URL, credentials, CA options).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use berth::admin_client::{AdminClient, AdminConnection};
+use berth::config::Settings;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// What `berth warm` was asked to do.
@@ -26,11 +28,14 @@ pub struct WarmArgs {
     /// (default: all).
     #[arg(long)]
     pub platform: Option<String>,
+    #[command(flatten)]
+    pub server: AdminConnection,
 }
 
 const TASKS: &str = "/service/rest/v1/tasks";
 
-pub fn run(listen: SocketAddr, args: &WarmArgs) -> anyhow::Result<()> {
+pub fn run(settings: &Settings, args: &WarmArgs) -> anyhow::Result<()> {
+    let client = AdminClient::from_options(&args.server, settings)?;
     let images = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let mut properties = json!({
@@ -48,17 +53,13 @@ pub fn run(listen: SocketAddr, args: &WarmArgs) -> anyhow::Result<()> {
         "frequency": {"schedule": "manual"},
         "properties": properties,
     });
-    let (status, body) =
-        berth::admin_client::call(listen, "POST", TASKS, Some(&template.to_string()))?;
-    if status != 201 {
-        bail!("the server refused the warm task: {status} {body}");
-    }
-    let id = serde_json::from_str::<Value>(&body)?["id"]
+    let created = client.expect(Method::POST, TASKS, Some(&template), StatusCode::CREATED)?;
+    let id = created.json()?["id"]
         .as_str()
         .context("task id")?
         .to_string();
-    let outcome = follow(listen, &id);
-    let _ = berth::admin_client::call(listen, "DELETE", &format!("{TASKS}/{id}"), None);
+    let outcome = follow(&client, &id);
+    let _ = client.send(Method::DELETE, &format!("{TASKS}/{id}"), None);
     let report = outcome?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     let errors = report["errors"].as_array().map_or(0, Vec::len);
@@ -69,21 +70,19 @@ pub fn run(listen: SocketAddr, args: &WarmArgs) -> anyhow::Result<()> {
 }
 
 /// Runs task `id`, printing progress lines to stderr; returns its report.
-fn follow(listen: SocketAddr, id: &str) -> anyhow::Result<Value> {
-    let (status, body) =
-        berth::admin_client::call(listen, "POST", &format!("{TASKS}/{id}/run"), None)?;
-    if status != 204 {
-        bail!("the server refused to run the warm task: {status} {body}");
-    }
+fn follow(client: &AdminClient, id: &str) -> anyhow::Result<Value> {
+    client.expect(
+        Method::POST,
+        &format!("{TASKS}/{id}/run"),
+        None,
+        StatusCode::NO_CONTENT,
+    )?;
     let mut last = String::new();
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let (status, body) =
-            berth::admin_client::call(listen, "GET", &format!("{TASKS}/{id}"), None)?;
-        if status != 200 {
-            bail!("reading the warm task: {status} {body}");
-        }
-        let task: Value = serde_json::from_str(&body)?;
+        let task = client
+            .expect(Method::GET, &format!("{TASKS}/{id}"), None, StatusCode::OK)?
+            .json()?;
         if let Some(p) = task.get("berthProgress") {
             let line = progress_line(p);
             if line != last {

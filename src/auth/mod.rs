@@ -14,6 +14,7 @@
 pub mod manage;
 pub mod model;
 pub mod password;
+pub mod reset;
 pub mod service;
 mod store;
 pub mod throttle;

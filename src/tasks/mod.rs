@@ -53,7 +53,8 @@ pub struct RunState {
     pub last_report: Option<serde_json::Value>,
     /// Next scheduled start, Unix seconds.
     pub next_run: Option<i64>,
-    /// What a running task has done so far (tasks that report progress).
+    /// Where the task is or ended (a GC's sweep counts as a line, a warm run's counts as an
+    /// object); cleared when it starts, kept after it ends as the run's final count.
     pub progress: Option<serde_json::Value>,
 }
 

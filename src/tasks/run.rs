@@ -34,6 +34,7 @@ pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
             return Err(StartError::AlreadyRunning);
         }
         s.running = true;
+        s.progress = None;
     }
     let registry = registry.clone();
     actix_web::rt::spawn(async move {
@@ -61,7 +62,6 @@ async fn execute(registry: &Registry, def: &TaskDef) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     s.running = false;
-    s.progress = None;
     s.last_run = Some(started);
     match outcome {
         Ok(report) => {

@@ -209,7 +209,11 @@ async fn catalog_and_tag_lists_show_only_what_the_caller_may_browse() {
 #[tokio::test]
 async fn routes_outside_the_table_are_denied() {
     let app = spawn_secure(&[]).await;
-    assert_eq!(status(&app, &Auth::None, Method::GET, "/").await, 401);
+    // `/` is the public landing page Nexus clients probe (tests/first_hour).
+    assert_eq!(
+        status(&app, &Auth::None, Method::GET, "/favicon.ico").await,
+        401
+    );
     assert_eq!(status(&app, &Auth::None, Method::GET, "/v1/").await, 401);
     assert_eq!(status(&app, &admin(), Method::GET, "/anything").await, 403);
     // A bad path tells an anonymous caller nothing about which repositories exist.

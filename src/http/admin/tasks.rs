@@ -234,11 +234,12 @@ fn task_json(registry: &Registry, def: &TaskDef) -> Value {
         "notificationCondition": "FAILURE",
         "lastRunReport": state.last_report,
     });
+    // The last progress line stays after the run: it is the run's final count.
+    if let Some(progress) = &state.progress {
+        v["berthProgress"] = progress.clone();
+    }
     if let Schedule::Cron(expr) = &def.schedule {
         v["cronExpression"] = json!(expr);
-    }
-    if let (true, Some(progress)) = (state.running, state.progress) {
-        v["berthProgress"] = progress;
     }
     v
 }
