@@ -18,6 +18,7 @@ pub mod cleanup;
 pub mod config;
 pub mod connectors;
 pub mod http;
+pub mod import;
 pub mod meta;
 pub mod metrics;
 pub mod model;

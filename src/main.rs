@@ -38,6 +38,17 @@ enum Command {
         /// The task id, e.g. `repository.docker.upload-purge`.
         id: String,
     },
+    /// Import another repository manager's set-up and images into the running server.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Nexus Repository 3: blob stores, docker repositories, cleanup policies, security, images.
+    Nexus(berth::import::cli::NexusArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +62,9 @@ fn main() -> anyhow::Result<()> {
         Command::Config => print!("{}", settings.to_toml()?),
         Command::Gc { store } => run_task(&settings, &format!("blobstore.compact-{store}"))?,
         Command::Task { id } => run_task(&settings, &id)?,
+        Command::Import {
+            from: ImportFrom::Nexus(args),
+        } => std::process::exit(berth::import::cli::run(&args, &settings)?),
         Command::Serve => {
             berth::telemetry::init(&settings.log);
             actix_web::rt::System::new().block_on(async {
