@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::error::ImportError;
-use super::mapping::same;
+use super::mapping::{difference, same};
 use super::report::{Item, Outcome};
 use super::rest::{Answer, RestClient};
 
@@ -48,9 +48,12 @@ impl Applier<'_> {
                 settle(&answer, Outcome::Created)
             }
             Some(current) if same(&w.desired, current) => (Outcome::Unchanged, None),
-            Some(_) if !self.overwrite && !w.pristine => (
+            Some(current) if !self.overwrite && !w.pristine => (
                 Outcome::Kept,
-                Some("exists in Berth with other settings; --overwrite replaces it".to_string()),
+                Some(format!(
+                    "exists in Berth with other settings ({}); --overwrite replaces it",
+                    difference(&w.desired, current).unwrap_or_default().trim()
+                )),
             ),
             Some(_) if self.dry_run => (Outcome::WouldUpdate, None),
             Some(_) => {

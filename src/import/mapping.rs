@@ -153,6 +153,27 @@ pub fn same(desired: &Value, current: &Value) -> bool {
     }
 }
 
+/// The first field where `current` does not say what `desired` says, as
+/// `path: current vs desired` (for the report's "kept" reason).
+pub fn difference(desired: &Value, current: &Value) -> Option<String> {
+    if same(desired, current) {
+        return None;
+    }
+    if let (Value::Object(d), Value::Object(c)) = (desired, current) {
+        for (k, v) in d {
+            let here = c.get(k).unwrap_or(&Value::Null);
+            if let Some(inner) = difference(v, here) {
+                return Some(if inner.starts_with(' ') {
+                    format!("{k}{inner}")
+                } else {
+                    format!("{k}.{inner}")
+                });
+            }
+        }
+    }
+    Some(format!(" is {current} in Berth, {desired} in Nexus"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +229,7 @@ mod tests {
         assert!(!same(&desired, &json!({"a": "ALLOW", "b": {"d": [1, 2]}})));
         assert!(!same(&desired, &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}})));
         assert!(!same(&desired, &json!({"a": "ALLOW_ONCE", "b": {"d": [2, 1]}})));
+        let diff = difference(&desired, &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}}));
+        assert_eq!(diff.unwrap(), "b.c is 8082 in Berth, null in Nexus");
     }
 }

@@ -87,9 +87,21 @@ async fn a_seed_like_nexus_set_up_is_recreated_on_the_target_with_passwords_in_a
     assert_eq!(content(&report, "docker-hosted")["tagsCopied"], 2);
 }
 
+/// Closes the source's connector ports: with both servers on one host they would be taken
+/// on the target, which then (rightly) reports the repositories as differing on every run.
+async fn close_source_connectors(source: &TestApp) {
+    for (kind, name) in [("hosted", "docker-hosted"), ("proxy", "docker-proxy"), ("group", "docker-group")] {
+        let path = format!("/v1/repositories/docker/{kind}/{name}");
+        let (_, mut body) = rest(source, Method::GET, &path, None).await;
+        body["docker"]["httpPort"] = Value::Null;
+        ok(source, Method::PUT, &path, body).await;
+    }
+}
+
 #[tokio::test]
 async fn a_second_run_keeps_what_an_operator_changed_and_copies_nothing_unless_overwrite() {
     let (source, _) = seeded_source().await;
+    close_source_connectors(&source).await;
     let target = spawn_secured().await;
     let dir = tempfile::tempdir().unwrap();
     let (success, first, stderr) = run_import(&source, &target, dir.path(), &[]);
@@ -148,8 +160,8 @@ async fn a_dry_run_reports_counts_and_bytes_per_repository_and_changes_nothing()
     assert!(hosted["bytes"].as_u64().unwrap() > 17_000, "{hosted}");
     let (_, repos) = rest(&target, Method::GET, "/v1/repositories", None).await;
     assert_eq!(repos.as_array().unwrap().len(), 1, "{repos}");
-    let (_, roles) = rest(&target, Method::GET, "/v1/security/roles/docker-push", None).await;
-    assert!(roles.get("id").is_none(), "{roles}");
+    let (status, _) = rest(&target, Method::GET, "/v1/security/roles/docker-push", None).await;
+    assert_eq!(status, 404);
     assert_eq!(blobs_pushed(&target, true).await, 0);
     assert!(!dir.path().join("passwords.txt").exists());
 }

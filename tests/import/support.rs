@@ -47,7 +47,6 @@ pub async fn ok(app: &TestApp, method: Method, path: &str, body: Value) {
 /// Connector ports of the seed-like set-up.
 pub struct Seed {
     pub hosted_port: u16,
-    pub group_port: u16,
 }
 
 /// Seed 001/004's Nexus set-up, done over the Nexus REST shapes: a `docker` blob store with
@@ -99,7 +98,7 @@ pub async fn configure_like_seed(app: &TestApp) -> Seed {
         json!(["NexusAuthenticatingRealm", "NexusAuthorizingRealm", "DockerToken"])).await;
     ok(app, Method::PUT, "/v1/security/anonymous", json!({"enabled": true,
         "userId": "anonymous", "realmName": "NexusAuthorizingRealm"})).await;
-    Seed { hosted_port, group_port }
+    Seed { hosted_port }
 }
 
 /// Pushes a config and `layers` (the same for several images if shared) and a Docker
