@@ -75,7 +75,7 @@ async fn a_seed_like_nexus_set_up_is_recreated_on_the_target_with_passwords_in_a
     let text = std::fs::read_to_string(&passwords).unwrap();
     let ci = text.lines().find_map(|l| l.strip_prefix("ci\t")).expect("ci's password");
     assert_eq!(report["users"]["mode"], "randomPassword");
-    let r = target.req(Method::GET, "/v2/").basic_auth("ci", Some(ci)).send().await.unwrap();
+    let r = fresh(&target, Method::GET, "/v2/").basic_auth("ci", Some(ci)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(!stderr.contains(ci), "a password reached the output");
 

@@ -21,9 +21,17 @@ pub async fn spawn_secured() -> TestApp {
     .await
 }
 
+/// A request on a fresh connection: these tests block their runtime in `docker` and
+/// `berth import` runs, so a pooled keep-alive connection may have been closed by the server
+/// unnoticed, and reusing it fails the request.
+pub fn fresh(app: &TestApp, method: Method, path: &str) -> RequestBuilder {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    client.request(method, app.url(path))
+}
+
 /// A request with the admin's Basic credentials.
 pub fn as_admin(app: &TestApp, method: Method, path: &str) -> RequestBuilder {
-    app.req(method, path).basic_auth("admin", Some(ADMIN_PASSWORD))
+    fresh(app, method, path).basic_auth("admin", Some(ADMIN_PASSWORD))
 }
 
 /// An admin REST call (`/service/rest` + `path`); returns status and JSON body.
@@ -148,7 +156,7 @@ pub fn registry(app: &TestApp, secured: bool, method: Method, path: &str) -> Req
     if secured {
         as_admin(app, method, path)
     } else {
-        app.req(method, path)
+        fresh(app, method, path)
     }
 }
 
@@ -159,7 +167,7 @@ pub async fn digest_of(app: &TestApp, secured: bool, repo: &str, image: &str, ta
         .header("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json")
         .send()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("HEAD {path}: {e}\n--- server log ---\n{}", app.log()));
     if r.status() != 200 {
         return String::new();
     }
