@@ -48,7 +48,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ImportFrom {
     /// Nexus Repository 3: blob stores, docker repositories, cleanup policies, security, images.
-    Nexus(berth::import::cli::NexusArgs),
+    Nexus(Box<berth::import::cli::NexusArgs>),
 }
 
 fn main() -> anyhow::Result<()> {

@@ -44,7 +44,10 @@ impl Applier<'_> {
             None if self.dry_run => (Outcome::WouldCreate, None),
             None => {
                 let body = w.create_body.as_ref().unwrap_or(&w.desired);
-                let answer = self.target.write(w.create.0.clone(), &w.create.1, body).await?;
+                let answer = self
+                    .target
+                    .write(w.create.0.clone(), &w.create.1, body)
+                    .await?;
                 settle(&answer, Outcome::Created)
             }
             Some(current) if same(&w.desired, current) => (Outcome::Unchanged, None),
@@ -57,7 +60,10 @@ impl Applier<'_> {
             ),
             Some(_) if self.dry_run => (Outcome::WouldUpdate, None),
             Some(_) => {
-                let answer = self.target.write(w.update.0.clone(), &w.update.1, &w.desired).await?;
+                let answer = self
+                    .target
+                    .write(w.update.0.clone(), &w.update.1, &w.desired)
+                    .await?;
                 settle(&answer, Outcome::Updated)
             }
         };
@@ -84,7 +90,13 @@ impl Applier<'_> {
     }
 
     pub fn skip(&mut self, kind: &'static str, name: &str, reason: impl Into<String>) {
-        self.record(kind, name, Outcome::Skipped, Some(reason.into()), Vec::new());
+        self.record(
+            kind,
+            name,
+            Outcome::Skipped,
+            Some(reason.into()),
+            Vec::new(),
+        );
     }
 }
 
@@ -95,7 +107,11 @@ fn settle(answer: &Answer, success: Outcome) -> (Outcome, Option<String>) {
         (
             Outcome::Failed,
             Some(match answer.error_id() {
-                Some(id) => format!("target answered {} ({id}): {}", answer.status, answer.message()),
+                Some(id) => format!(
+                    "target answered {} ({id}): {}",
+                    answer.status,
+                    answer.message()
+                ),
                 None => format!("target answered {}: {}", answer.status, answer.message()),
             }),
         )

@@ -77,7 +77,9 @@ impl NexusArgs {
     pub fn options(&self, settings: &Settings) -> Result<ImportOptions, ImportError> {
         let source_password = match &self.password_file {
             Some(path) => Some(read_password(path)?),
-            None => std::env::var(NEXUS_PASSWORD_ENV).ok().filter(|p| !p.is_empty()),
+            None => std::env::var(NEXUS_PASSWORD_ENV)
+                .ok()
+                .filter(|p| !p.is_empty()),
         };
         let source_credentials = match (&self.user, source_password) {
             (Some(user), Some(p)) => Some((user.clone(), Secret::new(p))),
@@ -126,7 +128,10 @@ impl NexusArgs {
         format!("http://{addr}")
     }
 
-    fn target_credentials(&self, settings: &Settings) -> Result<Option<(String, Secret)>, ImportError> {
+    fn target_credentials(
+        &self,
+        settings: &Settings,
+    ) -> Result<Option<(String, Secret)>, ImportError> {
         let user = self.target_user.clone().unwrap_or_else(|| "admin".into());
         if let Some(path) = &self.target_password_file {
             return Ok(Some((user, Secret::new(read_password(path)?))));
@@ -144,7 +149,10 @@ fn read_password(path: &Path) -> Result<String, ImportError> {
         .map_err(|e| ImportError::Io(format!("password file {}: {e}", path.display())))?;
     let password = text.lines().next().unwrap_or("").trim().to_string();
     if password.is_empty() {
-        return Err(ImportError::Io(format!("password file {} is empty", path.display())));
+        return Err(ImportError::Io(format!(
+            "password file {} is empty",
+            path.display()
+        )));
     }
     Ok(password)
 }

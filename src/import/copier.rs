@@ -123,7 +123,9 @@ impl<'a> Copier<'a> {
             self.ensure_blob(image, digest, *size).await?;
         }
         for child in &tag.children {
-            self.target.put_manifest(image, &child.digest, child).await?;
+            self.target
+                .put_manifest(image, &child.digest, child)
+                .await?;
         }
         self.target.put_manifest(image, &tag.tag, &tag.top).await?;
         self.tags_copied.fetch_add(1, Relaxed);
@@ -159,7 +161,11 @@ impl<'a> Copier<'a> {
         if first || home == image || self.target.has_blob(image, digest).await? {
             return Ok(());
         }
-        match self.target.mount_or_start(image, digest, Some(home)).await? {
+        match self
+            .target
+            .mount_or_start(image, digest, Some(home))
+            .await?
+        {
             Mount::Mounted => {
                 self.blobs_mounted.fetch_add(1, Relaxed);
                 self.progress.blobs_mounted.fetch_add(1, Relaxed);
@@ -201,7 +207,13 @@ impl<'a> Copier<'a> {
             chunk
         });
         self.target
-            .finish_upload(image, session, digest, length, reqwest::Body::wrap_stream(body))
+            .finish_upload(
+                image,
+                session,
+                digest,
+                length,
+                reqwest::Body::wrap_stream(body),
+            )
             .await?;
         self.bytes_copied.fetch_add(length.unwrap_or(0), Relaxed);
         Ok(())
@@ -230,7 +242,8 @@ async fn warm_tag(target: &RegistryClient, image: &str, tag: &TagPlan) -> Result
     for (digest, _) in &tag.blobs {
         let mut body = target.get_blob(image, digest).await?.bytes_stream();
         while let Some(chunk) = body.next().await {
-            chunk.map_err(|e| ImportError::Unreachable(format!("warming {image}@{digest}: {e}")))?;
+            chunk
+                .map_err(|e| ImportError::Unreachable(format!("warming {image}@{digest}: {e}")))?;
         }
     }
     Ok(())

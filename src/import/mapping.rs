@@ -15,8 +15,11 @@ pub struct Mapped {
 /// that one could not be imported).
 pub fn repository(kind: &str, nexus: &Value, store: &str) -> Mapped {
     let mut notes = Vec::new();
-    let source_store = nexus["storage"]["blobStoreName"].as_str().unwrap_or("default");
-    if source_store != store {
+    let source_store = nexus["storage"]["blobStoreName"]
+        .as_str()
+        .unwrap_or("default");
+    // Groups store nothing in Berth: where they "are" is not worth a note.
+    if source_store != store && kind != "group" {
         notes.push(format!(
             "blob store {source_store} was not imported; placed on {store}"
         ));
@@ -51,7 +54,9 @@ fn docker_attributes(docker: &Value, notes: &mut Vec<String>) -> Value {
         ));
     }
     if let Some(sub) = docker["subdomain"].as_str() {
-        notes.push(format!("subdomain routing ({sub}) is not available in Berth"));
+        notes.push(format!(
+            "subdomain routing ({sub}) is not available in Berth"
+        ));
     }
     if docker["pathEnabled"] == json!(true) {
         notes.push(
@@ -118,8 +123,11 @@ fn proxy(nexus: &Value, body: &mut Value, notes: &mut Vec<String>) {
         "timeToLive": nexus["negativeCache"]["timeToLive"].as_i64().unwrap_or(1440),
     });
     body["httpClient"] = http_client;
-    let index_type = nexus["dockerProxy"]["indexType"].as_str().unwrap_or("REGISTRY");
-    body["dockerProxy"] = json!({"indexType": index_type, "indexUrl": nexus["dockerProxy"]["indexUrl"]});
+    let index_type = nexus["dockerProxy"]["indexType"]
+        .as_str()
+        .unwrap_or("REGISTRY");
+    body["dockerProxy"] =
+        json!({"indexType": index_type, "indexUrl": nexus["dockerProxy"]["indexUrl"]});
     if nexus["dockerProxy"]["cacheForeignLayers"] == json!(true) {
         notes.push("foreign layers are not cached by Berth (cacheForeignLayers dropped)".into());
     }
@@ -179,13 +187,20 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/tests/import/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/import/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
     #[test]
     fn a_nexus_hosted_repository_keeps_its_port_policy_and_cleanup_and_notes_the_rest() {
-        let m = repository("hosted", &fixture("repository-docker-hosted.json"), "docker");
+        let m = repository(
+            "hosted",
+            &fixture("repository-docker-hosted.json"),
+            "docker",
+        );
         assert_eq!(m.body["docker"]["httpPort"], 8002);
         assert_eq!(m.body["docker"]["forceBasicAuth"], false);
         assert_eq!(m.body["storage"]["writePolicy"], "ALLOW_ONCE");
@@ -200,13 +215,24 @@ mod tests {
     #[test]
     fn a_nexus_proxy_keeps_remote_timings_and_user_but_not_the_password_or_s3_store() {
         let m = repository("proxy", &fixture("repository-docker-proxy.json"), "default");
-        assert_eq!(m.body["proxy"]["remoteUrl"], "https://mirror.ccs.tencentyun.com");
+        assert_eq!(
+            m.body["proxy"]["remoteUrl"],
+            "https://mirror.ccs.tencentyun.com"
+        );
         assert_eq!(m.body["proxy"]["metadataMaxAge"], -1);
         assert_eq!(m.body["negativeCache"]["timeToLive"], 1440);
         assert_eq!(m.body["httpClient"]["autoBlock"], true);
-        assert_eq!(m.body["httpClient"]["authentication"]["username"], "svc-mirror");
-        assert!(m.body["httpClient"]["authentication"].get("password").is_none());
-        assert_eq!(m.body["httpClient"]["connection"]["userAgentSuffix"], "Sync docker image");
+        assert_eq!(
+            m.body["httpClient"]["authentication"]["username"],
+            "svc-mirror"
+        );
+        assert!(m.body["httpClient"]["authentication"]
+            .get("password")
+            .is_none());
+        assert_eq!(
+            m.body["httpClient"]["connection"]["userAgentSuffix"],
+            "Sync docker image"
+        );
         assert_eq!(m.body["dockerProxy"]["indexType"], "HUB");
         assert_eq!(m.body["storage"]["blobStoreName"], "default");
         let notes = m.notes.join("\n");
@@ -217,7 +243,10 @@ mod tests {
     #[test]
     fn a_nexus_group_keeps_member_order_and_writable_member() {
         let m = repository("group", &fixture("repository-docker-group.json"), "default");
-        assert_eq!(m.body["group"]["memberNames"], json!(["docker-hosted", "docker-proxy"]));
+        assert_eq!(
+            m.body["group"]["memberNames"],
+            json!(["docker-hosted", "docker-proxy"])
+        );
         assert_eq!(m.body["group"]["writableMember"], "docker-hosted");
         assert!(m.body.get("cleanup").is_none());
     }
@@ -225,11 +254,23 @@ mod tests {
     #[test]
     fn sameness_ignores_extra_fields_and_case_but_not_changed_values() {
         let desired = json!({"a": "ALLOW_ONCE", "b": {"c": null, "d": [1, 2]}});
-        assert!(same(&desired, &json!({"a": "allow_once", "b": {"d": [1, 2]}, "x": 1})));
+        assert!(same(
+            &desired,
+            &json!({"a": "allow_once", "b": {"d": [1, 2]}, "x": 1})
+        ));
         assert!(!same(&desired, &json!({"a": "ALLOW", "b": {"d": [1, 2]}})));
-        assert!(!same(&desired, &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}})));
-        assert!(!same(&desired, &json!({"a": "ALLOW_ONCE", "b": {"d": [2, 1]}})));
-        let diff = difference(&desired, &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}}));
+        assert!(!same(
+            &desired,
+            &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}})
+        ));
+        assert!(!same(
+            &desired,
+            &json!({"a": "ALLOW_ONCE", "b": {"d": [2, 1]}})
+        ));
+        let diff = difference(
+            &desired,
+            &json!({"a": "ALLOW_ONCE", "b": {"c": 8082, "d": [1, 2]}}),
+        );
         assert_eq!(diff.unwrap(), "b.c is 8082 in Berth, null in Nexus");
     }
 }

@@ -104,8 +104,12 @@ async fn copy_content(
         eprintln!("import: reading the content of {name} on the source");
         let plan = plan::plan_repository(&source, name, options.concurrency).await?;
         progress.repositories_total.fetch_add(1, Relaxed);
-        progress.images_total.fetch_add(plan.images.len() as u64, Relaxed);
-        progress.blobs_total.fetch_add(plan.blobs.len() as u64, Relaxed);
+        progress
+            .images_total
+            .fetch_add(plan.images.len() as u64, Relaxed);
+        progress
+            .blobs_total
+            .fetch_add(plan.blobs.len() as u64, Relaxed);
         progress.bytes_total.fetch_add(plan.bytes(), Relaxed);
         plans.push((source, plan));
     }
@@ -127,7 +131,8 @@ async fn copy_content(
     }
     let printer = progress.spawn_printer(options.progress_every);
     for (source, plan) in &plans {
-        let target = registry::RegistryClient::new(target_http.clone(), &options.target, &plan.name);
+        let target =
+            registry::RegistryClient::new(target_http.clone(), &options.target, &plan.name);
         let copier = copier::Copier::new(source, &target, progress.clone(), options.concurrency);
         content.push(copier.copy(plan).await);
         progress.repositories_done.fetch_add(1, Relaxed);
@@ -139,7 +144,11 @@ async fn copy_content(
             let target = registry::RegistryClient::new(target_http.clone(), &options.target, name);
             let plan = plan::plan_repository(&source, name, options.concurrency).await?;
             let errors = copier::warm(&plan, &target).await;
-            eprintln!("import: warmed proxy {name}: {} tags, {} errors", plan.tags(), errors.len());
+            eprintln!(
+                "import: warmed proxy {name}: {} tags, {} errors",
+                plan.tags(),
+                errors.len()
+            );
         }
     }
     Ok(content)

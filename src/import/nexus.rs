@@ -159,8 +159,7 @@ pub fn parse_list<T: serde::de::DeserializeOwned>(
 /// True if a privilege concerns docker repositories (a `repository-view` or
 /// `repository-content-selector` on format `docker` or `*`).
 pub fn is_docker_privilege(p: &Privilege) -> bool {
-    p.kind.starts_with("repository-")
-        && matches!(p.format.as_deref(), Some("docker") | Some("*"))
+    p.kind.starts_with("repository-") && matches!(p.format.as_deref(), Some("docker") | Some("*"))
 }
 
 /// True for the privilege names Nexus (and Berth) derive from repositories:
@@ -176,7 +175,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
-        let path = format!("{}/tests/import/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/import/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
@@ -219,7 +221,11 @@ mod tests {
             .collect();
         assert_eq!(
             docker,
-            ["nx-repository-view-docker-docker-hosted-read", "team-a-read", "docker-hosted-push"]
+            [
+                "nx-repository-view-docker-docker-hosted-read",
+                "team-a-read",
+                "docker-hosted-push"
+            ]
         );
     }
 

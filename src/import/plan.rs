@@ -165,6 +165,11 @@ fn blob_sizes(bytes: &[u8], parsed: &ParsedManifest) -> Vec<(String, u64)> {
     parsed
         .blobs
         .iter()
-        .map(|d| (d.as_str().to_string(), sizes.get(d.as_str()).copied().unwrap_or(0)))
+        .map(|d| {
+            (
+                d.as_str().to_string(),
+                sizes.get(d.as_str()).copied().unwrap_or(0),
+            )
+        })
         .collect()
 }

@@ -60,9 +60,9 @@ impl Progress {
         } else {
             "-".to_string()
         };
-        let blobs_done = self.blobs_copied.load(Relaxed)
-            + self.blobs_mounted.load(Relaxed)
-            + self.blobs_present.load(Relaxed);
+        // Distinct blobs: each is copied or found once; mounts into further images are
+        // extra operations on a blob already counted.
+        let blobs_done = self.blobs_copied.load(Relaxed) + self.blobs_present.load(Relaxed);
         format!(
             "import: repositories {}/{} | images {}/{} | blobs {}/{} (copied {}, mounted {}, already there {}) | {} / {} | {}/s | ETA {eta}",
             self.repositories_done.load(Relaxed),

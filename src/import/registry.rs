@@ -113,10 +113,10 @@ impl RegistryClient {
             if let Some(last) = all.last() {
                 url.query_pairs_mut().append_pair("last", last);
             }
+            let response = self.send(scope, || self.client.get(url.clone())).await?;
             let response = self
-                .send(scope, || self.client.get(url.clone()))
+                .expect(response, &format!("GET {path}"), &[200])
                 .await?;
-            let response = self.expect(response, &format!("GET {path}"), &[200]).await?;
             let more = response.headers().contains_key(LINK);
             let bytes = response.bytes().await.map_err(|e| self.broken(path, &e))?;
             let names = parse(&bytes).map_err(|e| {
@@ -132,7 +132,11 @@ impl RegistryClient {
 
     /// The manifest `reference` (tag or digest) of `image`, byte for byte. The digest is
     /// computed from the bytes and checked against the one asked for or announced.
-    pub async fn get_manifest(&self, image: &str, reference: &str) -> Result<Manifest, ImportError> {
+    pub async fn get_manifest(
+        &self,
+        image: &str,
+        reference: &str,
+    ) -> Result<Manifest, ImportError> {
         let path = format!("/v2/{image}/manifests/{reference}");
         let url = self.url(&path)?;
         let response = self
@@ -140,11 +144,21 @@ impl RegistryClient {
                 self.client.get(url.clone()).header(ACCEPT, MANIFEST_ACCEPT)
             })
             .await?;
-        let response = self.expect(response, &format!("GET {path}"), &[200]).await?;
+        let response = self
+            .expect(response, &format!("GET {path}"), &[200])
+            .await?;
         let media_type = header(&response, CONTENT_TYPE.as_str());
         let announced = header(&response, "docker-content-digest");
-        let bytes = response.bytes().await.map_err(|e| self.broken(&path, &e))?.to_vec();
-        let expected = if reference.contains(':') { reference.to_string() } else { announced };
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.broken(&path, &e))?
+            .to_vec();
+        let expected = if reference.contains(':') {
+            reference.to_string()
+        } else {
+            announced
+        };
         let algorithm = Digest::parse(&expected)
             .map(|d| d.algorithm())
             .unwrap_or(Algorithm::Sha256);
@@ -155,22 +169,34 @@ impl RegistryClient {
                 self.endpoint.label
             )));
         }
-        Ok(Manifest { bytes, media_type, digest })
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
     }
 
     /// The digest `reference` points to, or `None` if the manifest is not there.
-    pub async fn head_manifest(&self, image: &str, reference: &str) -> Result<Option<String>, ImportError> {
+    pub async fn head_manifest(
+        &self,
+        image: &str,
+        reference: &str,
+    ) -> Result<Option<String>, ImportError> {
         let path = format!("/v2/{image}/manifests/{reference}");
         let url = self.url(&path)?;
         let response = self
             .send(&pull(image), || {
-                self.client.head(url.clone()).header(ACCEPT, MANIFEST_ACCEPT)
+                self.client
+                    .head(url.clone())
+                    .header(ACCEPT, MANIFEST_ACCEPT)
             })
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let response = self.expect(response, &format!("HEAD {path}"), &[200]).await?;
+        let response = self
+            .expect(response, &format!("HEAD {path}"), &[200])
+            .await?;
         Ok(Some(header(&response, "docker-content-digest")))
     }
 
@@ -178,11 +204,14 @@ impl RegistryClient {
     pub async fn has_blob(&self, image: &str, digest: &str) -> Result<bool, ImportError> {
         let path = format!("/v2/{image}/blobs/{digest}");
         let url = self.url(&path)?;
-        let response = self.send(&pull(image), || self.client.head(url.clone())).await?;
+        let response = self
+            .send(&pull(image), || self.client.head(url.clone()))
+            .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(false);
         }
-        self.expect(response, &format!("HEAD {path}"), &[200]).await?;
+        self.expect(response, &format!("HEAD {path}"), &[200])
+            .await?;
         Ok(true)
     }
 
@@ -190,34 +219,57 @@ impl RegistryClient {
     pub async fn get_blob(&self, image: &str, digest: &str) -> Result<Response, ImportError> {
         let path = format!("/v2/{image}/blobs/{digest}");
         let url = self.url(&path)?;
-        let response = self.send(&pull(image), || self.client.get(url.clone())).await?;
+        let response = self
+            .send(&pull(image), || self.client.get(url.clone()))
+            .await?;
         self.expect(response, &format!("GET {path}"), &[200]).await
     }
 
     /// Mounts `digest` into `image` from `from` (another image of this repository), or
     /// starts an upload session when there is no `from` or the mount is declined.
-    pub async fn mount_or_start(&self, image: &str, digest: &str, from: Option<&str>) -> Result<Mount, ImportError> {
+    pub async fn mount_or_start(
+        &self,
+        image: &str,
+        digest: &str,
+        from: Option<&str>,
+    ) -> Result<Mount, ImportError> {
         let path = format!("/v2/{image}/blobs/uploads/");
         let mut url = self.url(&path)?;
         if let Some(from) = from {
-            url.query_pairs_mut().append_pair("mount", digest).append_pair("from", from);
+            url.query_pairs_mut()
+                .append_pair("mount", digest)
+                .append_pair("from", from);
         }
         let response = self
-            .send(&push(image), || self.client.post(url.clone()).header("Content-Length", "0"))
+            .send(&push(image), || {
+                self.client.post(url.clone()).header("Content-Length", "0")
+            })
             .await?;
-        let response = self.expect(response, &format!("POST {path}"), &[201, 202]).await?;
+        let response = self
+            .expect(response, &format!("POST {path}"), &[201, 202])
+            .await?;
         if response.status() == StatusCode::CREATED {
             return Ok(Mount::Mounted);
         }
         let location = header(&response, LOCATION.as_str());
         let session = url.join(&location).map_err(|e| {
-            ImportError::Malformed(format!("{} POST {path}: bad Location {location:?}: {e}", self.endpoint.label))
+            ImportError::Malformed(format!(
+                "{} POST {path}: bad Location {location:?}: {e}",
+                self.endpoint.label
+            ))
         })?;
         Ok(Mount::Upload(session))
     }
 
     /// Completes an upload session with the whole blob in one streamed `PUT`.
-    pub async fn finish_upload(&self, image: &str, session: Url, digest: &str, size: Option<u64>, body: reqwest::Body) -> Result<(), ImportError> {
+    pub async fn finish_upload(
+        &self,
+        image: &str,
+        session: Url,
+        digest: &str,
+        size: Option<u64>,
+        body: reqwest::Body,
+    ) -> Result<(), ImportError> {
         let mut url = session;
         url.query_pairs_mut().append_pair("digest", digest);
         // The body streams, so it cannot be re-sent after a challenge: the session's POST
@@ -230,13 +282,22 @@ impl RegistryClient {
             request = request.header("Content-Length", size.to_string());
         }
         let request = request.body(body);
-        let response = request.send().await.map_err(|e| self.unreachable("PUT blob", &e))?;
-        self.expect(response, &format!("PUT blob {digest} of {image}"), &[201]).await?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable("PUT blob", &e))?;
+        self.expect(response, &format!("PUT blob {digest} of {image}"), &[201])
+            .await?;
         Ok(())
     }
 
     /// Stores `manifest` as `reference` (a tag or its digest).
-    pub async fn put_manifest(&self, image: &str, reference: &str, manifest: &Manifest) -> Result<(), ImportError> {
+    pub async fn put_manifest(
+        &self,
+        image: &str,
+        reference: &str,
+        manifest: &Manifest,
+    ) -> Result<(), ImportError> {
         let path = format!("/v2/{image}/manifests/{reference}");
         let url = self.url(&path)?;
         let response = self
@@ -247,12 +308,17 @@ impl RegistryClient {
                     .body(manifest.bytes.clone())
             })
             .await?;
-        self.expect(response, &format!("PUT {path}"), &[201]).await?;
+        self.expect(response, &format!("PUT {path}"), &[201])
+            .await?;
         Ok(())
     }
 
     /// Sends the request `build` makes, answering one authentication challenge.
-    async fn send(&self, scope: &str, build: impl Fn() -> RequestBuilder) -> Result<Response, ImportError> {
+    async fn send(
+        &self,
+        scope: &str,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, ImportError> {
         let response = self
             .with_auth(scope, build())
             .send()
@@ -269,7 +335,9 @@ impl RegistryClient {
         let Some(realm) = params.get("realm") else {
             return Ok(response);
         };
-        let token = self.fetch_token(realm, params.get("service"), scope).await?;
+        let token = self
+            .fetch_token(realm, params.get("service"), scope)
+            .await?;
         self.tokens.lock().unwrap().insert(scope.to_string(), token);
         self.with_auth(scope, build())
             .send()
@@ -287,7 +355,12 @@ impl RegistryClient {
         }
     }
 
-    async fn fetch_token(&self, realm: &str, service: Option<&String>, scope: &str) -> Result<String, ImportError> {
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&String>,
+        scope: &str,
+    ) -> Result<String, ImportError> {
         let mut query = vec![("scope", scope)];
         if let Some(service) = service {
             query.push(("service", service.as_str()));
@@ -296,19 +369,32 @@ impl RegistryClient {
         if let Some((user, password)) = &self.endpoint.credentials {
             request = request.basic_auth(user, Some(password.expose()));
         }
-        let response = request.send().await.map_err(|e| self.unreachable("token", &e))?;
-        let response = self.expect(response, &format!("token from {realm}"), &[200]).await?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable("token", &e))?;
+        let response = self
+            .expect(response, &format!("token from {realm}"), &[200])
+            .await?;
         let body: TokenBody = response.json().await.map_err(|e| {
             ImportError::Malformed(format!("{} token server {realm}: {e}", self.endpoint.label))
         })?;
         body.token.or(body.access_token).ok_or_else(|| {
-            ImportError::Malformed(format!("{} token server {realm} sent no token", self.endpoint.label))
+            ImportError::Malformed(format!(
+                "{} token server {realm} sent no token",
+                self.endpoint.label
+            ))
         })
     }
 
     /// Passes a response with one of the `wanted` statuses; anything else is an error
     /// naming the call.
-    async fn expect(&self, response: Response, what: &str, wanted: &[u16]) -> Result<Response, ImportError> {
+    async fn expect(
+        &self,
+        response: Response,
+        what: &str,
+        wanted: &[u16],
+    ) -> Result<Response, ImportError> {
         let status = response.status().as_u16();
         if wanted.contains(&status) {
             return Ok(response);
@@ -327,11 +413,21 @@ impl RegistryClient {
     }
 
     fn unreachable(&self, what: &str, e: &reqwest::Error) -> ImportError {
-        ImportError::Unreachable(format!("{} {} ({what}): {}", self.endpoint.label, self.base, describe(e)))
+        ImportError::Unreachable(format!(
+            "{} {} ({what}): {}",
+            self.endpoint.label,
+            self.base,
+            describe(e)
+        ))
     }
 
     fn broken(&self, path: &str, e: &reqwest::Error) -> ImportError {
-        ImportError::Unreachable(format!("{} {}{path}: body: {}", self.endpoint.label, self.base, describe(e)))
+        ImportError::Unreachable(format!(
+            "{} {}{path}: body: {}",
+            self.endpoint.label,
+            self.base,
+            describe(e)
+        ))
     }
 }
 
@@ -351,4 +447,3 @@ fn header(response: &Response, name: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
-

@@ -92,18 +92,28 @@ pub struct Throughput {
 impl Report {
     /// True if anything failed (the command then exits non-zero).
     pub fn failed(&self) -> bool {
-        self.configuration.iter().any(|i| i.outcome == Outcome::Failed)
+        self.configuration
+            .iter()
+            .any(|i| i.outcome == Outcome::Failed)
             || self.content.iter().any(|c| !c.errors.is_empty())
     }
 
     /// The report for people.
     pub fn human(&self) -> String {
         let mut out = String::new();
-        let verb = if self.dry_run { "Dry run of the import" } else { "Import" };
+        let verb = if self.dry_run {
+            "Dry run of the import"
+        } else {
+            "Import"
+        };
         let _ = writeln!(out, "{verb} from {} into {}", self.source, self.target);
         let _ = writeln!(out, "\nConfiguration:");
         for item in &self.configuration {
-            let _ = write!(out, "  {:<14} {:<28} {:?}", item.kind, item.name, item.outcome);
+            let _ = write!(
+                out,
+                "  {:<14} {:<28} {:?}",
+                item.kind, item.name, item.outcome
+            );
             if let Some(reason) = &item.reason {
                 let _ = write!(out, " ({reason})");
             }
@@ -113,15 +123,26 @@ impl Report {
             }
         }
         let _ = match &self.users.password_file {
-            Some(f) => writeln!(out, "\nUsers: new users got random passwords, written to {f} (mode 0600)"),
-            None => writeln!(out, "\nUsers: new users were created disabled (Nexus does not export passwords)"),
+            Some(f) => writeln!(
+                out,
+                "\nUsers: new users got random passwords, written to {f} (mode 0600)"
+            ),
+            None => writeln!(
+                out,
+                "\nUsers: new users were created disabled (Nexus does not export passwords)"
+            ),
         };
         let _ = writeln!(out, "\nContent (hosted repositories):");
         for c in &self.content {
             let _ = writeln!(
                 out,
                 "  {:<20} {} images, {} tags, {} manifests, {} blobs, {}",
-                c.name, c.images, c.tags, c.manifests, c.blobs, mib(c.bytes)
+                c.name,
+                c.images,
+                c.tags,
+                c.manifests,
+                c.blobs,
+                mib(c.bytes)
             );
             if !self.dry_run {
                 let _ = writeln!(
@@ -139,7 +160,10 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\n{} in {:.1} s: {:.1} MB/s, {:.1} images/s",
-                mib(t.bytes_copied), self.duration_secs, t.megabytes_per_sec, t.images_per_sec
+                mib(t.bytes_copied),
+                self.duration_secs,
+                t.megabytes_per_sec,
+                t.images_per_sec
             );
         }
         out

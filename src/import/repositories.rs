@@ -30,8 +30,10 @@ pub async fn blob_stores(
     source: &RestClient,
     applier: &mut Applier<'_>,
 ) -> Result<BTreeSet<String>, ImportError> {
-    let list: Vec<BlobStoreSummary> =
-        nexus::parse_list("GET /v1/blobstores", source.get_required("/v1/blobstores").await?)?;
+    let list: Vec<BlobStoreSummary> = nexus::parse_list(
+        "GET /v1/blobstores",
+        source.get_required("/v1/blobstores").await?,
+    )?;
     let mut present_stores = BTreeSet::new();
     for store in list {
         if !store.kind.eq_ignore_ascii_case("file") {
@@ -46,14 +48,20 @@ pub async fn blob_stores(
             .map_err(|e| ImportError::Malformed(format!("source Nexus GET {path}: {e}")))?;
         let mut notes = Vec::new();
         if let Some(p) = file.path.as_deref().filter(|p| *p != store.name) {
-            notes.push(format!("Nexus path {p} becomes <data_dir>/blobstores/{}", store.name));
+            notes.push(format!(
+                "Nexus path {p} becomes <data_dir>/blobstores/{}",
+                store.name
+            ));
         }
         let mut desired = json!({"path": store.name, "softQuota": null});
         match &file.soft_quota {
             Some(q) if q.kind == "spaceUsedQuota" && q.limit > 0 => {
                 desired["softQuota"] = json!({"type": "spaceUsedQuota", "limit": q.limit});
             }
-            Some(q) => notes.push(format!("soft quota {} is not supported by Berth; dropped", q.kind)),
+            Some(q) => notes.push(format!(
+                "soft quota {} is not supported by Berth; dropped",
+                q.kind
+            )),
             None => {}
         }
         let mut create_body = desired.clone();
@@ -87,16 +95,23 @@ pub async fn cleanup_policies(
 ) -> Result<BTreeSet<String>, ImportError> {
     let listed = match source.get("/v1/cleanup-policies").await? {
         Some(v) => v,
-        None => source.get("/internal/cleanup-policies").await?.unwrap_or(json!([])),
+        None => source
+            .get("/internal/cleanup-policies")
+            .await?
+            .unwrap_or(json!([])),
     };
     let list: Vec<CleanupPolicy> = nexus::parse_list("cleanup policies", listed)?;
     let mut names = BTreeSet::new();
     for p in list {
         if !matches!(p.format.as_deref(), Some("docker") | Some("*") | None) {
-            applier.skip("cleanupPolicy", &p.name, format!(
-                "format {} is not docker",
-                p.format.as_deref().unwrap_or("?")
-            ));
+            applier.skip(
+                "cleanupPolicy",
+                &p.name,
+                format!(
+                    "format {} is not docker",
+                    p.format.as_deref().unwrap_or("?")
+                ),
+            );
             continue;
         }
         let mut notes = Vec::new();
@@ -138,8 +153,10 @@ pub async fn repositories(
     policies: &BTreeSet<String>,
     only: &[String],
 ) -> Result<Imported, ImportError> {
-    let list: Vec<RepositorySummary> =
-        nexus::parse_list("GET /v1/repositories", source.get_required("/v1/repositories").await?)?;
+    let list: Vec<RepositorySummary> = nexus::parse_list(
+        "GET /v1/repositories",
+        source.get_required("/v1/repositories").await?,
+    )?;
     let target_list = applier.target.get_required("/v1/repositories").await?;
     let mut imported = Imported::default();
     let mut groups = Vec::new();
@@ -148,7 +165,11 @@ pub async fn repositories(
             continue;
         }
         if repo.format != "docker" {
-            applier.skip("repository", &repo.name, format!("format {} is not docker", repo.format));
+            applier.skip(
+                "repository",
+                &repo.name,
+                format!("format {} is not docker", repo.format),
+            );
             continue;
         }
         let path = format!("/v1/repositories/docker/{}/{}", repo.kind, repo.name);
@@ -157,13 +178,21 @@ pub async fn repositories(
             groups.push((repo, settings));
             continue;
         }
-        let source_store = settings["storage"]["blobStoreName"].as_str().unwrap_or("default");
-        let store = if stores.contains(source_store) { source_store } else { "default" };
+        let source_store = settings["storage"]["blobStoreName"]
+            .as_str()
+            .unwrap_or("default");
+        let store = if stores.contains(source_store) {
+            source_store
+        } else {
+            "default"
+        };
         let mut mapped = mapping::repository(&repo.kind, &settings, store);
         keep_known_policies(&mut mapped, policies);
         let pristine = is_pristine_default(&repo.name, &target_list);
         if write_repository(applier, &repo, mapped, pristine).await? {
-            imported.repositories.insert(repo.name.clone(), repo.kind.clone());
+            imported
+                .repositories
+                .insert(repo.name.clone(), repo.kind.clone());
             match repo.kind.as_str() {
                 "hosted" => imported.hosted.push(repo.name),
                 "proxy" => imported.proxies.push(repo.name),
@@ -172,9 +201,12 @@ pub async fn repositories(
         }
     }
     for name in existing_names(&target_list) {
-        imported.repositories.entry(name).or_insert_with(|| "existing".into());
+        imported
+            .repositories
+            .entry(name)
+            .or_insert_with(|| "existing".into());
     }
-    write_groups(applier, groups, &mut imported).await?;
+    write_groups(applier, groups, stores, &mut imported).await?;
     Ok(imported)
 }
 
@@ -183,42 +215,69 @@ pub async fn repositories(
 async fn write_groups(
     applier: &mut Applier<'_>,
     mut pending: Vec<(RepositorySummary, Value)>,
+    stores: &BTreeSet<String>,
     imported: &mut Imported,
 ) -> Result<(), ImportError> {
     let group_names: BTreeSet<String> = pending.iter().map(|(r, _)| r.name.clone()).collect();
     while !pending.is_empty() {
         let ready = pending.iter().position(|(_, s)| {
-            members(s).iter().all(|m| !group_names.contains(m) || imported.repositories.contains_key(m))
+            members(s)
+                .iter()
+                .all(|m| !group_names.contains(m) || imported.repositories.contains_key(m))
         });
         let Some(index) = ready else {
             for (repo, _) in pending {
-                applier.record("repository", &repo.name, Outcome::Failed,
-                    Some("its members form a cycle of groups".into()), Vec::new());
+                applier.record(
+                    "repository",
+                    &repo.name,
+                    Outcome::Failed,
+                    Some("its members form a cycle of groups".into()),
+                    Vec::new(),
+                );
             }
             return Ok(());
         };
         let (repo, settings) = pending.remove(index);
-        let mut mapped = mapping::repository("group", &settings, "default");
+        let source_store = settings["storage"]["blobStoreName"]
+            .as_str()
+            .unwrap_or("default");
+        let store = if stores.contains(source_store) {
+            source_store
+        } else {
+            "default"
+        };
+        let mut mapped = mapping::repository("group", &settings, store);
         let (kept, dropped): (Vec<String>, Vec<String>) = members(&settings)
             .into_iter()
             .partition(|m| imported.repositories.contains_key(m));
         for m in &dropped {
-            mapped.notes.push(format!("member {m} is not on the target; left out"));
+            mapped
+                .notes
+                .push(format!("member {m} is not on the target; left out"));
         }
         if kept.is_empty() {
-            applier.skip("repository", &repo.name, "none of its members is on the target");
+            applier.skip(
+                "repository",
+                &repo.name,
+                "none of its members is on the target",
+            );
             continue;
         }
         mapped.body["group"]["memberNames"] = json!(kept);
         if let Some(w) = mapped.body["group"]["writableMember"].as_str() {
             if !kept.iter().any(|m| m == w) {
-                mapped.body["group"].as_object_mut().unwrap().remove("writableMember");
+                mapped.body["group"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("writableMember");
             }
         }
         // The group's store does not matter in Berth (groups store nothing): keep what the
         // target has, so a re-run does not see a difference that is none.
         if write_repository(applier, &repo, mapped, false).await? {
-            imported.repositories.insert(repo.name.clone(), "group".into());
+            imported
+                .repositories
+                .insert(repo.name.clone(), "group".into());
         }
     }
     Ok(())
@@ -227,7 +286,11 @@ async fn write_groups(
 fn members(settings: &Value) -> Vec<String> {
     settings["group"]["memberNames"]
         .as_array()
-        .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -242,7 +305,10 @@ async fn write_repository(
     let path = format!("/v1/repositories/docker/{}/{}", repo.kind, repo.name);
     let current = applier.target.get(&path).await?;
     if repo.kind == "group" {
-        if let Some(store) = current.as_ref().and_then(|c| c["storage"]["blobStoreName"].as_str()) {
+        if let Some(store) = current
+            .as_ref()
+            .and_then(|c| c["storage"]["blobStoreName"].as_str())
+        {
             mapped.body["storage"]["blobStoreName"] = json!(store);
         }
     }
@@ -254,14 +320,21 @@ async fn write_repository(
                 current: current.clone(),
                 desired: mapped.body.clone(),
                 create_body: None,
-                create: (Method::POST, format!("/v1/repositories/docker/{}", repo.kind)),
+                create: (
+                    Method::POST,
+                    format!("/v1/repositories/docker/{}", repo.kind),
+                ),
                 update: (Method::PUT, path.clone()),
                 notes: mapped.notes.clone(),
                 pristine,
             })
             .await?;
         let port_taken = outcome == Outcome::Failed
-            && applier.items.last().and_then(|i| i.reason.as_deref()).is_some_and(|r| r.contains("(docker.httpPort)"));
+            && applier
+                .items
+                .last()
+                .and_then(|i| i.reason.as_deref())
+                .is_some_and(|r| r.contains("(docker.httpPort)"));
         if attempt == 0 && port_taken {
             applier.items.pop();
             let port = mapped.body["docker"]["httpPort"].take();
@@ -284,7 +357,9 @@ fn keep_known_policies(mapped: &mut mapping::Mapped, policies: &BTreeSet<String>
         .into_iter()
         .partition(|n| n.as_str().is_some_and(|n| policies.contains(n)));
     for d in dropped {
-        mapped.notes.push(format!("cleanup policy {d} was not imported; detached"));
+        mapped
+            .notes
+            .push(format!("cleanup policy {d} was not imported; detached"));
     }
     if kept.is_empty() {
         mapped.body.as_object_mut().unwrap().remove("cleanup");
@@ -311,6 +386,10 @@ fn is_pristine_default(name: &str, target_list: &Value) -> bool {
 fn existing_names(target_list: &Value) -> Vec<String> {
     target_list
         .as_array()
-        .map(|a| a.iter().filter_map(|r| r["name"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["name"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }

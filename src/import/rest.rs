@@ -60,14 +60,14 @@ impl RestClient {
         let answer = self.send(Method::GET, path, None).await?;
         match answer.status {
             404 => Ok(None),
-            s if (200..300).contains(&s) => serde_json::from_str(&answer.body)
-                .map(Some)
-                .map_err(|e| {
+            s if (200..300).contains(&s) => {
+                serde_json::from_str(&answer.body).map(Some).map_err(|e| {
                     ImportError::Malformed(format!(
                         "{} GET {path}: not the JSON Nexus documents: {e}",
                         self.endpoint.label
                     ))
-                }),
+                })
+            }
             401 | 403 => Err(self.refused(path, answer.status)),
             s => Err(ImportError::status(
                 format!("{} GET {path}", self.endpoint.label),

@@ -36,11 +36,26 @@ pub async fn privileges(
     let mut names = target_privileges(applier.target, repositories).await?;
     for p in list.iter().filter(|p| !p.read_only) {
         if !nexus::is_docker_privilege(p) {
-            applier.skip("privilege", &p.name, format!("type {} / format {} does not concern docker", p.kind, p.format.as_deref().unwrap_or("-")));
+            applier.skip(
+                "privilege",
+                &p.name,
+                format!(
+                    "type {} / format {} does not concern docker",
+                    p.kind,
+                    p.format.as_deref().unwrap_or("-")
+                ),
+            );
             continue;
         }
         if p.kind != "repository-view" {
-            applier.skip("privilege", &p.name, format!("{} privileges (content selectors) are not available in Berth", p.kind));
+            applier.skip(
+                "privilege",
+                &p.name,
+                format!(
+                    "{} privileges (content selectors) are not available in Berth",
+                    p.kind
+                ),
+            );
             continue;
         }
         let desired = json!({
@@ -51,11 +66,20 @@ pub async fn privileges(
             .apply(Write {
                 kind: "privilege",
                 name: p.name.clone(),
-                current: applier.target.get(&format!("/v1/security/privileges/{}", p.name)).await?,
+                current: applier
+                    .target
+                    .get(&format!("/v1/security/privileges/{}", p.name))
+                    .await?,
                 desired,
                 create_body: None,
-                create: (Method::POST, "/v1/security/privileges/repository-view".into()),
-                update: (Method::PUT, format!("/v1/security/privileges/repository-view/{}", p.name)),
+                create: (
+                    Method::POST,
+                    "/v1/security/privileges/repository-view".into(),
+                ),
+                update: (
+                    Method::PUT,
+                    format!("/v1/security/privileges/repository-view/{}", p.name),
+                ),
                 notes: Vec::new(),
                 pristine: false,
             })
@@ -68,11 +92,18 @@ pub async fn privileges(
 }
 
 /// The target's privileges, plus the built-in ones of repositories a dry run would create.
-async fn target_privileges(target: &RestClient, repositories: &BTreeSet<String>) -> Result<BTreeSet<String>, ImportError> {
+async fn target_privileges(
+    target: &RestClient,
+    repositories: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, ImportError> {
     let listed = target.get_required("/v1/security/privileges").await?;
     let mut names: BTreeSet<String> = listed
         .as_array()
-        .map(|a| a.iter().filter_map(|p| p["name"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     for repo in repositories {
         for action in ["*", "browse", "read", "edit", "add", "delete"] {
@@ -89,17 +120,33 @@ pub async fn roles(
     applier: &mut Applier<'_>,
     privileges: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>, ImportError> {
-    let list: Vec<Role> = nexus::parse_list("GET /v1/security/roles", source.get_required("/v1/security/roles").await?)?;
+    let list: Vec<Role> = nexus::parse_list(
+        "GET /v1/security/roles",
+        source.get_required("/v1/security/roles").await?,
+    )?;
     let mut done: BTreeSet<String> = BUILTIN_ROLES.iter().map(|s| s.to_string()).collect();
     let mut pending: Vec<Role> = list
         .into_iter()
-        .filter(|r| !r.read_only && !done.contains(&r.id) && r.source.as_deref().unwrap_or("default") == "default")
+        .filter(|r| {
+            !r.read_only
+                && !done.contains(&r.id)
+                && r.source.as_deref().unwrap_or("default") == "default"
+        })
         .collect();
     let ids: BTreeSet<String> = pending.iter().map(|r| r.id.clone()).collect();
     while !pending.is_empty() {
-        let Some(i) = pending.iter().position(|r| r.roles.iter().all(|c| !ids.contains(c) || done.contains(c) )) else {
+        let Some(i) = pending
+            .iter()
+            .position(|r| r.roles.iter().all(|c| !ids.contains(c) || done.contains(c)))
+        else {
             for r in pending {
-                applier.record("role", &r.id, Outcome::Failed, Some("its contained roles form a cycle".into()), Vec::new());
+                applier.record(
+                    "role",
+                    &r.id,
+                    Outcome::Failed,
+                    Some("its contained roles form a cycle".into()),
+                    Vec::new(),
+                );
             }
             break;
         };
@@ -113,14 +160,21 @@ pub async fn roles(
     Ok(done)
 }
 
-async fn write_role(applier: &mut Applier<'_>, role: &Role, privileges: &BTreeSet<String>, known_roles: &BTreeSet<String>) -> Result<bool, ImportError> {
+async fn write_role(
+    applier: &mut Applier<'_>,
+    role: &Role,
+    privileges: &BTreeSet<String>,
+    known_roles: &BTreeSet<String>,
+) -> Result<bool, ImportError> {
     let mut notes = Vec::new();
     let mut kept_privileges: Vec<String> = Vec::new();
     for p in &role.privileges {
         if privileges.contains(p) {
             kept_privileges.push(p.clone());
         } else {
-            notes.push(format!("privilege {p} is not docker or not on the target; left out"));
+            notes.push(format!(
+                "privilege {p} is not docker or not on the target; left out"
+            ));
         }
     }
     let mut kept_roles: Vec<String> = Vec::new();
@@ -178,15 +232,26 @@ pub async fn users(
     roles: &BTreeSet<String>,
     mode: &UserMode,
 ) -> Result<(), ImportError> {
-    let list: Vec<User> = nexus::parse_list("GET /v1/security/users", source.get_required("/v1/security/users").await?)?;
+    let list: Vec<User> = nexus::parse_list(
+        "GET /v1/security/users",
+        source.get_required("/v1/security/users").await?,
+    )?;
     for user in list {
         let source_name = user.source.as_deref().unwrap_or("default");
         if user.user_id == "admin" || user.user_id == "anonymous" {
-            applier.skip("user", &user.user_id, "built into Berth; its settings and password stay Berth's");
+            applier.skip(
+                "user",
+                &user.user_id,
+                "built into Berth; its settings and password stay Berth's",
+            );
             continue;
         }
         if !source_name.eq_ignore_ascii_case("default") {
-            applier.skip("user", &user.user_id, format!("from the {source_name} user source; Berth has local users only"));
+            applier.skip(
+                "user",
+                &user.user_id,
+                format!("from the {source_name} user source; Berth has local users only"),
+            );
             continue;
         }
         write_user(applier, &user, roles, mode).await?;
@@ -194,11 +259,24 @@ pub async fn users(
     Ok(())
 }
 
-async fn write_user(applier: &mut Applier<'_>, user: &User, roles: &BTreeSet<String>, mode: &UserMode) -> Result<(), ImportError> {
-    let (kept, dropped): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| roles.contains(r));
-    let notes: Vec<String> = dropped.iter().map(|r| format!("role {r} was not imported; left out")).collect();
+async fn write_user(
+    applier: &mut Applier<'_>,
+    user: &User,
+    roles: &BTreeSet<String>,
+    mode: &UserMode,
+) -> Result<(), ImportError> {
+    let (kept, dropped): (Vec<String>, Vec<String>) =
+        user.roles.iter().cloned().partition(|r| roles.contains(r));
+    let notes: Vec<String> = dropped
+        .iter()
+        .map(|r| format!("role {r} was not imported; left out"))
+        .collect();
     if kept.is_empty() {
-        applier.skip("user", &user.user_id, "has no role that concerns docker repositories");
+        applier.skip(
+            "user",
+            &user.user_id,
+            "has no role that concerns docker repositories",
+        );
         return Ok(());
     }
     let status = match mode {
@@ -258,27 +336,49 @@ fn random_password() -> String {
 fn append_password(file: &Path, user: &str, password: &str) -> Result<(), ImportError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let io = |e: std::io::Error| ImportError::Io(format!("password file {}: {e}", file.display()));
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(file).map_err(io)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(io)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(io)?;
     writeln!(f, "{user}\t{password}").map_err(io)?;
     f.sync_all().map_err(io)
 }
 
 /// Imports the active realms (those Berth knows) and the anonymous-access setting.
-pub async fn realms_and_anonymous(source: &RestClient, applier: &mut Applier<'_>) -> Result<(), ImportError> {
+pub async fn realms_and_anonymous(
+    source: &RestClient,
+    applier: &mut Applier<'_>,
+) -> Result<(), ImportError> {
     let active = source.get_required("/v1/security/realms/active").await?;
-    let available = applier.target.get_required("/v1/security/realms/available").await?;
-    let known: BTreeSet<&str> = available.as_array().map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect()).unwrap_or_default();
+    let available = applier
+        .target
+        .get_required("/v1/security/realms/available")
+        .await?;
+    let known: BTreeSet<&str> = available
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
     let mut notes = Vec::new();
     let mut wanted = Vec::new();
-    for id in active.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>()).unwrap_or_default() {
+    for id in active
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
         if known.contains(id) {
             wanted.push(id.to_string());
         } else {
             notes.push(format!("realm {id} is not available in Berth; left out"));
         }
     }
-    let current = applier.target.get_required("/v1/security/realms/active").await?;
+    let current = applier
+        .target
+        .get_required("/v1/security/realms/active")
+        .await?;
     let pristine = current == json!(DEFAULT_REALMS);
     applier
         .apply(Write {
@@ -293,9 +393,14 @@ pub async fn realms_and_anonymous(source: &RestClient, applier: &mut Applier<'_>
             pristine,
         })
         .await?;
-    let anonymous: Anonymous = serde_json::from_value(source.get_required("/v1/security/anonymous").await?)
-        .map_err(|e| ImportError::Malformed(format!("source Nexus GET /v1/security/anonymous: {e}")))?;
-    let current = applier.target.get_required("/v1/security/anonymous").await?;
+    let anonymous: Anonymous = serde_json::from_value(
+        source.get_required("/v1/security/anonymous").await?,
+    )
+    .map_err(|e| ImportError::Malformed(format!("source Nexus GET /v1/security/anonymous: {e}")))?;
+    let current = applier
+        .target
+        .get_required("/v1/security/anonymous")
+        .await?;
     // Berth starts with anonymous access off; anything else is an operator's choice.
     let pristine = current["enabled"] == json!(false);
     let desired = json!({

@@ -70,7 +70,12 @@ pub fn image_id(reference: &str) -> String {
 
 /// Builds a two-layer `FROM scratch` image offline as `tag` (a text file and `noise_len`
 /// bytes of seeded noise); returns its image id.
-pub fn build_scratch_image(context: &std::path::Path, tag: &str, seed: u64, noise_len: usize) -> String {
+pub fn build_scratch_image(
+    context: &std::path::Path,
+    tag: &str,
+    seed: u64,
+    noise_len: usize,
+) -> String {
     std::fs::write(context.join("hello.txt"), format!("hello from {tag}\n")).unwrap();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let noise: Vec<u8> = (0..noise_len)

@@ -12,12 +12,23 @@ async fn two_hundred_images_are_imported_and_the_throughput_is_printed() {
     let target = spawn_app().await;
     let base = vec![3u8; 4 << 20];
     for i in 0..200usize {
-        let own: Vec<u8> = (0..(1usize << 20)).map(|j| (j * 13 + i * 101 + j / 997) as u8).collect();
-        push_raw_image(&source, false, "docker-hosted", &format!("load/app{}", i % 20), &format!("t{i}"), &[base.clone(), own]).await;
+        let own: Vec<u8> = (0..(1usize << 20))
+            .map(|j| (j * 13 + i * 101 + j / 997) as u8)
+            .collect();
+        push_raw_image(
+            &source,
+            false,
+            "docker-hosted",
+            &format!("load/app{}", i % 20),
+            &format!("t{i}"),
+            &[base.clone(), own],
+        )
+        .await;
     }
     let dir = tempfile::tempdir().unwrap();
 
-    let (success, report, stderr) = run_import(&source, &target, dir.path(), &["--concurrency", "8"]);
+    let (success, report, stderr) =
+        run_import(&source, &target, dir.path(), &["--concurrency", "8"]);
 
     assert!(success, "{report:#}\n{stderr}");
     let hosted = content(&report, "docker-hosted");
