@@ -122,26 +122,32 @@ impl Report {
                 let _ = writeln!(out, "  {:<14} {:<28}   note: {note}", "", "");
             }
         }
+        let (get, are) = if self.dry_run {
+            ("would get", "would be")
+        } else {
+            ("got", "were")
+        };
         let _ = match &self.users.password_file {
             Some(f) => writeln!(
                 out,
-                "\nUsers: new users got random passwords, written to {f} (mode 0600)"
+                "\nUsers: new users {get} random passwords, written to {f} (mode 0600)"
             ),
             None => writeln!(
                 out,
-                "\nUsers: new users were created disabled (Nexus does not export passwords)"
+                "\nUsers: new users {are} created disabled (Nexus does not export passwords)"
             ),
         };
         let _ = writeln!(out, "\nContent (hosted repositories):");
         for c in &self.content {
             let _ = writeln!(
                 out,
-                "  {:<20} {} images, {} tags, {} manifests, {} blobs, {}",
+                "  {:<20} {} images, {} tags, {} manifests, {} blobs, {} bytes ({})",
                 c.name,
                 c.images,
                 c.tags,
                 c.manifests,
                 c.blobs,
+                c.bytes,
                 mib(c.bytes)
             );
             if !self.dry_run {
