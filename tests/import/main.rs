@@ -8,6 +8,7 @@ mod common;
 
 mod configuration;
 mod content;
+mod proxies;
 mod resume;
 mod support;
 mod throughput;
