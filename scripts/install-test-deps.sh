@@ -5,6 +5,8 @@
 #   prometheus    (tests/metrics: a real Prometheus scrapes Berth and answers PromQL;
 #                 promtool checks and unit-tests grafana/prometheus/berth-alerts.yml)
 #   docker-compose (tests/metrics: `docker-compose config` validates docker-compose.yml)
+#   nexus3-cli    (tests/first_hour: the community Nexus CLI, from PyPI, pinned, in a venv
+#                 under ${BERTH_TEST_DEPS:-~/.cache/berth-test-deps}/nexus3-cli)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -29,6 +31,8 @@ NEEDED=(
   "nginx:nginx-light"
   "openssl:openssl"
   "podman:podman"
+  "python3:python3"
+  "curl:curl"
 )
 
 missing=()
@@ -61,6 +65,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 else
   echo "install-test-deps: nothing to install"
+fi
+
+# nexus3-cli from PyPI, pinned, in its own venv (python3-venv from apt if `venv` is missing).
+NEXUS3_CLI_VERSION=4.1.8
+deps_root="${BERTH_TEST_DEPS:-$HOME/.cache/berth-test-deps}"
+nexus3_venv="$deps_root/nexus3-cli"
+if "$nexus3_venv/bin/pip" show nexus3-cli 2>/dev/null | grep -qx "Version: $NEXUS3_CLI_VERSION"; then
+  echo "install-test-deps: nexus3-cli $NEXUS3_CLI_VERSION already present ($nexus3_venv)"
+else
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo -n); fi
+    "${as_root[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+      --no-install-recommends python3-venv </dev/null
+  fi
+  rm -rf "$nexus3_venv"
+  python3 -m venv "$nexus3_venv"
+  "$nexus3_venv/bin/pip" install -q "nexus3-cli==$NEXUS3_CLI_VERSION"
+  echo "install-test-deps: installed nexus3-cli $NEXUS3_CLI_VERSION in $nexus3_venv"
 fi
 
 if ! docker info >/dev/null 2>&1; then

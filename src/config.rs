@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +139,11 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `berth=debug,info`; `RUST_LOG` overrides it.
     pub level: String,
+    /// The access log (target `berth::access`): `sampled` (every 4xx/5xx up to 50 a second,
+    /// one in `access_sample` of the rest), `full` or `off`.
+    pub access: crate::telemetry::AccessLogMode,
+    /// In `sampled` mode, one successful request in this many is logged.
+    pub access_sample: u64,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -189,6 +194,8 @@ impl Default for LogSettings {
         LogSettings {
             format: LogFormat::Text,
             level: "info".into(),
+            access: Default::default(),
+            access_sample: 1000,
         }
     }
 }
@@ -216,52 +223,91 @@ pub struct CliOverrides {
 impl Settings {
     /// Builds the effective settings from all layers and validates them.
     pub fn load(file: Option<&Path>, cli: &CliOverrides) -> anyhow::Result<Self> {
+        Ok(Self::load_with_warnings(file, cli)?.0)
+    }
+
+    /// As [`Settings::load`], plus warnings to log once logging is set up (unknown
+    /// top-level `BERTH_…` variables, which are ignored). Every error found is reported at
+    /// once, not only the first.
+    pub fn load_with_warnings(
+        file: Option<&Path>,
+        cli: &CliOverrides,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
-            if !path.exists() {
-                anyhow::bail!("config file {} does not exist", path.display());
+            if !path.is_file() {
+                anyhow::bail!(
+                    "config file {} does not exist or is not a file (--config / BERTH_CONFIG)",
+                    path.display()
+                );
             }
             figment = figment.merge(Toml::file(path));
         }
+        let env = crate::config_env::scan(std::env::vars())?;
         let settings: Settings = figment
-            .merge(Env::prefixed("BERTH_").split("__").ignore(&["config"]))
+            .merge(env.provider())
             .merge(Serialized::defaults(cli))
-            .extract()?;
+            .extract()
+            .map_err(|e| {
+                let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("invalid configuration: {}", all.join("; "))
+            })?;
         settings.validate()?;
-        Ok(settings)
+        Ok((settings, env.warnings))
     }
 
-    /// Checks what types alone cannot.
+    /// Checks what types alone cannot; every problem is listed, not only the first.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.limits.manifest_max_bytes < 1024 {
-            anyhow::bail!("limits.manifest_max_bytes must be at least 1024");
-        }
-        if self.limits.page_max == 0 {
-            anyhow::bail!("limits.page_max must be positive");
-        }
-        if self.security.token_ttl_secs == 0 || self.security.login_window_secs == 0 {
-            anyhow::bail!(
-                "security.token_ttl_secs and security.login_window_secs must be positive"
+        let mut errors: Vec<String> = Vec::new();
+        let mut check = |ok: bool, message: &str| {
+            if !ok {
+                errors.push(message.to_string());
+            }
+        };
+        check(
+            self.limits.manifest_max_bytes >= 1024,
+            "limits.manifest_max_bytes must be at least 1024",
+        );
+        check(self.limits.page_max > 0, "limits.page_max must be positive");
+        check(
+            self.security.token_ttl_secs > 0 && self.security.login_window_secs > 0,
+            "security.token_ttl_secs and security.login_window_secs must be positive",
+        );
+        if let Some(p) = &self.security.initial_admin_password {
+            check(
+                !p.0.trim().is_empty(),
+                "security.initial_admin_password must not be blank",
             );
         }
-        if let Some(p) = &self.security.initial_admin_password {
-            if p.0.trim().is_empty() {
-                anyhow::bail!("security.initial_admin_password must not be blank");
+        let mut push = |r: anyhow::Result<()>| {
+            if let Err(e) = r {
+                errors.push(e.to_string());
             }
-        }
-        crate::model::validate_name("default_repository", &self.default_repository)?;
-        self.usage.validate()?;
+        };
+        push(
+            crate::model::validate_name("default_repository", &self.default_repository)
+                .map_err(Into::into),
+        );
+        push(self.usage.validate());
         // Name the offending entry: the model's messages only name the field.
         for store in &self.blob_stores {
-            store
-                .validate()
-                .map_err(|e| anyhow::anyhow!("blob store {:?}: {e}", store.name))?;
+            push(
+                store
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("blob store {:?}: {e}", store.name)),
+            );
         }
         for repo in &self.repositories {
-            repo.validate()
-                .map_err(|e| anyhow::anyhow!("repository {:?}: {e}", repo.name))?;
+            push(
+                repo.validate()
+                    .map_err(|e| anyhow::anyhow!("repository {:?}: {e}", repo.name)),
+            );
         }
-        Ok(())
+        match errors.len() {
+            0 => Ok(()),
+            1 => anyhow::bail!("{}", errors[0]),
+            n => anyhow::bail!("{n} configuration errors: {}", errors.join("; ")),
+        }
     }
 
     /// The effective settings as TOML, for `berth config`.

@@ -1,5 +1,8 @@
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
+use berth::admin_client::{tasks, AdminClient, AdminConnection};
 use berth::config::{CliOverrides, Settings};
 use berth::startup::Application;
 use clap::{Parser, Subcommand};
@@ -32,16 +35,49 @@ enum Command {
         /// The blob store.
         #[arg(long, default_value = "default")]
         store: String,
+        /// Print the task as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: AdminConnection,
     },
     /// Run a task (`/service/rest/v1/tasks`) now on the running server and print it.
     Task {
         /// The task id, e.g. `repository.docker.upload-purge`.
         id: String,
+        /// Print the task as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: AdminConnection,
     },
+    /// Exit 0 if the server answers `GET /service/rest/v1/status` with 200 (Docker
+    /// HEALTHCHECK, load balancers), 1 otherwise.
+    Health {
+        #[command(flatten)]
+        server: AdminConnection,
+    },
+    /// Offline administration of a stopped server's data directory.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Import another repository manager's set-up and images into the running server.
     Import {
         #[command(subcommand)]
         from: ImportFrom,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Give a user (default `admin`) a new random password, written to a 0600 file. The
+    /// server must be stopped.
+    ResetPassword {
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// Where to write the password (default `<data_dir>/admin.password` for admin,
+        /// `<data_dir>/<user>.password` otherwise).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -51,22 +87,57 @@ enum ImportFrom {
     Nexus(Box<berth::import::cli::NexusArgs>),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the cause chain on one line, never a Debug backtrace.
+            eprintln!("berth: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let overrides = CliOverrides {
         listen: cli.listen,
         data_dir: cli.data_dir,
     };
-    let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+    let (settings, warnings) = Settings::load_with_warnings(cli.config.as_deref(), &overrides)?;
+    let week = Duration::from_secs(7 * 24 * 3600);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config => print!("{}", settings.to_toml()?),
-        Command::Gc { store } => run_task(&settings, &format!("blobstore.compact-{store}"))?,
-        Command::Task { id } => run_task(&settings, &id)?,
+        Command::Gc {
+            store,
+            json,
+            server,
+        } => {
+            return run_task(
+                &settings,
+                &server,
+                &format!("blobstore.compact-{store}"),
+                json,
+                week,
+            )
+        }
+        Command::Task { id, json, server } => return run_task(&settings, &server, &id, json, week),
+        Command::Health { server } => return health(&settings, &server),
+        Command::Admin(AdminCommand::ResetPassword { user, output }) => {
+            let path = actix_web::rt::System::new()
+                .block_on(berth::auth::reset::reset_password(&settings, &user, output))?;
+            println!("new password for {user} written to {}", path.display());
+        }
         Command::Import {
             from: ImportFrom::Nexus(args),
-        } => std::process::exit(berth::import::cli::run(&args, &settings)?),
+        } => {
+            let code = berth::import::cli::run(&args, &settings)?;
+            return Ok(ExitCode::from(code as u8));
+        }
         Command::Serve => {
             berth::telemetry::init(&settings.log);
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
             actix_web::rt::System::new().block_on(async {
                 Application::build(settings)
                     .await?
@@ -75,16 +146,39 @@ fn main() -> anyhow::Result<()> {
             })?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Runs a task on the server this configuration describes; fails if the run failed.
-fn run_task(settings: &Settings, id: &str) -> anyhow::Result<()> {
-    let timeout = std::time::Duration::from_secs(24 * 3600);
-    let task = berth::admin_client::run_task(settings.listen, id, timeout)?;
-    println!("{}", serde_json::to_string_pretty(&task)?);
+/// Runs a task on the server; a progress line on stderr, a summary (or JSON) on stdout;
+/// fails if the run failed.
+fn run_task(
+    settings: &Settings,
+    server: &AdminConnection,
+    id: &str,
+    json: bool,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
+    let client = AdminClient::from_options(server, settings)?;
+    let task = tasks::run_task(&client, id, timeout, tasks::stderr_progress(id))?;
+    match json {
+        true => println!("{}", serde_json::to_string_pretty(&task)?),
+        false => println!("{}", tasks::summary(&task)),
+    }
     if task["lastRunResult"] != "OK" {
         anyhow::bail!("task {id} failed");
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn health(settings: &Settings, server: &AdminConnection) -> anyhow::Result<ExitCode> {
+    let client = AdminClient::from_options(server, settings)?;
+    let reply = client.send(reqwest::Method::GET, "/service/rest/v1/status", None)?;
+    match reply.status.is_success() {
+        true => println!("healthy: {} answered {}", client.base(), reply.status),
+        false => {
+            eprintln!("unhealthy: {} answered {}", client.base(), reply.status);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -65,6 +65,9 @@ pub const USAGE_WARNING: &str = "berth_usage_warning_threshold";
 pub const USAGE_STATE: &str = "berth_usage_state";
 /// 1 if the limit's action is `enforce` (over refuses new components and blobs), by `metric`.
 pub const USAGE_ENFORCED: &str = "berth_usage_enforced";
+/// Always 1, labelled with the limit's configured `action` (`observe`, `warn`, `enforce`),
+/// by `metric`: alert rules join it to carry the action and pick their severity.
+pub const USAGE_ACTION: &str = "berth_usage_action";
 /// Requests answered 401 in the rolling 24 h window (never counted toward the limit).
 pub const USAGE_UNAUTHORIZED: &str = "berth_usage_unauthorized_requests";
 /// Writes refused because an enforced usage limit is reached, by `metric`.
@@ -186,6 +189,7 @@ fn describe() {
     describe_gauge!(USAGE_WARNING, "Usage value from which the state is near");
     describe_gauge!(USAGE_STATE, "Usage state: 0 under, 1 near, 2 over");
     describe_gauge!(USAGE_ENFORCED, "1 if the usage limit is enforced");
+    describe_gauge!(USAGE_ACTION, "1, labelled with the usage limit's action");
     describe_gauge!(USAGE_UNAUTHORIZED, "Requests answered 401 in the last 24 h");
     describe_counter!(USAGE_REFUSED, "Writes refused by an enforced usage limit");
     describe_counter!(BLOBS_PULLED, "Blobs served by GET");

@@ -54,6 +54,13 @@ pub fn build_app(
         .wrap(actix_web::middleware::from_fn(http::usage_mw::count))
         .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
         .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(actix_web::middleware::DefaultHeaders::new().add((
+            actix_web::http::header::SERVER,
+            http::nexus_compat::server_header(),
+        )))
+        .wrap(actix_web::middleware::from_fn(
+            http::nexus_compat::beta_alias,
+        ))
         .configure(http::configure)
 }
 
@@ -62,8 +69,10 @@ impl Application {
     /// system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::init();
+        http::access_log::configure(settings.log.access, settings.log.access_sample);
         crate::metrics::spawn_upkeep();
-        let listener = TcpListener::bind(settings.listen)?;
+        let listener = crate::preflight::bind(settings.listen)?;
+        crate::preflight::data_dir(&settings.data_dir)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
         registry.usage().clone().spawn_upkeep();
         let limits = web::Data::new(settings.limits.clone());

@@ -21,3 +21,15 @@ pub fn init(log: &LogSettings) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// `log.access`.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogMode {
+    /// Every 4xx/5xx (flood-limited) and one in `access_sample` of the others.
+    #[default]
+    Sampled,
+    /// Every request.
+    Full,
+    Off,
+}

@@ -13,6 +13,7 @@
 pub mod manage;
 pub mod model;
 pub mod password;
+pub mod reset;
 pub mod service;
 mod store;
 pub mod throttle;

@@ -96,6 +96,9 @@ pub struct Role {
 pub enum Grant {
     /// `nexus:*`: everything, including the admin API.
     All,
+    /// `nexus:metrics:*`: read `/metrics` and `status/check` (Nexus's `nx-metrics-all`),
+    /// nothing else: what a Prometheus scrape user needs.
+    Metrics,
     /// Actions on repositories of `format` (`docker` or `*`) whose name matches `repository`
     /// (an exact name or a pattern with `*` wildcards).
     RepositoryView {
@@ -117,6 +120,7 @@ pub struct Privilege {
 pub const ADMIN_ROLE: &str = "nx-admin";
 pub const ANONYMOUS_ROLE: &str = "nx-anonymous";
 pub const ALL_PRIVILEGE: &str = "nx-all";
+pub const METRICS_PRIVILEGE: &str = "nx-metrics-all";
 pub const ANONYMOUS_USER: &str = "anonymous";
 pub const ADMIN_USER: &str = "admin";
 const VIEW_PREFIX: &str = "nx-repository-view-";
@@ -157,6 +161,14 @@ pub fn builtin_privilege(name: &str, exists: impl Fn(&str) -> bool) -> Option<Pr
             name: name.into(),
             description: "All permissions".into(),
             grant: Grant::All,
+            read_only: true,
+        });
+    }
+    if name == METRICS_PRIVILEGE {
+        return Some(Privilege {
+            name: name.into(),
+            description: "All permissions for Metrics".into(),
+            grant: Grant::Metrics,
             read_only: true,
         });
     }
@@ -203,7 +215,10 @@ fn capital(action: &str) -> String {
 pub fn builtin_privileges(repositories: &[String]) -> Vec<Privilege> {
     let mut scopes = vec![("*", "*".to_string()), ("docker", "*".to_string())];
     scopes.extend(repositories.iter().map(|r| ("docker", r.clone())));
-    let mut out = vec![builtin_privilege(ALL_PRIVILEGE, |_| false).expect("nx-all")];
+    let mut out: Vec<Privilege> = [ALL_PRIVILEGE, METRICS_PRIVILEGE]
+        .iter()
+        .filter_map(|name| builtin_privilege(name, |_| false))
+        .collect();
     for (format, repo) in scopes {
         for action in ACTION_WORDS {
             let name = view_name(format, &repo, action);
@@ -240,6 +255,7 @@ impl Grant {
     pub fn allows(&self, repository: &str, action: Action) -> bool {
         match self {
             Grant::All => true,
+            Grant::Metrics => false,
             Grant::RepositoryView {
                 format,
                 repository: pattern,

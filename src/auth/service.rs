@@ -287,6 +287,19 @@ impl Security {
             .any(|g| g.allows(repository, action))
     }
 
+    /// Whether the user holds `nx-metrics-all` or `nx-all`: metrics and `status/check`.
+    pub fn may_read_metrics(&self, user_id: &str) -> bool {
+        let state = self.snapshot();
+        state
+            .users
+            .get(user_id)
+            .filter(|u| u.status.can_log_in())
+            .is_some_and(|u| {
+                let grants = state.grants_of(u);
+                grants.contains(&Grant::All) || grants.contains(&Grant::Metrics)
+            })
+    }
+
     /// Whether the user holds `nx-all` (directly or through roles): the admin API.
     pub fn is_admin(&self, user_id: &str) -> bool {
         let state = self.snapshot();

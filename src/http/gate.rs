@@ -33,8 +33,10 @@ pub enum Guard {
     Token,
     /// `/v2/…`: per endpoint and repository, decided by [`authorize`].
     Registry,
-    /// Admin REST and metrics: a user holding `nx-all`.
+    /// Admin REST: a user holding `nx-all`.
     Admin,
+    /// Metrics and `status/check`: a user holding `nx-metrics-all` (or `nx-all`).
+    Metrics,
 }
 
 /// The route table. Anything it does not list is denied.
@@ -46,14 +48,17 @@ pub fn guard_of(path: &str) -> Option<Guard> {
         .map(|(_, rest)| format!("/{rest}"));
     let v2 = in_repository.as_deref().unwrap_or(path);
     match path {
-        "/healthz" | "/readyz" | "/service/rest/v1/status" | "/service/rest/v1/status/writable" => {
-            Some(Guard::Public)
-        }
-        "/metrics" => Some(Guard::Admin),
+        "/"
+        | "/healthz"
+        | "/readyz"
+        | "/service/rest/v1/status"
+        | "/service/rest/v1/status/writable"
+        | "/v1/search" => Some(Guard::Public),
+        "/metrics" | "/service/rest/v1/status/check" => Some(Guard::Metrics),
         _ if v2 == "/v2/token" => Some(Guard::Token),
         _ if registry_path(v2) => Some(Guard::Registry),
         _ if in_repository.is_none() && path.starts_with("/service/rest/") => Some(Guard::Admin),
-        _ if path.starts_with("/service/metrics/") => Some(Guard::Admin),
+        _ if path.starts_with("/service/metrics/") => Some(Guard::Metrics),
         _ => None,
     }
 }
@@ -78,7 +83,8 @@ pub async fn gate(
             }
             Err(e) => Some(registry_refusal(req.request(), &security, e, None).error_response()),
         },
-        Some(Guard::Admin) => admin_refusal(req.request(), &security).await,
+        Some(Guard::Admin) => admin_refusal(req.request(), &security, Guard::Admin).await,
+        Some(Guard::Metrics) => admin_refusal(req.request(), &security, Guard::Metrics).await,
         None => {
             let e = match req.headers().contains_key(AUTHORIZATION) {
                 true => AuthError::Denied,
@@ -339,10 +345,19 @@ fn external_origin(req: &HttpRequest, security: &Security) -> (String, String) {
     (scheme, host)
 }
 
-/// The admin API: a user with the admin privilege, over Basic (as Nexus clients send).
-async fn admin_refusal(req: &HttpRequest, security: &Security) -> Option<HttpResponse> {
+/// The admin API (a user with the admin privilege) and metrics (the metrics privilege),
+/// over Basic (as Nexus clients and Prometheus send).
+async fn admin_refusal(
+    req: &HttpRequest,
+    security: &Security,
+    guard: Guard,
+) -> Option<HttpResponse> {
+    let allowed = |user: &str| match guard {
+        Guard::Metrics => security.may_read_metrics(user),
+        _ => security.is_admin(user),
+    };
     let refusal = match principal(req, security).await {
-        Ok(Principal::User(user)) if security.is_admin(&user) => return None,
+        Ok(Principal::User(user)) if allowed(&user) => return None,
         Ok(Principal::User(_)) | Ok(Principal::Token(_)) => {
             AdminError::Forbidden("Forbidden".into())
         }
@@ -375,10 +390,17 @@ mod tests {
             Some(Guard::Admin)
         );
         assert_eq!(guard_of("/service/rest/v1/status"), Some(Guard::Public));
-        assert_eq!(guard_of("/service/metrics/prometheus"), Some(Guard::Admin));
-        assert_eq!(guard_of("/metrics"), Some(Guard::Admin));
+        assert_eq!(
+            guard_of("/service/metrics/prometheus"),
+            Some(Guard::Metrics)
+        );
+        assert_eq!(guard_of("/metrics"), Some(Guard::Metrics));
+        assert_eq!(
+            guard_of("/service/rest/v1/status/check"),
+            Some(Guard::Metrics)
+        );
+        assert_eq!(guard_of("/"), Some(Guard::Public));
         for denied in [
-            "/",
             "/v2x",
             "/repository/r/service/rest/v1/x",
             "/favicon.ico",

@@ -106,13 +106,48 @@ pub async fn record(
                 BodySize::Stream => response_content_length(res.headers()),
                 BodySize::None => 0,
             };
+            access(&guard, res.request(), res.status().as_u16());
             Ok(res)
         }
         Err(e) => {
-            guard.status = status_class(e.as_response_error().status_code().as_u16());
+            let status = e.as_response_error().status_code().as_u16();
+            guard.status = status_class(status);
+            // The request is gone with the error: log without client and user.
+            if super::access_log::wanted(status) {
+                write_access(&guard, None, None, status);
+            }
             Err(e)
         }
     }
+}
+
+/// The access log line of a request, if the policy wants one (decided without allocating).
+fn access(guard: &RequestGuard, req: &HttpRequest, status: u16) {
+    if !super::access_log::wanted(status) {
+        return;
+    }
+    let extensions = req.extensions();
+    let principal = extensions.get::<crate::auth::Principal>();
+    write_access(guard, req.peer_addr(), principal, status);
+}
+
+fn write_access(
+    guard: &RequestGuard,
+    client: Option<std::net::SocketAddr>,
+    principal: Option<&crate::auth::Principal>,
+    status: u16,
+) {
+    let labels = guard.slot.0.borrow();
+    super::access_log::write(&super::access_log::Entry {
+        method: guard.method,
+        route: labels.route.unwrap_or(guard.fallback_route),
+        repository: labels.repository.as_deref(),
+        status,
+        bytes: guard.response_bytes,
+        duration: guard.start.elapsed(),
+        client,
+        principal,
+    });
 }
 
 fn response_content_length(headers: &actix_web::http::header::HeaderMap) -> u64 {
@@ -147,7 +182,7 @@ fn route_by_path(path: &str) -> &'static str {
 }
 
 /// `GET /metrics` and Nexus's `GET /service/metrics/prometheus`, main port only.
-/// Unauthenticated for now: Berth has no authentication yet (a later issue adds it).
+/// With security on, the gate lets only users holding `nx-metrics-all` (or `nx-all`) in.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape))
         .route("/service/metrics/prometheus", web::get().to(scrape));

@@ -5,6 +5,7 @@
 //! the endpoint group's handler. Handlers return `Result<HttpResponse, ApiError>`; errors
 //! become OCI JSON in `error.rs` only.
 
+pub mod access_log;
 mod admin;
 mod base;
 mod blobs;
@@ -14,8 +15,10 @@ pub mod error;
 pub mod gate;
 mod headers;
 mod health;
+mod home;
 mod manifests;
 pub mod metrics_mw;
+pub mod nexus_compat;
 mod proxy_blobs;
 mod referrers;
 mod tags;
@@ -44,7 +47,8 @@ pub struct Connector(pub String);
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let api_version =
         || DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0"));
-    cfg.route("/healthz", web::get().to(health::live))
+    cfg.route("/", web::get().to(home::index))
+        .route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::writable))
         .route("/service/rest/v1/status", web::get().to(health::readable))
         .route(
@@ -55,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/service/rest/v1/status/check",
             web::get().to(usage_api::status_check),
         )
+        .configure(nexus_compat::configure)
         .configure(admin::configure)
         .configure(token::configure)
         .service(

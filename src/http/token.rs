@@ -167,7 +167,9 @@ fn issue(
     let mut body = json!({
         "token": token, "access_token": token, "expires_in": ttl,
     });
-    if offline && sub.is_some() {
+    // refresh_ttl_secs = 0: no identity tokens, so `docker login` stores the credentials
+    // themselves, which other clients (podman) sharing its config can use.
+    if offline && sub.is_some() && security.settings.refresh_ttl_secs > 0 {
         let refresh_ttl = security.settings.refresh_ttl_secs as i64;
         body["refresh_token"] =
             json!(security

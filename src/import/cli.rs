@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::options::{Endpoint, ImportOptions, Secret, UserMode};
 use super::ImportError;
+use crate::admin_client::AdminConnection;
 use crate::config::Settings;
 
 /// Environment variable with the source Nexus password (never a command-line argument:
@@ -30,7 +31,8 @@ pub struct NexusArgs {
     /// Base URL of the target Berth (default: the configured listen address on this host).
     #[arg(long)]
     pub target: Option<String>,
-    /// Berth admin user (needed with security on; default admin).
+    /// Berth admin user (needed with security on; default admin). Its password comes from
+    /// BERTH_ADMIN_PASSWORD or --target-password-file.
     #[arg(long)]
     pub target_user: Option<String>,
     /// File whose first line is the Berth admin password (default for admin on this host:
@@ -117,30 +119,31 @@ impl NexusArgs {
         })
     }
 
+    /// The target as the other admin subcommands reach a server (`admin_client`): the same
+    /// URL default, `BERTH_ADMIN_PASSWORD`, and the bootstrap password file for `admin`.
+    /// The flags carry a `target-` prefix because `--url` names the Nexus here.
+    fn target_connection(&self) -> AdminConnection {
+        AdminConnection {
+            url: self.target.clone(),
+            user: self.target_user.clone(),
+            password_file: self.target_password_file.clone(),
+            ca_cert: self.target_ca_cert.clone(),
+        }
+    }
+
     fn target_url(&self, settings: &Settings) -> String {
-        if let Some(url) = &self.target {
-            return url.trim_end_matches('/').to_string();
-        }
-        let mut addr = settings.listen;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("http://{addr}")
+        self.target_connection().base_url(settings)
     }
 
     fn target_credentials(
         &self,
         settings: &Settings,
     ) -> Result<Option<(String, Secret)>, ImportError> {
-        let user = self.target_user.clone().unwrap_or_else(|| "admin".into());
-        if let Some(path) = &self.target_password_file {
-            return Ok(Some((user, Secret::new(read_password(path)?))));
-        }
-        let bootstrap = settings.data_dir.join("admin.password");
-        if user == "admin" && bootstrap.exists() {
-            return Ok(Some((user, Secret::new(read_password(&bootstrap)?))));
-        }
-        Ok(None)
+        let credentials = self
+            .target_connection()
+            .credentials(&settings.data_dir)
+            .map_err(|e| ImportError::Io(format!("{e:#}")))?;
+        Ok(credentials.map(|c| (c.user, Secret::new(c.password))))
     }
 }
 

@@ -79,6 +79,18 @@ impl Registry {
         store_name: &str,
         grace_secs: u64,
     ) -> Result<GcReport, RegistryError> {
+        self.collect_garbage_reporting(store_name, grace_secs, &|_| {})
+            .await
+    }
+
+    /// As [`Registry::collect_garbage`], telling `progress` where the run is (after the mark
+    /// and after every sweep batch): what `berth gc` shows while it waits.
+    pub async fn collect_garbage_reporting(
+        &self,
+        store_name: &str,
+        grace_secs: u64,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<GcReport, RegistryError> {
         let store = self
             .blob_store(store_name)
             .ok_or_else(|| RegistryError::BlobStoreUnknown(store_name.to_string()))?;
@@ -89,7 +101,8 @@ impl Registry {
         })?;
         let started = Instant::now();
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(1.0);
-        let result = self.collect(&store, grace_secs).await;
+        progress(format!("blob store {store_name}: marking live blobs"));
+        let result = self.collect(&store, grace_secs, progress).await;
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(0.0);
         let mut report = result?;
         report.duration_ms = started.elapsed().as_millis() as u64;
@@ -109,6 +122,7 @@ impl Registry {
         &self,
         store: &Arc<FileStore>,
         grace_secs: u64,
+        progress: &(dyn Fn(String) + Sync),
     ) -> Result<GcReport, RegistryError> {
         let cutoff = now() - grace_secs as i64;
         let repos = self.repositories_in_store(store.name());
@@ -144,10 +158,25 @@ impl Registry {
             candidates = report.candidates,
             "garbage collection: mark done"
         );
+        let sweeping = |r: &GcReport, checked: usize| {
+            format!(
+                "blob store {}: marked {} live of {} blobs; sweeping {checked}/{} candidates, \
+                 deleted {} ({} bytes freed)",
+                r.blob_store,
+                live.len(),
+                r.blobs_scanned,
+                r.candidates,
+                r.blobs_deleted,
+                r.bytes_freed
+            )
+        };
+        progress(sweeping(&report, 0));
         let candidates: Vec<Candidate> = dead.into_values().collect();
         for (i, batch) in candidates.chunks(SWEEP_BATCH).enumerate() {
             self.sweep_batch(store, &repos, batch, cutoff, &mut report)
                 .await?;
+            let checked = (i * SWEEP_BATCH + batch.len()).min(candidates.len());
+            progress(sweeping(&report, checked));
             if (i + 1) % 16 == 0 {
                 tracing::info!(
                     store = store.name(),

@@ -58,6 +58,8 @@ impl Registry {
 
     /// Does the work of one task; returns its report.
     pub async fn execute_task(&self, def: &TaskDef) -> Result<serde_json::Value, RegistryError> {
+        let state = self.tasks.state(&def.id);
+        let progress = move |line: String| state.lock().unwrap().progress = Some(line);
         let prop = |k: &str| def.properties.get(k).map(String::as_str);
         let hours = |k: &str| prop(k).and_then(|v| v.trim().parse::<u64>().ok());
         let grace = hours("deployOffset")
@@ -66,13 +68,18 @@ impl Registry {
         match def.type_id.as_str() {
             COMPACT => {
                 let store = prop("blobstoreName").unwrap_or_default();
-                Ok(json!([self.collect_garbage(store, grace).await?]))
+                Ok(json!([self
+                    .collect_garbage_reporting(store, grace, &progress)
+                    .await?]))
             }
             DOCKER_GC => {
                 let stores = self.stores_of(prop("repositoryName").unwrap_or("*"))?;
                 let mut reports = Vec::new();
                 for store in stores {
-                    reports.push(self.collect_garbage(&store, grace).await?);
+                    reports.push(
+                        self.collect_garbage_reporting(&store, grace, &progress)
+                            .await?,
+                    );
                 }
                 Ok(json!(reports))
             }

@@ -51,6 +51,8 @@ pub struct RunState {
     pub last_report: Option<serde_json::Value>,
     /// Next scheduled start, Unix seconds.
     pub next_run: Option<i64>,
+    /// Where the task is or ended (e.g. a GC's sweep counts); cleared when it starts.
+    pub progress: Option<String>,
 }
 
 /// Every task's run state, by id; definitions come from [`Tasks::all`].

@@ -32,6 +32,7 @@ pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
             return Err(StartError::AlreadyRunning);
         }
         s.running = true;
+        s.progress = None;
     }
     let registry = registry.clone();
     actix_web::rt::spawn(async move {

@@ -27,6 +27,7 @@ pub async fn export_metrics(usage: &Usage) {
             0.0
         };
         gauge!(m::USAGE_ENFORCED, "metric" => metric).set(enforced);
+        gauge!(m::USAGE_ACTION, "metric" => metric, "action" => l.action.as_str()).set(1.0);
         // Present from the first scrape on, so rate() and alerts see a zero, not a gap.
         counter!(m::USAGE_REFUSED, "metric" => metric).increment(0);
     }

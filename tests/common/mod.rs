@@ -1,6 +1,7 @@
 //! `spawn_app()` and typed helpers shared by every black-box test binary.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod docker;
 
 use std::io::Read;
@@ -207,6 +208,13 @@ impl TestApp {
         self.base = format!("http://{addr}");
         self.addr = addr;
         self.child = Some(child);
+    }
+
+    /// Starts the server again on the same data directory with `extra` added to its
+    /// arguments / environment (e.g. a setting that would stop the set-up done before).
+    pub async fn restart_with(&mut self, extra: &[&str]) {
+        self.extra_args.extend(extra.iter().map(|s| s.to_string()));
+        self.restart().await;
     }
 
     /// Monolithic upload (`POST ?digest=`); returns the digest.

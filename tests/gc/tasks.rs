@@ -194,7 +194,7 @@ async fn berth_gc_runs_the_collection_on_the_running_server_and_prints_the_repor
     // Act
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["gc", "--store", "default", "--listen", &addr])
+            .args(["gc", "--store", "default", "--json", "--listen", &addr])
             .output()
             .unwrap()
     })

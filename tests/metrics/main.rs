@@ -8,8 +8,13 @@ mod common;
 #[allow(dead_code)]
 mod client_support;
 
+#[path = "../security/support.rs"]
+#[allow(dead_code)]
+mod security_support;
+
 mod cardinality;
 mod dashboards;
 mod prometheus;
+mod secured;
 mod series;
 mod support;

@@ -35,26 +35,32 @@ pub fn start_prometheus(target: &str) -> Prometheus {
 
 /// A Prometheus scraping `target` every second and evaluating the rule file `rules`, if any.
 pub fn start_prometheus_with_rules(target: &str, rules: Option<&std::path::Path>) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
     let rule_files = match rules {
         Some(path) => format!("rule_files:\n  - '{}'\n", path.display()),
         None => String::new(),
     };
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             {rule_files}\
-             scrape_configs:\n  - job_name: berth\n    metrics_path: /metrics\n    \
-             static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         {rule_files}\
+         scrape_configs:\n  - job_name: berth\n    metrics_path: /metrics\n    \
+         static_configs:\n      - targets: ['{target}']\n"
+    );
+    start_prometheus_with_config(&config, &[])
+}
+
+/// A Prometheus running `config` (YAML), with `files` (name, content) written next to it,
+/// where relative paths in the config (rule files, password files) point.
+pub fn start_prometheus_with_config(config: &str, files: &[(&str, &str)]) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
     let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--config.file={}", config_path.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.path().join("data").display()

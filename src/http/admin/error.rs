@@ -29,6 +29,8 @@ pub enum AdminError {
     NotAllowed(String),
     /// 409: the target is busy (a task already running).
     Conflict(String),
+    /// 410: a Nexus API Berth does not provide (the Groovy script API), with what to use.
+    Gone(String),
     /// 500: something broke on the server; the details are logged, not sent.
     Internal(String),
 }
@@ -62,6 +64,7 @@ impl std::fmt::Display for AdminError {
             | AdminError::Unprocessable(m)
             | AdminError::NotAllowed(m)
             | AdminError::Conflict(m)
+            | AdminError::Gone(m)
             | AdminError::Internal(m) => f.write_str(m),
         }
     }
@@ -78,6 +81,7 @@ impl ResponseError for AdminError {
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Gone(_) => StatusCode::GONE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +112,9 @@ impl ResponseError for AdminError {
             | AdminError::Unprocessable(m)
             | AdminError::NotAllowed(m)
             | AdminError::Conflict(m) => response.json(json!({"id": "*", "message": m})),
+            // A list, as for 400: Nexus clients (nexus3-cli) print list items and choke on
+            // a lone object.
+            AdminError::Gone(m) => response.json(json!([{"id": "*", "message": m}])),
         }
     }
 }

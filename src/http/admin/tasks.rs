@@ -232,6 +232,10 @@ fn task_json(registry: &Registry, def: &TaskDef) -> Value {
         "notificationCondition": "FAILURE",
         "lastRunReport": state.last_report,
     });
+    // The last progress line stays after the run: it is the run's final count.
+    if let Some(line) = &state.progress {
+        v["berthProgress"] = json!(line);
+    }
     if let Schedule::Cron(expr) = &def.schedule {
         v["cronExpression"] = json!(expr);
     }

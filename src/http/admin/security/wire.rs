@@ -28,6 +28,10 @@ pub fn privilege_json(p: &Privilege) -> Value {
             "type": "wildcard", "name": p.name, "description": p.description,
             "readOnly": p.read_only, "pattern": "nexus:*",
         }),
+        Grant::Metrics => json!({
+            "type": "application", "name": p.name, "description": p.description,
+            "readOnly": p.read_only, "domain": "metrics", "actions": ["ALL"],
+        }),
         Grant::RepositoryView {
             format,
             repository,
