@@ -8,8 +8,8 @@
 //! - [`options`]: what a run is asked to do; [`report`]: what it did.
 //! - [`rest`] and [`registry`]: clients of the admin REST API and of the registry API.
 //! - [`nexus`]: the Nexus documents read; [`mapping`]: Nexus settings → Berth bodies.
-//! - [`apply`]: the one create / keep / overwrite rule; [`repositories`], [`security`]: the
-//!   definitions, in dependency order.
+//! - [`apply`]: the one create / keep / overwrite rule; [`repositories`], [`security`],
+//!   [`users`]: the definitions, in dependency order.
 //! - [`plan`]: walks a source repository; [`copier`]: copies it; [`progress`]: the lines.
 //!
 //! This is a client: it talks HTTP to both servers and imports nothing from Berth's server
@@ -29,6 +29,7 @@ pub mod report;
 pub mod repositories;
 pub mod rest;
 pub mod security;
+pub mod users;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -62,7 +63,7 @@ pub async fn run(options: &ImportOptions) -> Result<Report, ImportError> {
     let names: BTreeSet<String> = imported.repositories.keys().cloned().collect();
     let privileges = security::privileges(&source_rest, &mut applier, &names).await?;
     let roles = security::roles(&source_rest, &mut applier, &privileges).await?;
-    security::users(&source_rest, &mut applier, &roles, &options.users).await?;
+    users::users(&source_rest, &mut applier, &roles, &options.users).await?;
     security::realms_and_anonymous(&source_rest, &mut applier).await?;
     let configuration = applier.items;
 
