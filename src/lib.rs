@@ -22,6 +22,7 @@ pub mod config_env;
 pub mod connectors;
 pub mod datadir;
 pub mod http;
+pub mod import;
 pub mod meta;
 pub mod metrics;
 pub mod model;

@@ -64,6 +64,11 @@ enum Command {
     Admin(AdminCommand),
     /// Pre-warm a proxy (or group) on the running server with a list of images.
     Warm(warm_cli::WarmArgs),
+    /// Import another repository manager's set-up and images into the running server.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +83,12 @@ enum AdminCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Nexus Repository 3: blob stores, docker repositories, cleanup policies, security, images.
+    Nexus(Box<berth::import::cli::NexusArgs>),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +131,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let path = actix_web::rt::System::new()
                 .block_on(berth::auth::reset::reset_password(&settings, &user, output))?;
             println!("new password for {user} written to {}", path.display());
+        }
+        Command::Import {
+            from: ImportFrom::Nexus(args),
+        } => {
+            let code = berth::import::cli::run(&args, &settings)?;
+            return Ok(ExitCode::from(code as u8));
         }
         Command::Serve => {
             berth::telemetry::init(&settings.log);

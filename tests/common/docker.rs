@@ -67,3 +67,31 @@ pub fn image_id(reference: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Builds a two-layer `FROM scratch` image offline as `tag` (a text file and `noise_len`
+/// bytes of seeded noise); returns its image id.
+pub fn build_scratch_image(
+    context: &std::path::Path,
+    tag: &str,
+    seed: u64,
+    noise_len: usize,
+) -> String {
+    std::fs::write(context.join("hello.txt"), format!("hello from {tag}\n")).unwrap();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let noise: Vec<u8> = (0..noise_len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(context.join("noise.bin"), noise).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\nCOPY noise.bin /noise.bin\nCMD [\"/hello.txt\"]\n",
+    )
+    .unwrap();
+    docker(&["build", "--force-rm", "-t", tag, context.to_str().unwrap()]);
+    image_id(tag)
+}
