@@ -5,6 +5,7 @@
 #   prometheus    (tests/metrics: a real Prometheus scrapes Berth and answers PromQL;
 #                 promtool checks and unit-tests grafana/prometheus/berth-alerts.yml)
 #   docker-compose (tests/metrics: `docker-compose config` validates docker-compose.yml)
+#   chromium, chromedriver (tests/ui: a headless browser driven over WebDriver)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -29,6 +30,8 @@ NEEDED=(
   "nginx:nginx-light"
   "openssl:openssl"
   "podman:podman"
+  "chromium:chromium"
+  "chromedriver:chromium-driver"
 )
 
 missing=()

@@ -93,6 +93,10 @@ pub struct SecuritySettings {
     pub login_window_secs: u64,
     /// Serve HTTPS (rustls) on the main port and on connector ports from these PEM files.
     pub tls: Option<TlsSettings>,
+    /// A web UI session ends after this many seconds without a request...
+    pub ui_session_idle_secs: u64,
+    /// ...and this many seconds after sign-in, whatever the activity.
+    pub ui_session_max_secs: u64,
 }
 
 /// PEM files for HTTPS.
@@ -127,6 +131,8 @@ impl Default for SecuritySettings {
             login_failures_max: 5,
             login_window_secs: 60,
             tls: None,
+            ui_session_idle_secs: 30 * 60,
+            ui_session_max_secs: 12 * 3600,
         }
     }
 }

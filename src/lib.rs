@@ -10,6 +10,7 @@
 //! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
+//! - [`ui`]: the web UI (server-rendered HTML on the main port, `/` and `/ui/…`).
 //! - [`config`], [`telemetry`], [`startup`]: wiring.
 
 pub mod admin_client;
@@ -29,4 +30,5 @@ pub mod storage;
 pub mod tasks;
 pub mod telemetry;
 pub mod tls;
+pub mod ui;
 pub mod usage;

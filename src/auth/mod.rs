@@ -14,6 +14,7 @@ pub mod manage;
 pub mod model;
 pub mod password;
 pub mod service;
+pub mod session;
 mod store;
 pub mod throttle;
 pub mod token;

@@ -105,6 +105,8 @@ pub struct Security {
     /// HMAC(user, password) → (user id, when verified); cleared on every model change.
     verified: DashMap<Vec<u8>, (String, Instant)>,
     cache_key: hmac::Key,
+    /// Signed-in web UI browsers.
+    pub sessions: super::session::Sessions,
 }
 
 impl Security {
@@ -133,6 +135,10 @@ impl Security {
             verified: DashMap::new(),
             cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng)
                 .map_err(|_| anyhow::anyhow!("no system randomness"))?,
+            sessions: super::session::Sessions::new(
+                Duration::from_secs(settings.ui_session_idle_secs),
+                Duration::from_secs(settings.ui_session_max_secs),
+            ),
         };
         security.bootstrap().await?;
         security.reload().await?;

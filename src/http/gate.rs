@@ -35,6 +35,9 @@ pub enum Guard {
     Registry,
     /// Admin REST and metrics: a user holding `nx-all`.
     Admin,
+    /// The web UI (`/`, `/ui/…`): signs browsers in with its own session cookie and asks
+    /// the same [`Security`] before every page and form (`crate::ui`).
+    Ui,
 }
 
 /// The route table. Anything it does not list is denied.
@@ -50,6 +53,8 @@ pub fn guard_of(path: &str) -> Option<Guard> {
             Some(Guard::Public)
         }
         "/metrics" => Some(Guard::Admin),
+        "/" | "/ui" => Some(Guard::Ui),
+        _ if path.starts_with("/ui/") => Some(Guard::Ui),
         _ if v2 == "/v2/token" => Some(Guard::Token),
         _ if registry_path(v2) => Some(Guard::Registry),
         _ if in_repository.is_none() && path.starts_with("/service/rest/") => Some(Guard::Admin),
@@ -70,7 +75,7 @@ pub async fn gate(
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let refusal = match guard_of(req.path()) {
-        Some(Guard::Public | Guard::Token) => None,
+        Some(Guard::Public | Guard::Token | Guard::Ui) => None,
         Some(Guard::Registry) => match principal(req.request(), &security).await {
             Ok(who) => {
                 req.extensions_mut().insert(who);
@@ -377,8 +382,10 @@ mod tests {
         assert_eq!(guard_of("/service/rest/v1/status"), Some(Guard::Public));
         assert_eq!(guard_of("/service/metrics/prometheus"), Some(Guard::Admin));
         assert_eq!(guard_of("/metrics"), Some(Guard::Admin));
+        assert_eq!(guard_of("/"), Some(Guard::Ui));
+        assert_eq!(guard_of("/ui/browse/r"), Some(Guard::Ui));
         for denied in [
-            "/",
+            "/uix",
             "/v2x",
             "/repository/r/service/rest/v1/x",
             "/favicon.ico",

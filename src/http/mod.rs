@@ -5,7 +5,7 @@
 //! the endpoint group's handler. Handlers return `Result<HttpResponse, ApiError>`; errors
 //! become OCI JSON in `error.rs` only.
 
-mod admin;
+pub(crate) mod admin;
 mod base;
 mod blobs;
 mod context;
@@ -21,7 +21,7 @@ mod referrers;
 mod tags;
 mod token;
 mod uploads;
-mod usage_api;
+pub(crate) mod usage_api;
 pub mod usage_mw;
 
 use actix_web::http::Method;
