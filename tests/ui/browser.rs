@@ -94,6 +94,21 @@ impl Browser {
         self.find(css).await.click().await.expect("click");
     }
 
+    /// Clicks something that loads a new page, and waits until the old one is gone (so the
+    /// next lookup cannot find an element of the page being left).
+    pub async fn navigate_by(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while old.tag_name().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} loaded no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Ticks a checkbox if it is not ticked yet.
     pub async fn tick(&self, css: &str) {
         let e = self.find(css).await;
