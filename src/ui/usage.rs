@@ -34,36 +34,46 @@ pub async fn center(req: HttpRequest) -> Result<HttpResponse, UiError> {
         "usage.html",
         context! {
             usage => usage.clone(),
-            bars => bars(&usage["hours"]),
+            bars => bars(&usage["hours"], crate::usage::window::WINDOW_HOURS as usize),
             stores => stores,
             components => components,
         },
     )
 }
 
-/// One `<rect>` per hour: x, y and height in a 24×100 box, and the figures for its title.
-fn bars(hours: &serde_json::Value) -> Vec<Value> {
+/// One `<rect>` per hour of the window, oldest first (hours without requests are absent
+/// from the usage JSON and drawn as empty slots): x, y and height in a 240×100 box.
+fn bars(hours: &serde_json::Value, window_hours: usize) -> Vec<Value> {
     let hours = hours.as_array().cloned().unwrap_or_default();
-    let max = hours
-        .iter()
-        .filter_map(|h| h["requests"].as_u64())
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    hours
+    let count = |start: i64| {
+        hours
+            .iter()
+            .find(|h| h["start"].as_i64() == Some(start))
+            .map(|h| {
+                let n = |k: &str| h[k].as_u64().unwrap_or(0);
+                (n("requests"), n("unauthorized"))
+            })
+            .unwrap_or((0, 0))
+    };
+    let now = crate::usage::window::hour_of(crate::meta::now());
+    let starts: Vec<i64> = (0..window_hours as i64)
+        .rev()
+        .map(|back| now - back * 3600)
+        .collect();
+    let max = starts.iter().map(|s| count(*s).0).max().unwrap_or(0).max(1);
+    starts
         .iter()
         .enumerate()
-        .map(|(i, h)| {
-            let requests = h["requests"].as_u64().unwrap_or(0);
+        .map(|(i, start)| {
+            let (requests, unauthorized) = count(*start);
             let height = CHART_HEIGHT * requests as f64 / max as f64;
-            let start = h["start"].as_i64().unwrap_or(0);
-            let hour = chrono::DateTime::from_timestamp(start, 0)
+            let hour = chrono::DateTime::from_timestamp(*start, 0)
                 .map(|t| t.format("%H:00").to_string())
                 .unwrap_or_default();
             context! {
                 x => i * 10 + 1, y => format!("{:.1}", CHART_HEIGHT - height),
                 height => format!("{height:.1}"), requests => requests, hour => hour,
-                unauthorized => h["unauthorized"].as_u64().unwrap_or(0),
+                unauthorized => unauthorized,
             }
         })
         .collect()
