@@ -172,7 +172,11 @@ impl ResponseError for UiError {
             }
             other => other.to_string(),
         };
-        let ctx = context! { status => self.status_code().as_u16(), message => message };
+        // No request here: the page frame shows nobody signed in and no banner.
+        let ctx = context! {
+            status => self.status_code().as_u16(), message => message,
+            viewer => context! {}, banner => Vec::<Value>::new(),
+        };
         let html = render("error.html", ctx).unwrap_or_else(|_| "error".into());
         HttpResponse::build(self.status_code())
             .content_type("text/html; charset=utf-8")
@@ -198,10 +202,10 @@ mod tests {
         }
         let html = render(
             "error.html",
-            context! { status => 400, message => "<script>x</script>" },
+            context! { status => 400, message => "<script>x</script>", viewer => context! {} },
         )
         .unwrap();
-        assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
+        assert!(html.contains("&lt;script&gt;x"), "{html}");
         assert!(!html.contains("<script>x"));
     }
 

@@ -83,6 +83,9 @@ async fn every_ui_response_carries_the_security_headers_and_a_locked_down_cookie
         assert_eq!(header(&r, "x-frame-options"), "DENY", "{path}");
         assert!(!header(&r, "referrer-policy").is_empty(), "{path}");
     }
+    let missing = c.get(app.url("/ui/no-such-page")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("<h1>Error 404</h1>"));
     let (r, session) = sign_in(&app, "admin", ADMIN_PW).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(session.is_some());
