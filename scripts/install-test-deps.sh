@@ -7,6 +7,7 @@
 #   docker-compose (tests/metrics: `docker-compose config` validates docker-compose.yml)
 #   nexus3-cli    (tests/first_hour: the community Nexus CLI, from PyPI, pinned, in a venv
 #                 under ${BERTH_TEST_DEPS:-~/.cache/berth-test-deps}/nexus3-cli)
+#   chromium, chromedriver (tests/ui: a headless browser driven over WebDriver)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -33,6 +34,8 @@ NEEDED=(
   "podman:podman"
   "python3:python3"
   "curl:curl"
+  "chromium:chromium"
+  "chromedriver:chromium-driver"
 )
 
 missing=()

@@ -102,6 +102,10 @@ pub struct SecuritySettings {
     pub login_queue: usize,
     /// Serve HTTPS (rustls) on the main port and on connector ports from these PEM files.
     pub tls: Option<TlsSettings>,
+    /// A web UI session ends after this many seconds without a request...
+    pub ui_session_idle_secs: u64,
+    /// ...and this many seconds after sign-in, whatever the activity.
+    pub ui_session_max_secs: u64,
 }
 
 impl SecuritySettings {
@@ -149,6 +153,8 @@ impl Default for SecuritySettings {
             login_verifiers: 0,
             login_queue: 32,
             tls: None,
+            ui_session_idle_secs: 30 * 60,
+            ui_session_max_secs: 12 * 3600,
         }
     }
 }

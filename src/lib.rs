@@ -11,6 +11,7 @@
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
 //! - [`sealed`]: secrets at rest (AES-256-GCM under `<data>/secrets.key`).
+//! - [`ui`]: the web UI (server-rendered HTML on the main port, `/` and `/ui/…`).
 //! - [`config`], [`telemetry`], [`startup`], [`datadir`] (one server per data directory,
 //!   private files): wiring.
 
@@ -37,4 +38,5 @@ pub mod storage;
 pub mod tasks;
 pub mod telemetry;
 pub mod tls;
+pub mod ui;
 pub mod usage;

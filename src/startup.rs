@@ -49,7 +49,11 @@ pub fn build_app(
     match connector {
         Some(c) => app = app.app_data(c),
         // Metrics describe the whole server: served on the main port only.
-        None => app = app.configure(http::metrics_mw::configure),
+        None => {
+            app = app
+                .configure(http::metrics_mw::configure)
+                .configure(crate::ui::configure)
+        }
     }
     // The security gate is innermost: refused requests are still counted and traced.
     app.wrap(actix_web::middleware::from_fn(http::body_timeout::limit))

@@ -178,6 +178,15 @@ impl Security {
         .await
     }
 
+    /// Whether `user_id` must choose a new password before anything else (the web UI asks,
+    /// as Nexus does): `admin` while the generated first-start password file still exists,
+    /// or a user whose status is `changepassword`.
+    pub fn must_change_password(&self, user_id: &str) -> bool {
+        let status = self.snapshot().users.get(user_id).map(|u| u.status);
+        (user_id == ADMIN_USER && self.data_dir.join(ADMIN_PASSWORD_FILE).exists())
+            || status == Some(UserStatus::Changepassword)
+    }
+
     /// Sets a new password; changing `admin`'s removes `<data>/admin.password`.
     pub async fn change_password(&self, user_id: &str, secret: &str) -> Result<(), AuthError> {
         if secret.trim().is_empty() {
@@ -194,6 +203,9 @@ impl Security {
                 .ok_or_else(|| AuthError::NotFound(format!("User '{user_id}' not found")))?;
             user.password_hash = hash;
             user.revoke_tokens();
+            if user.status == UserStatus::Changepassword {
+                user.status = UserStatus::Active;
+            }
             Ok((vec![put(Table::Users, user_id, &*user)], ()))
         })
         .await?;

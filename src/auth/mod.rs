@@ -16,6 +16,7 @@ pub mod model;
 pub mod password;
 pub mod reset;
 pub mod service;
+pub mod session;
 mod store;
 pub mod throttle;
 pub mod token;

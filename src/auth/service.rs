@@ -119,6 +119,8 @@ pub struct Security {
     /// `verified`). Their checks skip the crowd in the verifier queue.
     known_clients: DashMap<Vec<u8>, Instant>,
     cache_key: hmac::Key,
+    /// Signed-in web UI browsers.
+    pub sessions: super::session::Sessions,
 }
 
 impl Security {
@@ -150,6 +152,10 @@ impl Security {
             known_clients: DashMap::new(),
             cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng)
                 .map_err(|_| anyhow::anyhow!("no system randomness"))?,
+            sessions: super::session::Sessions::new(
+                Duration::from_secs(settings.ui_session_idle_secs),
+                Duration::from_secs(settings.ui_session_max_secs),
+            ),
         };
         security.bootstrap().await?;
         security.reload().await?;

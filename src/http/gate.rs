@@ -37,6 +37,9 @@ pub enum Guard {
     Admin,
     /// Metrics and `status/check`: a user holding `nx-metrics-all` (or `nx-all`).
     Metrics,
+    /// The web UI (`/`, `/ui/…`): signs browsers in with its own session cookie and asks
+    /// the same [`Security`] before every page and form (`crate::ui`).
+    Ui,
 }
 
 /// The route table. Anything it does not list is denied.
@@ -48,13 +51,14 @@ pub fn guard_of(path: &str) -> Option<Guard> {
         .map(|(_, rest)| format!("/{rest}"));
     let v2 = in_repository.as_deref().unwrap_or(path);
     match path {
-        "/"
-        | "/healthz"
+        "/healthz"
         | "/readyz"
         | "/service/rest/v1/status"
         | "/service/rest/v1/status/writable"
         | "/v1/search" => Some(Guard::Public),
         "/metrics" | "/service/rest/v1/status/check" => Some(Guard::Metrics),
+        "/" | "/ui" => Some(Guard::Ui),
+        _ if path.starts_with("/ui/") => Some(Guard::Ui),
         _ if v2 == "/v2/token" => Some(Guard::Token),
         _ if registry_path(v2) => Some(Guard::Registry),
         _ if in_repository.is_none() && path.starts_with("/service/rest/") => Some(Guard::Admin),
@@ -75,7 +79,7 @@ pub async fn gate(
         return Ok(next.call(req).await?.map_into_left_body());
     }
     let refusal = match guard_of(req.path()) {
-        Some(Guard::Public | Guard::Token) => None,
+        Some(Guard::Public | Guard::Token | Guard::Ui) => None,
         Some(Guard::Registry) => match principal(req.request(), &security).await {
             Ok(who) => {
                 req.extensions_mut().insert(who);
@@ -402,8 +406,10 @@ mod tests {
             guard_of("/service/rest/v1/status/check"),
             Some(Guard::Metrics)
         );
-        assert_eq!(guard_of("/"), Some(Guard::Public));
+        assert_eq!(guard_of("/"), Some(Guard::Ui));
+        assert_eq!(guard_of("/ui/browse/r"), Some(Guard::Ui));
         for denied in [
+            "/uix",
             "/v2x",
             "/repository/r/service/rest/v1/x",
             "/favicon.ico",

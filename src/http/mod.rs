@@ -6,7 +6,7 @@
 //! become OCI JSON in `error.rs` only.
 
 pub mod access_log;
-mod admin;
+pub(crate) mod admin;
 mod base;
 mod blobs;
 pub mod body_timeout;
@@ -16,7 +16,6 @@ pub mod error;
 pub mod gate;
 mod headers;
 mod health;
-mod home;
 mod manifests;
 pub mod metrics_mw;
 pub mod nexus_compat;
@@ -25,7 +24,7 @@ mod referrers;
 mod tags;
 mod token;
 mod uploads;
-mod usage_api;
+pub(crate) mod usage_api;
 pub mod usage_mw;
 
 use actix_web::http::Method;
@@ -48,8 +47,7 @@ pub struct Connector(pub String);
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let api_version =
         || DefaultHeaders::new().add(("Docker-Distribution-API-Version", "registry/2.0"));
-    cfg.route("/", web::get().to(home::index))
-        .route("/healthz", web::get().to(health::live))
+    cfg.route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::writable))
         .route("/service/rest/v1/status", web::get().to(health::readable))
         .route(

@@ -9,14 +9,14 @@
 //! ports serve only their repository's `/v2/`, as in Nexus, so the admin API is 404 there.
 //! Handlers return `Result<_, AdminError>`; `error.rs` alone turns errors into HTTP.
 
-mod blobstores;
-mod cleanup;
+pub(crate) mod blobstores;
+pub(crate) mod cleanup;
 mod components;
 mod error;
 mod proxy_wire;
-mod repositories;
-mod security;
-mod tasks;
+pub(crate) mod repositories;
+pub(crate) mod security;
+pub(crate) mod tasks;
 mod wire;
 
 use actix_web::body::MessageBody;
@@ -27,6 +27,7 @@ use actix_web::{web, HttpRequest, ResponseError};
 use super::Connector;
 use crate::registry::Registry;
 pub use error::AdminError;
+pub(crate) use proxy_wire::status as proxy_status;
 
 /// Registers the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

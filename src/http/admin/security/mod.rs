@@ -2,8 +2,8 @@
 //! `nexus-rest-api.md` §3–§7). The rules live in `crate::auth::manage`; this module only
 //! translates JSON and maps [`AuthError`] to the admin API's errors.
 
-mod principals;
-mod settings;
+pub(crate) mod principals;
+pub(crate) mod settings;
 mod wire;
 
 use actix_web::web;
