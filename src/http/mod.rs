@@ -18,6 +18,7 @@ mod manifests;
 pub mod metrics_mw;
 mod proxy_blobs;
 mod referrers;
+mod tag_params;
 mod tags;
 mod token;
 mod uploads;

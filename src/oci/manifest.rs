@@ -93,7 +93,7 @@ impl ParsedManifest {
             return Err(ManifestError::SchemaVersion);
         }
         let media_type = resolve_media_type(&raw, content_type)?;
-        let is_index = media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST;
+        let is_index = is_index(&media_type);
         let subject = raw
             .subject
             .as_ref()
@@ -142,6 +142,19 @@ impl ParsedManifest {
         }
         Ok(parsed)
     }
+}
+
+/// The child descriptors of an index (with their `platform`), for views that show which
+/// platforms an index lists.
+pub fn index_children(bytes: &[u8]) -> Result<Vec<Descriptor>, ManifestError> {
+    let raw: RawManifest = serde_json::from_slice(bytes)?;
+    raw.manifests
+        .ok_or(ManifestError::Invalid("an index needs a manifests array"))
+}
+
+/// True for the media types of an image index (OCI and Docker).
+pub fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
 }
 
 fn is_foreign(layer: &Descriptor) -> bool {

@@ -142,27 +142,31 @@ impl RepoCore {
 
     pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
-        if let Some(tag) = &msg.tag {
-            self.check_redeploy(&image, tag.as_str(), &msg.record.digest)?;
+        for tag in &msg.tags {
+            self.check_tag(&image, tag.as_str(), &msg.record.digest, msg.rights)?;
         }
-        if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
-            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+        // A sparse repository (a mirror that copies some platforms only) accepts
+        // references to content it does not hold; pulling that content is a 404.
+        if !self.config.read().unwrap().sparse_manifests {
+            if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
+                return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+            }
+            if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
+                return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
+            }
         }
-        if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
-            return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
-        }
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &msg.tags)
             .await
     }
 
-    /// Writes a checked manifest (and its tag) to the database, then to the in-memory state.
+    /// Writes a checked manifest (and its tags) to the database, then to the in-memory state.
     async fn record_manifest(
         &self,
         image: &ImageState,
         record: ManifestRecord,
         blobs: &[Digest],
         children: &[Digest],
-        tag: Option<Tag>,
+        tags: &[Tag],
     ) -> Result<(), RegistryError> {
         let new = NewManifest {
             record: &record,
@@ -170,14 +174,37 @@ impl RepoCore {
             children,
         };
         self.meta
-            .put_manifest(self.store.name(), image.id, &new, tag.as_ref())
+            .put_manifest(self.store.name(), image.id, &new, tags)
             .await?;
         let digest = record.digest.clone();
         image.insert_manifest(record);
-        if let Some(tag) = tag {
-            image.set_tag(tag.as_str(), digest);
+        for tag in tags {
+            image.set_tag(tag.as_str(), digest.clone());
         }
         Ok(())
+    }
+
+    /// Whether `tag` may point at `digest`: creating it needs `add`, moving it `edit`
+    /// (pointing it where it already points changes nothing and needs neither), and the
+    /// write policy must allow the move.
+    fn check_tag(
+        &self,
+        image: &ImageState,
+        tag: &str,
+        digest: &Digest,
+        rights: TagRights,
+    ) -> Result<(), RegistryError> {
+        let refused = |privilege: &str, what: &str| -> Result<(), RegistryError> {
+            Err(RegistryError::Denied(format!(
+                "{what} tag {tag} of {} needs the {privilege} privilege on repository {}",
+                image.name, self.name
+            )))
+        };
+        match image.tag(tag) {
+            None if !rights.create => refused("add", "creating"),
+            Some(current) if &current != digest && !rights.repoint => refused("edit", "moving"),
+            _ => self.check_redeploy(image, tag, digest),
+        }
     }
 
     /// `ALLOW_ONCE`: a tag that exists may not move to another digest (re-pushing the same
@@ -208,7 +235,8 @@ impl RepoCore {
     /// is the authority; referenced blobs arrive when clients ask for them).
     pub(super) async fn cache_manifest(&self, msg: CacheManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+        let tags: Vec<Tag> = msg.tag.into_iter().collect();
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &tags)
             .await
     }
 
