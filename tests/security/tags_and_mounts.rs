@@ -271,3 +271,32 @@ async fn tag_parameters_are_checked_tag_by_tag_and_set_all_or_none() {
     assert_eq!(points_to(&app, "app", "fresh").await, Some(second_digest));
     assert_ne!(Some(first_digest), points_to(&app, "app", "1").await);
 }
+
+#[tokio::test]
+async fn the_oci_client_crate_mounts_only_from_what_its_user_may_read() {
+    use oci_client::client::{ClientConfig, ClientProtocol};
+    use oci_client::secrets::RegistryAuth;
+    use oci_client::RegistryOperation;
+    // Arrange: a real client, Basic realm.
+    let (app, digest) = mount_setup().await;
+    let target: oci_client::Reference = format!("{}/client/app:1", app.addr).parse().unwrap();
+    let source: oci_client::Reference = format!("{}/secret/base:1", app.addr).parse().unwrap();
+    let mut results = Vec::new();
+    for (user, password) in [("adder", "adder-pw-1"), ("mounter", "mounter-pw-1")] {
+        let client = oci_client::Client::new(ClientConfig {
+            protocol: ClientProtocol::Http,
+            ..Default::default()
+        });
+        let auth = RegistryAuth::Basic(user.into(), password.into());
+        client
+            .auth(&target, &auth, RegistryOperation::Push)
+            .await
+            .expect("login");
+        // Act
+        results.push(client.mount_blob(&target, &source, &digest).await.is_ok());
+    }
+    // Assert: the client wants 201; adder gets an upload session instead.
+    assert_eq!(results, [false, true]);
+    let path = format!("/v2/client/app/blobs/{digest}");
+    assert_eq!(status(&app, &admin(), Method::HEAD, &path).await, 200);
+}
