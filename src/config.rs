@@ -160,6 +160,21 @@ pub struct Limits {
     pub manifest_cache_bytes: usize,
     /// Most entries one `tags/list` or `_catalog` page returns.
     pub page_max: usize,
+    /// Memory for manifest bodies being received, shared by all connections (at least
+    /// `manifest_max_bytes`); a `PUT` that finds it used up for 5 s gets 429.
+    pub manifest_buffer_bytes: usize,
+    /// A blob store whose filesystem has less free space than this makes `/readyz` and
+    /// `status/writable` answer 503 (0: no check).
+    pub store_min_free_bytes: u64,
+    /// Most upload sessions open at once in one repository; more get `429 TOOMANYREQUESTS`.
+    /// 0 = no cap.
+    pub upload_sessions_per_repository: usize,
+    /// Most upload sessions one client address has open at once in one repository; more get
+    /// `429 TOOMANYREQUESTS`. 0 = no cap.
+    pub upload_sessions_per_client: usize,
+    /// A request body that sends nothing for this many seconds is cut (what arrived of an
+    /// upload chunk is kept, so the client can resume).
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -200,6 +215,11 @@ impl Default for Limits {
             upload_expiry_secs: 24 * 3600,
             manifest_cache_bytes: 64 << 20,
             page_max: 10_000,
+            manifest_buffer_bytes: 16 << 20,
+            store_min_free_bytes: 256 << 20,
+            upload_sessions_per_repository: 4096,
+            upload_sessions_per_client: 256,
+            body_read_timeout_secs: 60,
         }
     }
 }
@@ -238,6 +258,9 @@ impl Settings {
         }
         if self.limits.page_max == 0 {
             anyhow::bail!("limits.page_max must be positive");
+        }
+        if self.limits.body_read_timeout_secs == 0 {
+            anyhow::bail!("limits.body_read_timeout_secs must be positive");
         }
         if self.security.token_ttl_secs == 0 || self.security.login_window_secs == 0 {
             anyhow::bail!(

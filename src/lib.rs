@@ -22,6 +22,7 @@ pub mod meta;
 pub mod metrics;
 pub mod model;
 pub mod oci;
+pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod startup;

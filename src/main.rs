@@ -53,6 +53,10 @@ fn main() -> anyhow::Result<()> {
         Command::Task { id } => run_task(&settings, &id)?,
         Command::Serve => {
             berth::telemetry::init(&settings.log);
+            match berth::process::raise_nofile_limit() {
+                Ok((before, after)) => tracing::info!(before, after, "open file limit"),
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+            }
             actix_web::rt::System::new().block_on(async {
                 Application::build(settings)
                     .await?

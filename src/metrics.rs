@@ -81,6 +81,15 @@ pub const GC_RUNS: &str = "berth_gc_runs_total";
 pub const GC_LAST_DURATION: &str = "berth_gc_last_duration_seconds";
 /// 1 while a garbage collection of the `store` runs.
 pub const GC_RUNNING: &str = "berth_gc_running";
+/// Log lines that could not be written (stderr full or closed); the line is dropped.
+pub const LOG_WRITE_ERRORS: &str = "berth_log_write_errors_total";
+/// Repository actors restarted after they died or a handler panicked, by `repository`.
+pub const ACTOR_RESTARTS: &str = "berth_actor_restarts_total";
+/// Task runs that panicked (recorded as failed, never left running), by `task`.
+pub const TASK_PANICS: &str = "berth_task_panics_total";
+/// Upload sessions or body reads refused by a limit, by `reason`
+/// (`repository`, `client`, `descriptors`, `body_timeout`).
+pub const UPLOADS_REFUSED: &str = "berth_uploads_refused_total";
 
 /// Latency buckets, seconds: a warm manifest GET is well under a millisecond, a large blob
 /// upload can take minutes.
@@ -211,6 +220,10 @@ fn describe() {
         "Bytes of the distinct blobs linked into a hosted repository"
     );
     describe_gauge!(GC_RUNNING, "1 while a garbage collection of the store runs");
+    describe_counter!(LOG_WRITE_ERRORS, "Log lines lost to a failed write");
+    describe_counter!(ACTOR_RESTARTS, "Repository actors restarted");
+    describe_counter!(TASK_PANICS, "Task runs that panicked");
+    describe_counter!(UPLOADS_REFUSED, "Uploads refused or cut by a limit");
     crate::proxy::metrics::describe();
 }
 

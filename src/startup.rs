@@ -50,7 +50,8 @@ pub fn build_app(
         None => app = app.configure(http::metrics_mw::configure),
     }
     // The security gate is innermost: refused requests are still counted and traced.
-    app.wrap(actix_web::middleware::from_fn(http::gate::gate))
+    app.wrap(actix_web::middleware::from_fn(http::body_timeout::limit))
+        .wrap(actix_web::middleware::from_fn(http::gate::gate))
         .wrap(actix_web::middleware::from_fn(http::usage_mw::count))
         .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
         .wrap(tracing_actix_web::TracingLogger::default())

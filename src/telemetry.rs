@@ -1,5 +1,15 @@
 //! Logging setup: `tracing` with text or JSON output.
+//!
+//! Logging must never fail what it describes. `tracing-subscriber` reports a failed write
+//! of an event with `eprintln!`, which panics when stderr itself is the problem (a full disk,
+//! a closed pipe): the task that logged died with it, a repository actor on its expiry
+//! sweep, a request mid-flight, `berth serve 2>/dev/full` at its first line. Events are
+//! therefore written through [`LossyStderr`], which drops a line it cannot write and counts
+//! it in [`crate::metrics::LOG_WRITE_ERRORS`] instead of returning the error.
 
+use std::io::{self, Write};
+
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LogSettings};
@@ -14,10 +24,53 @@ pub fn init(log: &LogSettings) {
         .unwrap_or_else(|_| EnvFilter::new(format!("{},{QUIET_CLIENT_ERRORS}", log.level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(LossyStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Standard error that never reports a failed write: the line is lost and counted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LossyStderr;
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if io::stderr().lock().write_all(buf).is_err() {
+            metrics::counter!(crate::metrics::LOG_WRITE_ERRORS).increment(1);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _ = io::stderr().flush();
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LossyStderr {
+    type Writer = LossyStderr;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LossyStderr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_to_stderr_always_reports_success() {
+        // Whatever stderr is in the test harness, the writer claims the bytes.
+        assert_eq!(LossyStderr.write(b"line\n").unwrap(), 5);
+        LossyStderr.flush().unwrap();
+    }
 }

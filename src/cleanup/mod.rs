@@ -182,7 +182,8 @@ pub struct PlannedManifest {
 const DAY: i64 = 86_400;
 
 /// The deletions `policies` select among `tags` and `untagged` at time `now` (Unix
-/// seconds). `children` are `(image, digest)` of manifests an index lists: they never go.
+/// seconds). `children` are `(image, digest)` of manifests another manifest holds (listed by
+/// an index, or a referrer whose subject is there): they never go with their tags.
 pub fn evaluate(
     policies: &[Policy],
     tags: &[TagFacts],

@@ -62,7 +62,10 @@ pub(super) async fn serve(
         && !req.headers().contains_key(header::RANGE)
     {
         return match tokio::fs::File::open(&path).await {
-            Ok(f) => Ok(whole_blob(f.into_std().await, size, &digest)),
+            Ok(f) => {
+                check_length(f.metadata().await.map(|m| m.len()), size, &name, &digest)?;
+                Ok(whole_blob(f.into_std().await, size, &digest))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::error!(%digest, image = %name, "linked blob is missing from the store");
                 Err(unknown().into())
@@ -78,6 +81,7 @@ pub(super) async fn serve(
         }
         Err(e) => return Err(crate::storage::StorageError::Io(e).into()),
     };
+    check_length(Ok(file.metadata().len()), size, &name, &digest)?;
     let mut response = file
         .use_etag(false)
         .use_last_modified(false)
@@ -93,6 +97,24 @@ pub(super) async fn serve(
         headers.insert(header::ETAG, v);
     }
     Ok(response)
+}
+
+/// The file must hold exactly the recorded size: `HEAD` and `GET` then report the size the
+/// blob was pushed with, which is what manifests declare. A file of another length is
+/// damaged (truncated, or changed behind Berth's back): it is logged and answered as
+/// missing, never served, so a client pushes the blob again, which replaces the file.
+fn check_length(
+    on_disk: std::io::Result<u64>,
+    size: u64,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<(), ApiError> {
+    let on_disk = on_disk.map_err(crate::storage::StorageError::Io)?;
+    if on_disk == size {
+        return Ok(());
+    }
+    tracing::error!(%digest, image = %name, on_disk, recorded = size, "blob file is damaged: its length is not the recorded size; push the blob again to repair it");
+    Err(RegistryError::BlobUnknown(digest.clone()).into())
 }
 
 /// A whole large blob, read in 512 KiB blocks on the blocking pool. `NamedFile` reads 64 KiB

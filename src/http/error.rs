@@ -110,9 +110,25 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::ManifestBlobUnknown(d) => ApiError::new(C::ManifestBlobUnknown, message)
                 .with_detail(json!({ "digest": d.as_str() })),
+            RegistryError::SizeMismatch {
+                digest,
+                declared,
+                stored,
+            } => ApiError::new(C::SizeInvalid, message).with_detail(
+                json!({ "digest": digest.as_str(), "declared": declared, "stored": stored }),
+            ),
+            RegistryError::BlobInUse { digest, manifests } => {
+                ApiError::new(C::Unsupported, message)
+                    .with_detail(json!({ "digest": digest.as_str(), "manifests": manifests }))
+            }
             RegistryError::BodyInvalid(_) => ApiError::new(C::BlobUploadInvalid, message),
             RegistryError::Denied(_) => ApiError::new(C::Denied, message),
+            RegistryError::TooManyUploads(_) => {
+                ApiError::new(C::TooManyRequests, message).with_header("retry-after", "60".into())
+            }
             RegistryError::Offline(_) => ApiError::new(C::Unavailable, message),
+            RegistryError::Busy(_) => ApiError::new(C::TooManyRequests, message)
+                .with_header("retry-after", "1".to_string()),
             RegistryError::Definition(_) => {
                 ApiError::new(C::Unsupported, message).with_status(StatusCode::BAD_REQUEST)
             }
@@ -149,6 +165,19 @@ impl From<StorageError> for ApiError {
             }
             StorageError::Poisoned => ApiError::new(C::BlobUploadUnknown, message),
             StorageError::QuotaExceeded { .. } => ApiError::new(C::Denied, message),
+            StorageError::NearlyFull { .. } => {
+                ApiError::new(C::Unavailable, message).with_status(StatusCode::INSUFFICIENT_STORAGE)
+            }
+            e if e.is_out_of_descriptors() => {
+                tracing::warn!(error = %e, "out of file descriptors; refusing a write");
+                metrics::counter!(crate::metrics::UPLOADS_REFUSED, "reason" => "descriptors")
+                    .increment(1);
+                ApiError::new(
+                    C::TooManyRequests,
+                    "the server is at its open-file limit; retry",
+                )
+                .with_header("retry-after", "5".into())
+            }
             e if e.is_out_of_space() => {
                 tracing::error!(error = %e, "blob store is out of space");
                 ApiError::new(C::Unavailable, "the blob store is out of space")

@@ -28,7 +28,11 @@ pub async fn writable(registry: web::Data<Registry>) -> HttpResponse {
     }
 }
 
+/// 503 with the reason as plain text, so an operator's `curl` (or a load balancer's log)
+/// says what is wrong.
 fn unavailable(e: &crate::registry::RegistryError) -> HttpResponse {
     tracing::warn!(error = %e, "health check failed");
-    HttpResponse::ServiceUnavailable().finish()
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body(e.to_string())
 }

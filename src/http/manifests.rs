@@ -12,7 +12,7 @@ use crate::auth::Action;
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference, Tag};
 use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest, TagRights};
-use crate::registry::{read, Hosted};
+use crate::registry::{read, Hosted, Reservation};
 
 /// `pull` is true for a GET (a HEAD does not count as a download for cleanup policies).
 pub async fn get(
@@ -48,7 +48,8 @@ pub async fn put(
     let repo = ctx.writer()?;
     repo.store().ensure_capacity()?;
     let tags = tag_params::requested_tags(req, &reference)?;
-    let bytes = read_limited(req, body, ctx.limits.manifest_max_bytes).await?;
+    // Held until the response: the body and what is parsed from it stay in memory so long.
+    let (bytes, _reserved) = read_limited(ctx, req, body).await?;
     let algorithm = match &reference {
         Reference::Digest(d) => d.algorithm(),
         Reference::Tag(_) => Algorithm::Sha256,
@@ -80,7 +81,6 @@ pub async fn put(
         size: bytes.len() as u64,
         artifact_type: parsed.artifact_type,
         subject: parsed.subject,
-        annotations: parsed.annotations,
     };
     let msg = PutManifest {
         name: name.clone(),
@@ -89,6 +89,7 @@ pub async fn put(
         blobs: parsed.blobs,
         children: parsed.children,
         rights,
+        sizes: parsed.sizes,
     };
     repo.send(msg).await?;
     crate::metrics::manifest_pushed(&repo.config().name);
@@ -136,12 +137,15 @@ async fn check_new_components(
     Ok(())
 }
 
-/// Reads a manifest body, refusing anything over `max` bytes without buffering it.
+/// Reads a manifest body into memory reserved from the shared budget (its declared length,
+/// or the largest manifest when undeclared), refusing anything over the limit without
+/// buffering it.
 async fn read_limited(
+    ctx: &Ctx,
     req: &HttpRequest,
     mut body: web::Payload,
-    max: usize,
-) -> Result<Bytes, ApiError> {
+) -> Result<(Bytes, Reservation), ApiError> {
+    let max = ctx.limits.manifest_max_bytes;
     let too_large = || {
         ApiError::new(
             OciErrorCode::ManifestInvalid,
@@ -149,10 +153,13 @@ async fn read_limited(
         )
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };
-    if content_length(req).is_some_and(|n| n > max as u64) {
+    let declared = content_length(req);
+    if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let mut buf = BytesMut::new();
+    let wanted = declared.map_or(max, |n| n as usize);
+    let reserved = ctx.registry.manifest_bodies().reserve(wanted).await?;
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::new(
@@ -165,7 +172,7 @@ async fn read_limited(
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), reserved))
 }
 
 pub async fn delete(

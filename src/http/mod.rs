@@ -8,6 +8,7 @@
 mod admin;
 mod base;
 mod blobs;
+pub mod body_timeout;
 mod context;
 mod endpoint;
 pub mod error;

@@ -35,7 +35,12 @@ pub async fn start(
     }
     let repo = ctx.writer()?;
     repo.store().ensure_capacity()?;
-    let session = repo.send(StartUpload { name: name.clone() }).await?;
+    let client = req.peer_addr().map(|a| a.ip().to_canonical());
+    let msg = StartUpload {
+        name: name.clone(),
+        client,
+    };
+    let session = repo.send(msg).await?;
     Ok(accepted(ctx, &name, &session.id, 0))
 }
 
@@ -207,9 +212,17 @@ fn check_chunk(req: &HttpRequest, offset: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Streams the request body into `writer`; returns the new offset. If the body breaks off,
-/// what arrived stays written (and hashed) and the error is returned.
-async fn stream_into(
+/// Streams the request body into `writer`; returns the new offset. If the body breaks off
+/// (or stalls past `limits.body_read_timeout_secs`, see `http::body_timeout`), what arrived
+/// stays written (and hashed) and the error is returned. Either way the writer's file is
+/// closed again: a session holds no descriptor between requests.
+async fn stream_into(writer: &mut DigestWriter, body: web::Payload) -> Result<u64, RegistryError> {
+    let outcome = write_body(writer, body).await;
+    writer.release_file();
+    outcome
+}
+
+async fn write_body(
     writer: &mut DigestWriter,
     mut body: web::Payload,
 ) -> Result<u64, RegistryError> {

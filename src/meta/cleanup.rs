@@ -76,19 +76,38 @@ impl MetaStore {
             .collect())
     }
 
-    /// `(image, digest)` of every manifest an index of `repository` lists.
+    /// `(image, digest)` of every manifest of `repository` another manifest holds: those an
+    /// index lists, and referrers whose subject is in their image. Removing the last tag of
+    /// such a manifest must not delete it (the index would lose a platform, the subject its
+    /// signature or SBOM).
     pub async fn cleanup_children(
         &self,
         repository: &str,
     ) -> Result<BTreeSet<(String, String)>, MetaError> {
         let rows = sqlx::query(
             "SELECT DISTINCT i.name, r.ref_digest FROM manifest_refs r \
-             JOIN images i ON i.id = r.image_id WHERE i.repository = ? AND r.kind = 'manifest'",
+             JOIN images i ON i.id = r.image_id WHERE i.repository = ?1 AND r.kind = 'manifest' \
+             UNION SELECT i.name, m.digest FROM manifests m JOIN images i ON i.id = m.image_id \
+             WHERE i.repository = ?1 AND m.subject IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM manifests s WHERE s.image_id = m.image_id AND s.digest = m.subject)",
         )
         .bind(repository)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// True if an index of the image lists manifest `digest`.
+    pub async fn is_listed_by_index(&self, image_id: i64, digest: &str) -> Result<bool, MetaError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM manifest_refs WHERE image_id = ? AND ref_digest = ? \
+             AND kind = 'manifest')",
+        )
+        .bind(image_id)
+        .bind(digest)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0) != 0)
     }
 
     /// Records pulls: `(repository, image, tag, unix seconds)`, in one transaction. A time
@@ -97,7 +116,7 @@ impl MetaStore {
         &self,
         downloads: &[(String, String, String, i64)],
     ) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_tx(&self.pool).await?;
         for (repository, image, tag, at) in downloads {
             sqlx::query(
                 "UPDATE tags SET last_downloaded = MAX(COALESCE(last_downloaded, 0), ?4) \

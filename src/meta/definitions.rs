@@ -48,7 +48,7 @@ impl MetaStore {
     /// Deletes the definition and the repository's images (their blobs stay in the store
     /// until garbage collection).
     pub async fn delete_repository(&self, name: &str) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_tx(&self.pool).await?;
         sqlx::query("DELETE FROM images WHERE repository = ?")
             .bind(name)
             .execute(&mut *tx)

@@ -80,7 +80,7 @@ impl MetaStore {
         digests: &[&str],
     ) -> Result<Vec<(Vec<(String, String)>, Option<u64>)>, MetaError> {
         let repos = repos_json(repositories);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_tx(&self.pool).await?;
         let mut out = Vec::with_capacity(digests.len());
         for digest in digests {
             let linked = sqlx::query(&format!(

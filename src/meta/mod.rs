@@ -30,6 +30,20 @@ pub use usage_hours::UsageHour;
 
 use crate::oci::{Digest, ImageName, Tag};
 
+/// Begins a write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
+///
+/// Every multi-statement write goes through here. A plain (deferred) transaction that starts
+/// with a read holds a read snapshot; when it then writes while another connection is
+/// writing, SQLite cannot wait for it (waiting could deadlock) and fails at once with
+/// `database is locked`, whatever the busy timeout — garbage collection's sweep failed so
+/// under concurrent pushes. An immediate transaction waits for the lock up to the busy
+/// timeout instead, before it has read anything.
+pub(crate) async fn write_tx(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MetaError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
 /// Handle to the metadata database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct MetaStore {
@@ -125,7 +139,7 @@ impl MetaStore {
         digest: &Digest,
         size: u64,
     ) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = write_tx(&self.pool).await?;
         let now = now();
         sqlx::query(
             "INSERT OR IGNORE INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?)",
@@ -149,6 +163,23 @@ impl MetaStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Manifests of the image that name blob `digest` (as config or layer), in order.
+    pub async fn manifests_using_blob(
+        &self,
+        image_id: i64,
+        digest: &Digest,
+    ) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT manifest_digest FROM manifest_refs \
+             WHERE image_id = ? AND ref_digest = ? AND kind = 'blob' ORDER BY manifest_digest",
+        )
+        .bind(image_id)
+        .bind(digest.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
     /// Removes the image's link to a blob; true if there was one.

@@ -40,7 +40,7 @@ impl MetaStore {
         hours: &[UsageHour],
         keep_since: i64,
     ) -> Result<(), MetaError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::write_tx(&self.pool).await?;
         for h in hours {
             sqlx::query(
                 "INSERT INTO usage_hours (hour, requests, unauthorized) VALUES (?, ?, ?) \

@@ -2,9 +2,10 @@
 //! artifact type. The bytes themselves are stored untouched; this module only reads them to
 //! check references and to answer the referrers API.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::digest::{Digest, DigestError};
 
@@ -36,23 +37,26 @@ pub enum ManifestError {
     Digest(#[from] DigestError),
     #[error("{0}")]
     Invalid(&'static str),
+    #[error("descriptor {digest} has a negative size ({size})")]
+    NegativeSize { digest: String, size: i64 },
+    #[error("digest {0} is listed twice with different sizes")]
+    ConflictingSizes(String),
 }
 
-/// A content descriptor as it appears in manifests and the referrers response.
-#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+/// A content descriptor as it appears in a manifest: what Berth checks of it. Its
+/// annotations are checked (an object of strings) but not kept.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: String,
     pub digest: String,
     pub size: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub artifact_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "annotations")]
+    _annotations: Option<StringMap>,
+    #[serde(default)]
     pub urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<serde_json::Value>,
 }
 
 /// The fields of any supported manifest kind that Berth needs.
@@ -66,7 +70,9 @@ struct RawManifest {
     layers: Option<Vec<Descriptor>>,
     manifests: Option<Vec<Descriptor>>,
     subject: Option<Descriptor>,
-    annotations: Option<BTreeMap<String, String>>,
+    /// Checked (an object of strings) but not kept: see [`annotations_json`].
+    #[serde(default, rename = "annotations")]
+    _annotations: Option<StringMap>,
 }
 
 /// What a manifest says, once checked.
@@ -78,11 +84,13 @@ pub struct ParsedManifest {
     /// what the referrers API reports).
     pub artifact_type: Option<String>,
     pub subject: Option<Digest>,
-    pub annotations: Option<BTreeMap<String, String>>,
     /// Blobs (config and layers) that must exist in the repository.
     pub blobs: Vec<Digest>,
     /// Child manifests (of an index) that must exist in the repository.
     pub children: Vec<Digest>,
+    /// The size each descriptor of `blobs` and `children` declares; it must be the size
+    /// of the stored content.
+    pub sizes: HashMap<Digest, u64>,
 }
 
 impl ParsedManifest {
@@ -94,18 +102,14 @@ impl ParsedManifest {
         }
         let media_type = resolve_media_type(&raw, content_type)?;
         let is_index = is_index(&media_type);
-        let subject = raw
-            .subject
-            .as_ref()
-            .map(|d| Digest::parse(&d.digest))
-            .transpose()?;
+        let subject = raw.subject.as_ref().map(checked).transpose()?;
         let mut parsed = ParsedManifest {
             artifact_type: raw.artifact_type.clone(),
             media_type,
             subject,
-            annotations: raw.annotations.clone(),
             blobs: Vec::new(),
             children: Vec::new(),
+            sizes: HashMap::new(),
         };
         if is_index {
             if raw.config.is_some() || raw.layers.is_some() {
@@ -115,7 +119,8 @@ impl ParsedManifest {
                 .manifests
                 .ok_or(ManifestError::Invalid("an index needs a manifests array"))?;
             for child in &children {
-                parsed.children.push(Digest::parse(&child.digest)?);
+                let digest = parsed.declare(child)?;
+                parsed.children.push(digest);
             }
         } else {
             if raw.manifests.is_some() {
@@ -126,7 +131,8 @@ impl ParsedManifest {
             let config = raw
                 .config
                 .ok_or(ManifestError::Invalid("an image manifest needs a config"))?;
-            parsed.blobs.push(Digest::parse(&config.digest)?);
+            let digest = parsed.declare(&config)?;
+            parsed.blobs.push(digest);
             if parsed.artifact_type.is_none() {
                 parsed.artifact_type = Some(config.media_type.clone());
             }
@@ -134,21 +140,119 @@ impl ParsedManifest {
                 "an image manifest needs a layers array",
             ))?;
             for layer in &layers {
-                let digest = Digest::parse(&layer.digest)?;
-                if !is_foreign(layer) {
+                if is_foreign(layer) {
+                    checked(layer)?;
+                } else {
+                    let digest = parsed.declare(layer)?;
                     parsed.blobs.push(digest);
                 }
             }
         }
         Ok(parsed)
     }
+
+    /// Checks a descriptor of required content and records the size it declares.
+    fn declare(&mut self, d: &Descriptor) -> Result<Digest, ManifestError> {
+        let digest = checked(d)?;
+        let size = d.size as u64;
+        match self.sizes.insert(digest.clone(), size) {
+            Some(other) if other != size => Err(ManifestError::ConflictingSizes(d.digest.clone())),
+            _ => Ok(digest),
+        }
+    }
 }
 
-/// The child descriptors of an index (with their `platform`), for views that show which
-/// platforms an index lists.
-pub fn index_children(bytes: &[u8]) -> Result<Vec<Descriptor>, ManifestError> {
-    let raw: RawManifest = serde_json::from_slice(bytes)?;
-    raw.manifests
+/// A descriptor's digest, once its digest and size are known to be well-formed.
+fn checked(d: &Descriptor) -> Result<Digest, ManifestError> {
+    if d.size < 0 {
+        return Err(ManifestError::NegativeSize {
+            digest: d.digest.clone(),
+            size: d.size,
+        });
+    }
+    Ok(Digest::parse(&d.digest)?)
+}
+
+/// The `annotations` object of a stored manifest, as its raw JSON text (borrowed from
+/// `bytes`, nothing copied), for the referrers API. The manifest was checked when it was
+/// pushed; a manifest that no longer parses has no annotations to report.
+pub fn annotations_json(bytes: &[u8]) -> Option<&RawValue> {
+    #[derive(Deserialize)]
+    struct Annotations<'a> {
+        #[serde(borrow, default)]
+        annotations: Option<&'a RawValue>,
+    }
+    let found: Annotations = serde_json::from_slice(bytes).ok()?;
+    found.annotations.filter(|raw| raw.get() != "null")
+}
+
+/// A JSON object whose values are all strings, checked without keeping any of it (a
+/// manifest's annotations can be megabytes; the referrers API reads them again from the
+/// stored bytes when it needs them).
+struct StringMap;
+
+impl<'de> Deserialize<'de> for StringMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+        impl<'de> serde::de::Visitor<'de> for MapVisitor {
+            type Value = StringMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StringMap, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, StrOnly>()?
+                    .is_some()
+                {}
+                Ok(StringMap)
+            }
+        }
+        d.deserialize_map(MapVisitor)
+    }
+}
+
+/// Any JSON string, ignored; anything else is an error.
+struct StrOnly;
+
+impl<'de> Deserialize<'de> for StrOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl serde::de::Visitor<'_> for StrVisitor {
+            type Value = StrOnly;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<StrOnly, E> {
+                Ok(StrOnly)
+            }
+        }
+        d.deserialize_str(StrVisitor)
+    }
+}
+
+/// One child of an index with its `platform`, for views that show which platforms an
+/// index lists.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexEntry {
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub platform: Option<serde_json::Value>,
+}
+
+/// The children of a stored index, in order.
+pub fn index_children(bytes: &[u8]) -> Result<Vec<IndexEntry>, ManifestError> {
+    #[derive(Deserialize)]
+    struct Index {
+        manifests: Option<Vec<IndexEntry>>,
+    }
+    let index: Index = serde_json::from_slice(bytes)?;
+    index
+        .manifests
         .ok_or(ManifestError::Invalid("an index needs a manifests array"))
 }
 
@@ -243,6 +347,28 @@ mod tests {
         assert!(ParsedManifest::parse(bad_digest.as_bytes(), None).is_err());
         let odd = r#"{"schemaVersion":2,"mediaType":"text/plain","config":{}}"#;
         assert!(ParsedManifest::parse(odd.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn negative_sizes_and_non_string_annotations_are_refused() {
+        let negative = image("").replace(r#""size":3"#, r#""size":-3"#);
+        let err = ParsedManifest::parse(negative.as_bytes(), None);
+        assert!(matches!(
+            err,
+            Err(ManifestError::NegativeSize { size: -3, .. })
+        ));
+        let numbers = image(r#","annotations":{"a":1}"#);
+        assert!(ParsedManifest::parse(numbers.as_bytes(), None).is_err());
+    }
+
+    #[test]
+    fn annotations_are_read_back_from_the_bytes_as_raw_json() {
+        let with = image(r#","annotations":{"a":"b\"c"}"#);
+        let m = ParsedManifest::parse(with.as_bytes(), None).unwrap();
+        assert_eq!(m.sizes.values().copied().collect::<Vec<_>>().len(), 2);
+        let raw = annotations_json(with.as_bytes()).unwrap();
+        assert_eq!(raw.get(), r#"{"a":"b\"c"}"#);
+        assert!(annotations_json(image("").as_bytes()).is_none());
     }
 
     #[test]

@@ -10,5 +10,5 @@ pub mod name;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error_code::OciErrorCode;
-pub use manifest::{Descriptor, ManifestError, ParsedManifest};
+pub use manifest::{annotations_json, Descriptor, ManifestError, ParsedManifest};
 pub use name::{ImageName, NameError, Reference, Tag};

@@ -33,6 +33,12 @@ impl ManifestCache {
         found
     }
 
+    /// A lookup that is not counted as a cache hit or miss (for reads that bypass the
+    /// cache on a miss).
+    pub fn peek(&self, digest: &Digest) -> Option<Bytes> {
+        self.entries.get(digest).map(|b| b.clone())
+    }
+
     pub fn insert(&self, digest: Digest, bytes: Bytes) {
         if bytes.len() > self.capacity / 16 {
             return;

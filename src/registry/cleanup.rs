@@ -55,7 +55,22 @@ impl RepoCore {
         let Some(image) = loaded.await? else {
             return Ok(false);
         };
-        if image.manifest(&msg.digest).is_none() || image.is_tagged(&msg.digest) {
+        // Re-checked here, in the single writer, because the plan may be stale: a tag, an
+        // index listing it or its kept subject now holds the manifest.
+        let Some(record) = image.manifest(&msg.digest) else {
+            return Ok(false);
+        };
+        let subject_kept = record
+            .subject
+            .as_ref()
+            .is_some_and(|s| image.manifest(s).is_some());
+        if image.is_tagged(&msg.digest)
+            || subject_kept
+            || self
+                .meta
+                .is_listed_by_index(image.id, msg.digest.as_str())
+                .await?
+        {
             return Ok(false);
         }
         self.delete_manifest(super::messages::DeleteManifest {

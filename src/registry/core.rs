@@ -27,6 +27,8 @@ pub struct RepoCore {
     pub uploads: DashMap<String, Arc<UploadSession>>,
     /// Idle time after which an upload session is removed.
     pub upload_expiry_secs: i64,
+    /// Most open upload sessions in this repository, and per client address (0 = no cap).
+    pub upload_caps: (usize, usize),
     /// Proxy repositories: the upstream and the cache's bookkeeping.
     pub proxy: Option<Arc<crate::proxy::ProxyState>>,
     /// Pulls by tag not yet written to the metadata store: `(image, tag)` → Unix seconds.
@@ -35,6 +37,13 @@ pub struct RepoCore {
 }
 
 impl RepoCore {
+    /// Forgets the in-memory image states after a failure that may have left them out of
+    /// step with the database; each image reloads from the database on its next use.
+    /// Upload sessions stay: they live only in memory and a client may be mid-push.
+    pub(super) fn reset(&self) {
+        self.images.clear();
+    }
+
     pub(super) async fn load_image(
         &self,
         msg: LoadImage,
@@ -87,14 +96,47 @@ impl RepoCore {
         &self,
         msg: StartUpload,
     ) -> Result<Arc<UploadSession>, RegistryError> {
+        self.check_upload_caps(msg.client)?;
         let id = uuid::Uuid::new_v4().to_string();
         let writer = self
             .store
             .new_upload(&id, Algorithm::Sha256)
             .map_err(crate::storage::StorageError::from)?;
-        let session = Arc::new(UploadSession::new(id.clone(), msg.name, writer));
+        let session = Arc::new(UploadSession::new(id.clone(), msg.name, msg.client, writer));
         self.uploads.insert(id, session.clone());
         Ok(session)
+    }
+
+    /// Refuses a new session beyond the repository's or the client's cap. Counted here, in
+    /// the single writer, so concurrent starts cannot overshoot.
+    fn check_upload_caps(&self, client: Option<std::net::IpAddr>) -> Result<(), RegistryError> {
+        let (per_repository, per_client) = self.upload_caps;
+        let refuse = |reason: &'static str, detail: String| {
+            metrics::counter!(crate::metrics::UPLOADS_REFUSED, "reason" => reason).increment(1);
+            Err(RegistryError::TooManyUploads(detail))
+        };
+        if per_repository > 0 && self.uploads.len() >= per_repository {
+            return refuse(
+                "repository",
+                format!(
+                    "repository {} has {per_repository} upload sessions open (limits.upload_sessions_per_repository); finish or cancel some first",
+                    self.name
+                ),
+            );
+        }
+        if let (Some(ip), true) = (client, per_client > 0) {
+            let open = self.uploads.iter().filter(|s| s.client == Some(ip)).count();
+            if open >= per_client {
+                return refuse(
+                    "client",
+                    format!(
+                        "{ip} has {per_client} upload sessions open in repository {} (limits.upload_sessions_per_client); finish or cancel some first",
+                        self.name
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn end_upload(&self, msg: EndUpload) -> Result<(), RegistryError> {
@@ -131,8 +173,22 @@ impl RepoCore {
         Ok(true)
     }
 
+    /// Unlinks a blob from an image, unless a manifest of the image still names it: the
+    /// image would then still be listed and pullable by tag, but fail on the missing layer.
+    /// Checked inside the actor, so no manifest can be stored between the check and the
+    /// unlink.
     pub(super) async fn unlink_blob(&self, msg: UnlinkBlob) -> Result<(), RegistryError> {
         let image = self.existing_image(&msg.name).await?;
+        let users = self
+            .meta
+            .manifests_using_blob(image.id, &msg.digest)
+            .await?;
+        if !users.is_empty() {
+            return Err(RegistryError::BlobInUse {
+                digest: msg.digest,
+                manifests: users.iter().map(|m| with_tags(&image, m)).collect(),
+            });
+        }
         if !self.meta.unlink_blob(image.id, &msg.digest).await? {
             return Err(RegistryError::BlobUnknown(msg.digest));
         }
@@ -146,14 +202,16 @@ impl RepoCore {
             self.check_tag(&image, tag.as_str(), &msg.record.digest, msg.rights)?;
         }
         // A sparse repository (a mirror that copies some platforms only) accepts
-        // references to content it does not hold; pulling that content is a 404.
-        if !self.config.read().unwrap().sparse_manifests {
-            if let Some(missing) = msg.blobs.iter().find(|d| image.blob_size(d).is_none()) {
-                return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
-            }
-            if let Some(missing) = msg.children.iter().find(|d| image.manifest(d).is_none()) {
-                return Err(RegistryError::ManifestBlobUnknown(missing.clone()));
-            }
+        // references to content it does not hold; pulling that content is a 404. What it
+        // does hold must still match the declared sizes.
+        let sparse = self.config.read().unwrap().sparse_manifests;
+        for digest in &msg.blobs {
+            let stored = image.blob_size(digest);
+            check_reference(digest, stored, &msg.sizes, sparse)?;
+        }
+        for digest in &msg.children {
+            let stored = image.manifest(digest).map(|m| m.size);
+            check_reference(digest, stored, &msg.sizes, sparse)?;
         }
         self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &msg.tags)
             .await
@@ -266,5 +324,42 @@ impl RepoCore {
         if removed > 0 {
             tracing::info!(repository = %self.name, removed, "expired idle upload sessions");
         }
+    }
+}
+
+/// A manifest's reference to `digest` holds if the content is in the image (`stored` is
+/// its size) and the descriptor declares that size: a client trusts a descriptor's size
+/// when it pulls, so a wrong one would make a valid-looking image that cannot be pulled.
+/// With `absent_ok` (a sparse repository) content that is not in the image passes.
+fn check_reference(
+    digest: &Digest,
+    stored: Option<u64>,
+    declared: &std::collections::HashMap<Digest, u64>,
+    absent_ok: bool,
+) -> Result<(), RegistryError> {
+    let stored = match stored {
+        Some(size) => size,
+        None if absent_ok => return Ok(()),
+        None => return Err(RegistryError::ManifestBlobUnknown(digest.clone())),
+    };
+    match declared.get(digest) {
+        Some(&size) if size != stored => Err(RegistryError::SizeMismatch {
+            digest: digest.clone(),
+            declared: size,
+            stored,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `digest (tags a, b)` for a manifest of `image`, so a refusal names what the user knows.
+fn with_tags(image: &ImageState, digest: &str) -> String {
+    let tags = Digest::parse(digest)
+        .map(|d| image.tags_of(&d))
+        .unwrap_or_default();
+    if tags.is_empty() {
+        digest.to_string()
+    } else {
+        format!("{digest} (tags {})", tags.join(", "))
     }
 }

@@ -11,10 +11,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use actix::Actor;
 use dashmap::DashMap;
 
-use super::{Hosted, Registry, RegistryError, RepoCore, Repository, RepositoryActor};
+use super::actor::Supervised;
+use super::{Hosted, Registry, RegistryError, RepoCore, Repository};
 use crate::model::{BlobStoreConfig, RepositoryConfig, RepositoryKind, DEFAULT_STORE};
 use crate::storage::FileStore;
 
@@ -253,6 +253,10 @@ impl Registry {
             images: DashMap::new(),
             uploads: DashMap::new(),
             upload_expiry_secs: self.settings.limits.upload_expiry_secs as i64,
+            upload_caps: (
+                self.settings.limits.upload_sessions_per_repository,
+                self.settings.limits.upload_sessions_per_client,
+            ),
             downloads: DashMap::new(),
             proxy: match &config.proxy {
                 Some(p) => Some(Arc::new(
@@ -261,10 +265,7 @@ impl Registry {
                 None => None,
             },
         });
-        let actor_core = core.clone();
-        let actor = RepositoryActor::start_in_arbiter(&self.arbiter.handle(), move |_| {
-            RepositoryActor::new(actor_core)
-        });
+        let actor = Arc::new(Supervised::start(core.clone(), self.arbiter.handle()));
         self.repos
             .insert(config.name, Repository::Hosted(Hosted { core, actor }));
         Ok(())

@@ -20,6 +20,17 @@ pub enum RegistryError {
     RangeInvalid { offset: u64 },
     #[error("manifest references {0}, which is not in this repository")]
     ManifestBlobUnknown(Digest),
+    #[error("manifest declares {digest} with size {declared}, but the stored content has {stored} bytes")]
+    SizeMismatch {
+        digest: Digest,
+        declared: u64,
+        stored: u64,
+    },
+    #[error("blob {digest} is used by manifest {}; delete the manifest first", manifests.join(", "))]
+    BlobInUse {
+        digest: Digest,
+        manifests: Vec<String>,
+    },
     #[error("request body could not be read: {0}")]
     BodyInvalid(String),
     #[error(transparent)]
@@ -36,6 +47,12 @@ pub enum RegistryError {
     RepositoryUnknown(String),
     #[error("blob store {0} does not exist")]
     BlobStoreUnknown(String),
+    /// A shared resource (such as the manifest body budget) stayed exhausted.
+    #[error("{0}")]
+    Busy(String),
+    /// A cap on open upload sessions is reached.
+    #[error("{0}")]
+    TooManyUploads(String),
     #[error("repository actor is unavailable: {0}")]
     Unavailable(String),
     /// A proxy could not get content from its upstream and had nothing cached.

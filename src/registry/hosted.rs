@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use actix::{Addr, Handler, Message};
+use actix::{Handler, Message};
 use bytes::Bytes;
 
+use super::actor::Supervised;
 use super::{messages, ImageState, RegistryError, RepoCore, RepositoryActor, UploadSession};
 use crate::model::RepositoryConfig;
 use crate::oci::{Digest, ImageName};
@@ -17,7 +18,8 @@ use crate::storage::FileStore;
 #[derive(Clone)]
 pub struct Hosted {
     pub(super) core: Arc<RepoCore>,
-    pub(super) actor: Addr<RepositoryActor>,
+    /// The repository's actor, restarted if it stopped.
+    pub(super) actor: Arc<Supervised>,
 }
 
 impl Hosted {
@@ -39,14 +41,15 @@ impl Hosted {
         self.core.config.read().unwrap().clone()
     }
 
-    /// Sends a state change to the repository actor and waits for its answer.
+    /// Sends a state change to the repository actor and waits for its answer. A stopped
+    /// actor is started again first (see [`Supervised`]).
     pub async fn send<M, T>(&self, msg: M) -> Result<T, RegistryError>
     where
         M: Message<Result = Result<T, RegistryError>> + Send + 'static,
         T: Send + 'static,
         RepositoryActor: Handler<M>,
     {
-        self.actor.send(msg).await?
+        self.actor.addr(&self.core).send(msg).await?
     }
 
     /// The image's state; loaded through the actor on first use.
@@ -73,6 +76,16 @@ impl Hosted {
         let bytes = self.core.store.read(digest).await?;
         self.core.manifests.insert(digest.clone(), bytes.clone());
         Ok(bytes)
+    }
+
+    /// A manifest's bytes from the cache if there, else from the store without caching
+    /// them: for reads of many manifests at once (the referrers list), which must not
+    /// evict the manifests clients pull.
+    pub async fn manifest_bytes_uncached(&self, digest: &Digest) -> Result<Bytes, RegistryError> {
+        match self.core.manifests.peek(digest) {
+            Some(bytes) => Ok(bytes),
+            None => Ok(self.core.store.read(digest).await?),
+        }
     }
 
     /// Names of images with content, in order, after `last`, at most `limit`.

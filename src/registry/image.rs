@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::meta::{ImageRecord, ManifestRecord};
 use crate::oci::manifest::OCI_INDEX;
-use crate::oci::{Descriptor, Digest, ImageName};
+use crate::oci::{Digest, ImageName};
 
 /// One image's tags, manifests and blob links.
 #[derive(Debug)]
@@ -47,6 +47,15 @@ impl ImageState {
         self.tags.read().unwrap().get(tag).cloned()
     }
 
+    /// The tags pointing at `digest`, in order.
+    pub fn tags_of(&self, digest: &Digest) -> Vec<String> {
+        let tags = self.tags.read().unwrap();
+        tags.iter()
+            .filter(|(_, d)| *d == digest)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
     /// True if some tag points at `digest`.
     pub fn is_tagged(&self, digest: &Digest) -> bool {
         self.tags.read().unwrap().values().any(|d| d == digest)
@@ -78,25 +87,25 @@ impl ImageState {
         }
     }
 
-    /// Descriptors of manifests whose subject is `subject`, optionally filtered by
-    /// artifact type, ordered by digest so pages are stable.
-    pub fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Vec<Descriptor> {
+    /// Manifests whose subject is `subject`, optionally filtered by artifact type, with a
+    /// digest after `after` (the previous page's last), in digest order so pages are stable.
+    /// Only the small records are collected; the referrers API reads each page's
+    /// annotations from the manifests' bytes.
+    pub fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+        after: Option<&Digest>,
+    ) -> Vec<Arc<ManifestRecord>> {
         let manifests = self.manifests.read().unwrap();
-        let mut found: Vec<Descriptor> = manifests
+        let mut found: Vec<Arc<ManifestRecord>> = manifests
             .values()
             .filter(|m| m.subject.as_ref() == Some(subject))
             .filter(|m| artifact_type.is_none() || m.artifact_type.as_deref() == artifact_type)
-            .map(|m| Descriptor {
-                media_type: m.media_type.clone(),
-                digest: m.digest.to_string(),
-                size: m.size as i64,
-                artifact_type: m.artifact_type.clone(),
-                annotations: m.annotations.clone(),
-                urls: None,
-                platform: None,
-            })
+            .filter(|m| after.is_none_or(|a| m.digest.as_str() > a.as_str()))
+            .cloned()
             .collect();
-        found.sort_by(|a, b| a.digest.cmp(&b.digest));
+        found.sort_by(|a, b| a.digest.as_str().cmp(b.digest.as_str()));
         found
     }
 

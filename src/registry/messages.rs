@@ -21,6 +21,8 @@ pub struct LoadImage {
 #[rtype(result = "Result<Arc<UploadSession>, RegistryError>")]
 pub struct StartUpload {
     pub name: ImageName,
+    /// The client's address, for the per-client cap on open sessions.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Forget an upload session (its temp file goes with it).
@@ -68,6 +70,8 @@ pub struct PutManifest {
     pub blobs: Vec<Digest>,
     pub children: Vec<Digest>,
     pub rights: TagRights,
+    /// The size each descriptor declares (see `ParsedManifest::sizes`).
+    pub sizes: std::collections::HashMap<Digest, u64>,
 }
 
 /// What the pusher may do to tags, from the security model (Nexus: `add` creates, `edit`

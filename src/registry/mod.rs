@@ -11,6 +11,7 @@
 //! *image* is what the OCI spec calls a repository name (`library/redis`) inside it.
 
 mod actor;
+mod budget;
 mod cache;
 mod cleanup;
 mod core;
@@ -34,6 +35,7 @@ use actix::Arbiter;
 use dashmap::DashMap;
 
 pub use actor::RepositoryActor;
+pub use budget::{MemoryBudget, Reservation};
 pub use cache::ManifestCache;
 pub use cleanup::spawn_download_flusher;
 pub use core::RepoCore;
@@ -74,6 +76,8 @@ pub struct Registry {
     meta: MetaStore,
     settings: Settings,
     cache: Arc<ManifestCache>,
+    /// Memory for manifest bodies being received (see `budget`).
+    manifest_bodies: MemoryBudget,
     /// Serializes definition changes (create/update/delete of repositories and stores).
     definitions: tokio::sync::Mutex<()>,
     /// The thread repository actors run on, apart from the HTTP workers.
@@ -100,6 +104,10 @@ impl Registry {
             meta,
             settings: settings.clone(),
             cache: Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes)),
+            manifest_bodies: MemoryBudget::new(
+                settings.limits.manifest_buffer_bytes,
+                settings.limits.manifest_max_bytes,
+            ),
             definitions: tokio::sync::Mutex::new(()),
             arbiter: Arbiter::new(),
             usage,
@@ -112,6 +120,11 @@ impl Registry {
     /// The repository that serves plain `/v2/` names on the main port.
     pub fn default_repository(&self) -> Option<Repository> {
         self.repository(&self.default_repository)
+    }
+
+    /// The memory budget manifest `PUT` bodies are read into.
+    pub fn manifest_bodies(&self) -> &MemoryBudget {
+        &self.manifest_bodies
     }
 
     /// The usage tracker (thresholds on requests per day and components).
@@ -227,7 +240,9 @@ impl Registry {
         self.check_readable().await?;
         let stores: Vec<Arc<FileStore>> = self.stores.iter().map(|s| s.clone()).collect();
         for store in stores {
-            store.check_writable().await?;
+            store
+                .check_writable(self.settings.limits.store_min_free_bytes)
+                .await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{Hosted, RegistryError};
 use crate::meta::ManifestRecord;
-use crate::oci::{Descriptor, Digest, ImageName, Reference};
+use crate::oci::{Digest, ImageName, Reference};
 
 /// Where a manifest was found.
 #[derive(Clone)]
@@ -130,18 +130,31 @@ pub async fn catalog(
     Ok((merged.into_iter().take(limit).collect(), more))
 }
 
-/// Referrers of `subject` across readers, deduplicated by digest, in digest order.
+/// A referrer and the repository whose store holds its bytes.
+pub struct Referrer {
+    pub repo: Hosted,
+    pub record: Arc<ManifestRecord>,
+}
+
+/// Referrers of `subject` across readers with a digest after `after`, deduplicated by
+/// digest (the first reader wins), in digest order.
 pub async fn referrers(
     readers: &[Hosted],
     name: &ImageName,
     subject: &Digest,
     artifact_type: Option<&str>,
-) -> Result<Vec<Descriptor>, RegistryError> {
-    let mut merged = BTreeMap::new();
+    after: Option<&Digest>,
+) -> Result<Vec<Referrer>, RegistryError> {
+    let mut merged: BTreeMap<String, Referrer> = BTreeMap::new();
     for repo in readers {
         if let Some(image) = repo.image(name).await? {
-            for d in image.referrers(subject, artifact_type) {
-                merged.entry(d.digest.clone()).or_insert(d);
+            for record in image.referrers(subject, artifact_type, after) {
+                merged
+                    .entry(record.digest.to_string())
+                    .or_insert_with(|| Referrer {
+                        repo: repo.clone(),
+                        record,
+                    });
             }
         }
     }

@@ -80,7 +80,9 @@ impl Registry {
                 let age = hours("age")
                     .map(|h| h * 3600)
                     .unwrap_or(self.settings.limits.upload_expiry_secs);
-                Ok(json!({ "uploadsRemoved": self.purge_uploads(age as i64) }))
+                let sessions = self.purge_uploads(age as i64);
+                let orphans = self.purge_orphan_uploads(age).await?;
+                Ok(json!({ "uploadsRemoved": sessions, "orphanFilesRemoved": orphans }))
             }
             CLEANUP => self.run_cleanup(prop("repositoryName")).await,
             other => Err(RegistryError::Definition(format!(
@@ -103,6 +105,36 @@ impl Registry {
             Some(Repository::Group(_)) => Ok(Vec::new()),
             None => Err(RegistryError::RepositoryUnknown(repository.to_string())),
         }
+    }
+
+    /// Removes files in every blob store's `uploads/` that no session owns (left by a crash
+    /// of a request between verification and publication, or by an older Berth).
+    async fn purge_orphan_uploads(&self, max_idle_secs: u64) -> Result<usize, RegistryError> {
+        let live: std::collections::HashSet<String> = self
+            .repos
+            .iter()
+            .filter_map(|r| match r.value() {
+                Repository::Hosted(h) => Some(h.core.clone()),
+                _ => None,
+            })
+            .flat_map(|core| {
+                core.uploads
+                    .iter()
+                    .map(|s| s.key().clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut removed = 0;
+        for store in self.blob_stores() {
+            removed += store
+                .purge_orphan_uploads(&live, max_idle_secs)
+                .await
+                .map_err(crate::storage::StorageError::from)?;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "purged upload files without a session");
+        }
+        Ok(removed)
     }
 
     /// Removes upload sessions of every hosted repository idle for `max_idle_secs` or more;

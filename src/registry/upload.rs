@@ -2,9 +2,12 @@
 //!
 //! The repository actor creates and removes sessions; a request that sends bytes locks the
 //! session (one request at a time) and streams into its [`DigestWriter`] directly, so bytes
-//! never pass through the actor.
+//! never pass through the actor. A status request waits for that request at most a second,
+//! then answers from the offset the writer last published (a stalled body must not hang it).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -17,19 +20,28 @@ use crate::storage::DigestWriter;
 pub struct UploadSession {
     pub id: String,
     pub name: ImageName,
+    /// Who opened it (counted against `limits.upload_sessions_per_client`).
+    pub client: Option<IpAddr>,
     writer: Mutex<Option<DigestWriter>>,
+    /// The writer's offset as of its last completed write.
+    progress: Arc<AtomicU64>,
     last_activity: AtomicI64,
 }
+
+/// How long an upload status request waits for a request writing to the same session.
+const STATUS_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Exclusive access to a session's writer for the length of one request.
 pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
 
 impl UploadSession {
-    pub fn new(id: String, name: ImageName, writer: DigestWriter) -> Self {
+    pub fn new(id: String, name: ImageName, client: Option<IpAddr>, writer: DigestWriter) -> Self {
         metrics::gauge!(crate::metrics::UPLOADS_IN_PROGRESS).increment(1.0);
         UploadSession {
             id,
             name,
+            client,
+            progress: writer.progress(),
             writer: Mutex::new(Some(writer)),
             last_activity: AtomicI64::new(now()),
         }
@@ -40,15 +52,24 @@ impl UploadSession {
         self.touch();
         self.writer
             .try_lock()
-            .map_err(|_| RegistryError::UploadBusy { offset: 0 })
+            .map_err(|_| RegistryError::UploadBusy {
+                offset: self.progress.load(Ordering::Relaxed),
+            })
     }
 
-    /// Current offset, for status requests (waits for a running request to finish, and
-    /// writes out what a cancelled one left queued).
+    /// Current offset, for status requests. Exact when the session is free (after writing
+    /// out what a cancelled request left queued). A request still holding it gets
+    /// [`STATUS_SETTLE`] to finish (a client that reset its connection asks for the offset
+    /// at once, before the server has noticed the reset); if it does not (a stalled body),
+    /// the answer is the last offset the writer published, without waiting any longer.
     pub async fn offset(&self) -> Result<u64, RegistryError> {
-        let mut guard = self.writer.lock().await;
+        let Ok(mut guard) = tokio::time::timeout(STATUS_SETTLE, self.writer.lock()).await else {
+            return Ok(self.progress.load(Ordering::Relaxed));
+        };
         let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
-        Ok(writer.flush().await?)
+        let offset = writer.flush().await?;
+        writer.release_file();
+        Ok(offset)
     }
 
     pub fn touch(&self) {

@@ -5,6 +5,12 @@
 //! and feeds the hasher, while the next batch is being received. At most one batch is in
 //! flight, so memory per upload stays bounded (two batches).
 //!
+//! The temp file is open only while a request writes to it: an upload session lives for
+//! hours between requests, and a descriptor per idle session let 300 idle sessions exhaust
+//! `ulimit -n 256` (82 × 500, then reads of stored blobs failed too). The file is opened on
+//! the first batch of a request and closed by [`DigestWriter::release_file`] when the
+//! request ends, so idle sessions cost no descriptor at all.
+//!
 //! The file and the hasher always agree: a batch that fails half-way is rolled back to the
 //! last fully written chunk (the file is truncated there), so a resumed upload continues
 //! from a consistent offset.
@@ -13,6 +19,8 @@ use std::fs::File;
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::mem;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::task::JoinHandle;
@@ -27,7 +35,8 @@ const BATCH_BYTES: usize = 1 << 20;
 const WRITEBACK_BYTES: u64 = 8 << 20;
 
 struct WriterIo {
-    file: File,
+    /// Open only while a request writes (see the module header).
+    file: Option<File>,
     hasher: Hasher,
     /// Where the range not yet sent to writeback starts.
     writeback_from: u64,
@@ -41,6 +50,8 @@ pub struct DigestWriter {
     io: Option<WriterIo>,
     /// Bytes written and hashed (excludes the queued and in-flight batches).
     offset: u64,
+    /// `offset`, published for readers that must not wait for the writer (upload status).
+    progress: Arc<AtomicU64>,
     pending: Vec<Bytes>,
     pending_len: usize,
     inflight: Option<JoinHandle<FlushOutcome>>,
@@ -49,15 +60,17 @@ pub struct DigestWriter {
 impl DigestWriter {
     /// Creates a new, empty temp file at `path` (which must not exist).
     pub fn create(path: PathBuf, algorithm: Algorithm) -> io::Result<Self> {
-        let file = File::options().write(true).create_new(true).open(&path)?;
+        // Created now so the name is taken; closed until the first write.
+        File::options().write(true).create_new(true).open(&path)?;
         Ok(DigestWriter {
             path,
             io: Some(WriterIo {
-                file,
+                file: None,
                 hasher: Hasher::new(algorithm),
                 writeback_from: 0,
             }),
             offset: 0,
+            progress: Arc::default(),
             pending: Vec::new(),
             pending_len: 0,
             inflight: None,
@@ -71,6 +84,19 @@ impl DigestWriter {
     /// Bytes durably accounted for: written and hashed. Exact after [`Self::flush`].
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The offset as of the last completed write, readable without this writer.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.progress.clone()
+    }
+
+    /// Closes the temp file until the next write (call when a request is done with it).
+    /// A batch still in flight keeps its file until the next request settles it.
+    pub fn release_file(&mut self) {
+        if let Some(io) = self.io.as_mut() {
+            io.file = None;
+        }
     }
 
     /// Queues one chunk; writes a batch when enough has gathered.
@@ -114,9 +140,13 @@ impl DigestWriter {
         self.flush().await?;
         let io = self.io.take().ok_or(StorageError::Poisoned)?;
         let WriterIo { file, hasher, .. } = io;
-        tokio::task::spawn_blocking(move || file.sync_all())
-            .await
-            .map_err(join_error)??;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || match file {
+            Some(file) => file.sync_all(),
+            None => File::open(path)?.sync_all(),
+        })
+        .await
+        .map_err(join_error)??;
         let path = mem::take(&mut self.path);
         Ok((path, hasher.finish(), self.offset))
     }
@@ -127,8 +157,9 @@ impl DigestWriter {
         let batch = mem::take(&mut self.pending);
         self.pending_len = 0;
         let start = self.offset;
+        let path = self.path.clone();
         self.inflight = Some(tokio::task::spawn_blocking(move || {
-            write_batch(io, batch, start)
+            write_batch(io, &path, batch, start)
         }));
         Ok(())
     }
@@ -145,6 +176,7 @@ impl DigestWriter {
         let (io, written, error) = outcome.map_err(join_error)?;
         self.io = Some(io);
         self.offset += written;
+        self.progress.store(self.offset, Ordering::Relaxed);
         metrics::gauge!(crate::metrics::UPLOAD_BYTES_IN_PROGRESS).increment(written as f64);
         match error {
             Some(e) => {
@@ -184,14 +216,28 @@ fn join_error(e: tokio::task::JoinError) -> StorageError {
     StorageError::Io(io::Error::other(e))
 }
 
+/// Opens the temp file (if closed) positioned at `start`.
+fn open_at(io: &mut WriterIo, path: &Path, start: u64) -> io::Result<()> {
+    if io.file.is_none() {
+        let mut file = File::options().write(true).open(path)?;
+        file.seek(SeekFrom::Start(start))?;
+        io.file = Some(file);
+    }
+    Ok(())
+}
+
 /// Writes `batch` at `start`, hashing each chunk once it is fully written. On error the
 /// file is cut back to the end of the last complete chunk.
-fn write_batch(mut io: WriterIo, batch: Vec<Bytes>, start: u64) -> FlushOutcome {
+fn write_batch(mut io: WriterIo, path: &Path, batch: Vec<Bytes>, start: u64) -> FlushOutcome {
+    if let Err(e) = open_at(&mut io, path, start) {
+        return (io, 0, Some(e));
+    }
+    let file = io.file.as_mut().expect("opened above");
     let mut written = 0u64;
     let mut next = 0usize;
     while next < batch.len() {
         let group = &batch[next..batch.len().min(next + 64)];
-        match write_group(&mut io.file, group) {
+        match write_group(file, group) {
             Ok(()) => {
                 for chunk in group {
                     io.hasher.update(chunk);
@@ -201,8 +247,8 @@ fn write_batch(mut io: WriterIo, batch: Vec<Bytes>, start: u64) -> FlushOutcome 
             }
             Err(e) => {
                 let end = start + written;
-                let rollback = io.file.set_len(end).and_then(|_| {
-                    io.file.seek(SeekFrom::Start(end))?;
+                let rollback = file.set_len(end).and_then(|_| {
+                    file.seek(SeekFrom::Start(end))?;
                     Ok(())
                 });
                 if let Err(r) = rollback {
@@ -225,13 +271,13 @@ fn start_writeback(io: &mut WriterIo, end: u64) {
         return;
     }
     #[cfg(target_os = "linux")]
-    {
+    if let Some(file) = io.file.as_ref() {
         use std::os::fd::AsRawFd;
         let len = (end - io.writeback_from) as libc::off64_t;
         // SAFETY: a plain syscall on a file descriptor this struct owns.
         unsafe {
             libc::sync_file_range(
-                io.file.as_raw_fd(),
+                file.as_raw_fd(),
                 io.writeback_from as libc::off64_t,
                 len,
                 libc::SYNC_FILE_RANGE_WRITE,
@@ -295,6 +341,27 @@ mod tests {
         expected.extend_from_slice(&second);
         let (_, digest, _) = w.finish().await.unwrap();
         assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, &expected));
+    }
+
+    #[tokio::test]
+    async fn a_released_writer_holds_no_descriptor_and_resumes_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DigestWriter::create(dir.path().join("up"), Algorithm::Sha256).unwrap();
+        assert!(
+            w.io.as_ref().unwrap().file.is_none(),
+            "open before any write"
+        );
+        w.push(Bytes::from_static(b"first ")).await.unwrap();
+        w.flush().await.unwrap();
+        w.release_file();
+        assert!(w.io.as_ref().unwrap().file.is_none());
+        w.push(Bytes::from_static(b"second")).await.unwrap();
+        assert_eq!(w.flush().await.unwrap(), 12);
+        assert_eq!(w.progress().load(Ordering::Relaxed), 12);
+        w.release_file();
+        let (tmp, digest, _) = w.finish().await.unwrap();
+        assert_eq!(std::fs::read(tmp).unwrap(), b"first second");
+        assert_eq!(digest, Digest::of_bytes(Algorithm::Sha256, b"first second"));
     }
 
     #[tokio::test]

@@ -18,9 +18,18 @@ pub enum StorageError {
     },
     #[error("the upload was interrupted and can no longer be resumed")]
     Poisoned,
+    #[error("blob store {store} is nearly full: {free} bytes free, below the minimum of {min} bytes (limits.store_min_free_bytes)")]
+    NearlyFull { store: String, free: u64, min: u64 },
 }
 
 impl StorageError {
+    /// True when the process (or system) is out of file descriptors: a load condition that
+    /// passes, so clients are told to retry rather than shown an internal error.
+    pub fn is_out_of_descriptors(&self) -> bool {
+        matches!(self, StorageError::Io(e) if e.raw_os_error() == Some(libc::EMFILE)
+            || e.raw_os_error() == Some(libc::ENFILE))
+    }
+
     /// True for "no space left on device" and quota errors, which clients should see as a
     /// clear refusal rather than an internal error.
     pub fn is_out_of_space(&self) -> bool {

@@ -135,7 +135,12 @@ impl FileStore {
                 actual,
             });
         }
-        self.ensure_capacity()?;
+        // Verified, but refused by the hard quota: the bytes go, not just the request
+        // (the file used to stay in `uploads/` until the next restart).
+        if let Err(refused) = self.ensure_capacity() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(refused);
+        }
         let dest = self.blob_path(expected);
         self.publish(tmp, dest, size).await?;
         Ok(size)
@@ -199,8 +204,20 @@ impl FileStore {
         Ok(())
     }
 
-    /// Creates and removes a small file, proving the store accepts writes.
-    pub async fn check_writable(&self) -> Result<(), StorageError> {
+    /// Creates and removes a small file, proving the store accepts writes, and checks that
+    /// its filesystem has at least `min_free` bytes available (0: no check): a store that
+    /// takes a 5-byte probe but not the next layer is not ready for pushes.
+    pub async fn check_writable(&self, min_free: u64) -> Result<(), StorageError> {
+        if min_free > 0 {
+            let free = self.free_bytes().await?;
+            if free < min_free {
+                return Err(StorageError::NearlyFull {
+                    store: self.name.clone(),
+                    free,
+                    min: min_free,
+                });
+            }
+        }
         let probe = self
             .root
             .join("tmp")
@@ -208,6 +225,45 @@ impl FileStore {
         tokio::fs::write(&probe, b"probe").await?;
         tokio::fs::remove_file(&probe).await?;
         Ok(())
+    }
+
+    /// Bytes an unprivileged writer may still use on the store's filesystem (`statvfs`).
+    pub async fn free_bytes(&self) -> io::Result<u64> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || available_bytes(&root))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Removes files in `uploads/` that belong to no live upload session (`live` holds the
+    /// session ids of every repository using this store) and were last written at least
+    /// `max_idle_secs` ago, never less than [`ORPHAN_MIN_AGE_SECS`]: a monolithic upload
+    /// in progress has a file there too, without a session.
+    pub async fn purge_orphan_uploads(
+        &self,
+        live: &std::collections::HashSet<String>,
+        max_idle_secs: u64,
+    ) -> io::Result<usize> {
+        let dir = self.root.join("uploads");
+        let live = live.clone();
+        let min_age = std::time::Duration::from_secs(max_idle_secs.max(ORPHAN_MIN_AGE_SECS));
+        let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let meta = entry.metadata()?;
+                let age = meta.modified()?.elapsed().unwrap_or_default();
+                if meta.is_file() && !live.contains(&name) && age >= min_age {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(removed)
     }
 
     fn purge_dir(&self, dir: &str) -> io::Result<usize> {
@@ -222,6 +278,20 @@ impl FileStore {
         Ok(removed)
     }
 }
+
+fn available_bytes(path: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: statvfs(3) with a NUL-terminated path and a zeroed struct it fills in.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Youngest an upload file without a session may be to count as abandoned.
+pub const ORPHAN_MIN_AGE_SECS: u64 = 3600;
 
 async fn rehash(path: &Path, algorithm: Algorithm) -> Result<Digest, StorageError> {
     let path = path.to_path_buf();
@@ -290,6 +360,24 @@ mod tests {
         assert!(matches!(err, StorageError::DigestMismatch { .. }));
         assert_eq!(store.stat(&claimed).await.unwrap(), None);
         assert!(!dir.path().join("uploads/u2").exists());
+    }
+
+    #[tokio::test]
+    async fn upload_purge_removes_old_files_without_a_session_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open("default", dir.path()).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for name in ["orphan", "session", "young"] {
+            let f = std::fs::File::create(dir.path().join("uploads").join(name)).unwrap();
+            if name != "young" {
+                f.set_modified(old).unwrap();
+            }
+        }
+        let live = std::collections::HashSet::from(["session".to_string()]);
+        assert_eq!(store.purge_orphan_uploads(&live, 0).await.unwrap(), 1);
+        assert!(!dir.path().join("uploads/orphan").exists());
+        assert!(dir.path().join("uploads/session").exists());
+        assert!(dir.path().join("uploads/young").exists());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Starting tasks (on demand or by schedule) and recording how they went.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use actix_web::web::Data;
+use futures_util::FutureExt;
 
 use super::TaskDef;
 use crate::meta::now;
-use crate::registry::Registry;
+use crate::registry::{Registry, RegistryError};
 
 /// Why a task could not start.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,9 +45,21 @@ pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
 async fn execute(registry: &Registry, def: &TaskDef) {
     let started = wall_clock();
     tracing::info!(task = %def.id, kind = %def.type_id, "task started");
-    let outcome = registry.execute_task(def).await;
+    // A panicking run is a failed run: the task must not stay RUNNING (refusing every later
+    // start with 409) because its runner died.
+    let outcome = AssertUnwindSafe(registry.execute_task(def))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            metrics::counter!(crate::metrics::TASK_PANICS, "task" => def.id.clone()).increment(1);
+            Err(RegistryError::Unavailable(
+                "the task panicked; see the server log".into(),
+            ))
+        });
     let state = registry.tasks().state(&def.id);
-    let mut s = state.lock().unwrap();
+    let mut s = state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     s.running = false;
     s.last_run = Some(started);
     match outcome {

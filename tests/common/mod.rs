@@ -19,6 +19,8 @@ pub struct TestApp {
     pub data: tempfile::TempDir,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// `ulimit -n` the server runs under (`spawn_app_with_nofile`), kept across restarts.
+    nofile: Option<u32>,
 }
 
 /// Starts Berth with default settings on 127.0.0.1, port chosen by the OS.
@@ -30,7 +32,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
     let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let (child, addr) = start(data.path(), &extra_args).await;
+    let (child, addr) = start(data.path(), &extra_args, None).await;
     TestApp {
         base: format!("http://{addr}"),
         addr,
@@ -38,25 +40,155 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         data,
         child: Some(child),
         extra_args,
+        nofile: None,
     }
 }
 
-async fn start(data: &Path, extra: &[String]) -> (Child, String) {
+/// Starts Berth as `spawn_app_with` does, under `ulimit -n nofile` (soft and hard limit, so
+/// the server cannot raise it).
+pub async fn spawn_app_with_nofile(nofile: u32, extra: &[&str]) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let (child, addr) = start(data.path(), &extra_args, Some(nofile)).await;
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        client: Client::builder().build().unwrap(),
+        data,
+        child: Some(child),
+        extra_args,
+        nofile: Some(nofile),
+    }
+}
+
+/// Where a server started by `spawn_app_with_stderr` writes its log.
+pub enum BrokenStderr {
+    /// `/dev/full`: every write fails with ENOSPC.
+    DevFull,
+    /// A pipe whose reading end is closed: every write fails with EPIPE.
+    ClosedPipe,
+}
+
+/// Starts Berth with a stderr that refuses every write, on a port chosen here (its log
+/// cannot say which). Returns once it answers HTTP; panics if it exits instead.
+pub async fn spawn_app_with_stderr(stderr: BrokenStderr, extra: &[&str]) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    extra_args.push(format!("BERTH_LISTEN={addr}"));
+    let cmd = berth_command(data.path(), Stdio::null(), &extra_args);
+    // The helper's `--listen 127.0.0.1:0` would win over the environment.
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut args = args.into_iter();
+    let mut kept = Vec::new();
+    while let Some(a) = args.next() {
+        if a == "--listen" {
+            args.next();
+            continue;
+        }
+        kept.push(a);
+    }
+    let mut fixed = Command::new(cmd.get_program());
+    fixed.args(kept).stdout(Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => fixed.env(k, v),
+            None => fixed.env_remove(k),
+        };
+    }
+    match stderr {
+        BrokenStderr::DevFull => {
+            let full = std::fs::File::options()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            fixed.stderr(full);
+        }
+        BrokenStderr::ClosedPipe => {
+            let mut fds = [0; 2];
+            // SAFETY: pipe(2) fills two descriptors this test then owns.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            // SAFETY: the reading end is closed at once; the writing end becomes stderr.
+            unsafe { libc::close(fds[0]) };
+            let write_end =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+            fixed.stderr(Stdio::from(write_end));
+        }
+    }
+    let mut child = fixed.spawn().expect("start berth");
+    let client = Client::builder().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("berth exited during start-up ({status}) with a broken stderr");
+        }
+        if client
+            .get(format!("http://{addr}/v2/"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "berth did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        client,
+        data,
+        child: Some(child),
+        extra_args,
+        nofile: None,
+    }
+}
+
+async fn start(data: &Path, extra: &[String], nofile: Option<u32>) -> (Child, String) {
     let log_path = data.join("berth.log");
     let log = std::fs::File::options()
         .create(true)
         .append(true)
         .open(&log_path)
         .unwrap();
-    let mut cmd = berth_command(data, log, extra);
+    let mut cmd = match nofile {
+        None => berth_command(data, log.into(), extra),
+        Some(n) => under_ulimit(
+            berth_command(data, log.try_clone().unwrap().into(), extra),
+            n,
+            log,
+        ),
+    };
     let mut child = cmd.spawn().expect("start berth");
     let addr = wait_for_listen_line(&log_path, &mut child).await;
     (child, addr)
 }
 
+/// `cmd` run through `sh` after `ulimit -n nofile`, stderr to `log`.
+fn under_ulimit(cmd: Command, nofile: u32, log: std::fs::File) -> Command {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(Stdio::null())
+        .stderr(log);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh
+}
+
 /// `berth serve` on 127.0.0.1:0 with `<dir>/data`, stderr to `log`. Items of `extra` of the
 /// form `KEY=VALUE` become environment variables, the rest are arguments.
-fn berth_command(dir: &Path, log: std::fs::File, extra: &[String]) -> Command {
+fn berth_command(dir: &Path, log: Stdio, extra: &[String]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.arg("serve")
         .arg("--listen")
@@ -129,7 +261,7 @@ pub async fn start_failure_in(dir: &Path, extra: &[&str], within: Duration) -> S
     let log_path = dir.join("start-failure.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let mut cmd = berth_command(dir, log, &extra);
+    let mut cmd = berth_command(dir, log.into(), &extra);
     cmd.stdin(Stdio::null());
     let mut child = cmd.spawn().expect("start berth");
     let deadline = Instant::now() + within;
@@ -173,8 +305,28 @@ impl TestApp {
         read_to_string(&self.data.path().join("berth.log"))
     }
 
+    /// The server's process id (the shell of `spawn_app_with_nofile` `exec`s into it).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("data")
+    }
+
+    /// The server's resident memory now, in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmRSS:") * 1024
+    }
+
+    /// The server's peak resident memory since start or the last [`Self::reset_peak_rss`].
+    pub fn peak_rss_bytes(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:") * 1024
+    }
+
+    /// Restarts the peak (`VmHWM`) from the current resident memory (`clear_refs` 5).
+    pub fn reset_peak_rss(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").expect("clear_refs");
     }
 
     /// SIGKILLs the server (no graceful shutdown).
@@ -203,7 +355,7 @@ impl TestApp {
     /// Starts the server again on the same data directory (a new port).
     pub async fn restart(&mut self) {
         self.kill9();
-        let (child, addr) = start(self.data.path(), &self.extra_args).await;
+        let (child, addr) = start(self.data.path(), &self.extra_args, self.nofile).await;
         self.base = format!("http://{addr}");
         self.addr = addr;
         self.child = Some(child);
@@ -311,6 +463,19 @@ pub fn header(r: &Response, name: &str) -> String {
         .get(name)
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in KiB.
+/// A `kB` field (e.g. `VmRSS:`) of `/proc/<pid>/status`.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|l| l.starts_with(field)).expect(field);
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .expect("a number of kB")
 }
 
 /// True if the `docker` CLI can talk to a daemon here.

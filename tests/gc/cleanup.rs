@@ -391,3 +391,97 @@ async fn untagged_manifests_go_after_their_age_and_gc_reclaims_their_blobs() {
     );
     pull_verified(&app, "app", "1").await;
 }
+
+/// GET of a manifest by digest with every media type accepted; returns the parsed body.
+async fn manifest_json(app: &TestApp, name: &str, reference: &str) -> Value {
+    let r = app
+        .req(Method::GET, &format!("/v2/{name}/manifests/{reference}"))
+        .header("Accept", format!("{OCI_INDEX}, {OCI_MANIFEST}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "manifest {name}@{reference}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn cleanup_and_gc_keep_children_of_a_tagged_index_and_referrers_of_a_kept_subject() {
+    // Arrange (distribution #3178 / #2914): a tagged index over two platform images whose
+    // own tags match the policy, and a signature of the index, also tagged to match.
+    let (app, _dir) = spawn_gc_app().await;
+    let name = "app";
+    let amd = push_layers(&app, name, "amd-old", &[blob("cfg amd"), blob("layer amd")]).await;
+    let arm = push_layers(&app, name, "arm-old", &[blob("cfg arm"), blob("layer arm")]).await;
+    let size_of = |d: &str| std::fs::metadata(blob_file(&app, d)).unwrap().len();
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{amd}","size":{},"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{arm}","size":{},"platform":{{"os":"linux","architecture":"arm64"}}}}]}}"#,
+        size_of(&amd),
+        size_of(&arm)
+    );
+    let r = app
+        .put_manifest(name, "multi", OCI_INDEX, index.as_bytes())
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let index_digest = sha256(index.as_bytes());
+    let sig = blob("index signature");
+    let sig_digest = app.push_blob(name, &sig).await;
+    let empty = app.push_blob(name, b"{}").await;
+    let referrer = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty}","size":2}},"layers":[{{"mediaType":"application/octet-stream","digest":"{sig_digest}","size":{}}}],"subject":{{"mediaType":"{OCI_INDEX}","digest":"{index_digest}","size":{}}}}}"#,
+        sig.len(),
+        index.len()
+    );
+    let r = app
+        .put_manifest(name, "sig-old", OCI_MANIFEST, referrer.as_bytes())
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    create_policy(
+        &app,
+        json!({"name": "olds", "format": "docker", "criteriaAssetRegex": ".*-old",
+               "untaggedOlderThanHours": 1}),
+    )
+    .await;
+    assert_eq!(attach(&app, "docker-hosted", &["olds"]).await.status(), 204);
+    set_clock(&app, 3 * 3600).await;
+    // Act
+    let planned = preview(&app, "olds", "docker-hosted").await;
+    let task = run_task(&app, "repository.cleanup").await;
+    let report = collect(&app).await;
+    // Assert
+    let (tags, manifests) = listed(&task["lastRunReport"]["repositories"][0]);
+    assert_eq!(
+        tags,
+        pairs(&[(name, "amd-old"), (name, "arm-old"), (name, "sig-old")])
+    );
+    assert!(manifests.is_empty(), "no manifest goes: {manifests:?}");
+    assert_eq!(
+        listed(&planned),
+        (tags, manifests),
+        "the preview was the run"
+    );
+    assert_eq!(report["blobsDeleted"], 0, "{report}");
+    let index = manifest_json(&app, name, "multi").await;
+    for child in index["manifests"].as_array().unwrap() {
+        let digest = child["digest"].as_str().unwrap();
+        let platform = manifest_json(&app, name, digest).await;
+        let mut blobs = vec![platform["config"]["digest"].as_str().unwrap().to_string()];
+        for l in platform["layers"].as_array().unwrap() {
+            blobs.push(l["digest"].as_str().unwrap().to_string());
+        }
+        for d in blobs {
+            let r = app
+                .req(Method::GET, &format!("/v2/{name}/blobs/{d}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "blob {d} of {}", child["platform"]);
+            assert_eq!(sha256(&r.bytes().await.unwrap()), d);
+        }
+    }
+    let referrers = get_json(&app, &format!("/v2/{name}/referrers/{index_digest}")).await;
+    assert_eq!(
+        referrers["manifests"][0]["digest"],
+        sha256(referrer.as_bytes()),
+        "the kept index keeps its signature: {referrers}"
+    );
+}

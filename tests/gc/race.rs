@@ -98,3 +98,79 @@ fn skopeo_copy(app: &TestApp, name: &str, tag: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A second blob store with its own repository, so pushes there write the database while a
+/// collection of the default store holds that store's sweep lock.
+const TWO_STORES: &str = r#"
+[[blob_stores]]
+name = "other"
+path = "other"
+
+[[repositories]]
+name = "docker-hosted"
+type = "hosted"
+
+[[repositories]]
+name = "elsewhere"
+type = "hosted"
+blob_store = "other"
+
+[gc]
+test_clock = true
+grace_secs = 3600
+"#;
+
+#[tokio::test]
+async fn collections_never_fail_with_database_is_locked_while_pushes_and_deletes_go_on() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, TWO_STORES).unwrap();
+    let app = spawn_app_with(&["--config", config.to_str().unwrap()]).await;
+    set_clock(&app, 2 * 3600).await;
+    let done = Cell::new(false);
+    let pushed = std::cell::RefCell::new(Vec::new());
+    // Act: pushes into the other store, and pushes + deletes (garbage for every
+    // collection) in the default store, while the default store is collected again and again.
+    let pusher = |worker: usize| {
+        let (app, done, pushed) = (&app, &done, &pushed);
+        async move {
+            let mut i = 0;
+            while !done.get() {
+                let name = format!("repository/elsewhere/w{worker}");
+                let tag = format!("t{i}");
+                let blobs = [
+                    blob(&format!("cfg {worker} {i}")),
+                    blob(&format!("layer {worker} {i}")),
+                ];
+                push_layers(app, &name, &tag, &blobs).await;
+                pushed.borrow_mut().push((name, tag));
+                i += 1;
+            }
+        }
+    };
+    let churn = async {
+        let mut i = 0;
+        while !done.get() {
+            let blobs = [blob(&format!("churn cfg {i}")), blob(&format!("churn {i}"))];
+            let m = push_layers(&app, "churn", &format!("t{i}"), &blobs).await;
+            delete_manifest(&app, "churn", &m).await;
+            i += 1;
+        }
+    };
+    let collector = async {
+        let mut deleted = 0;
+        for _ in 0..25 {
+            // `collect` asserts each run's result is OK.
+            deleted += collect(&app).await["blobsDeleted"].as_u64().unwrap();
+        }
+        done.set(true);
+        deleted
+    };
+    let (deleted, (), (), ()) = tokio::join!(collector, pusher(0), pusher(1), churn);
+    // Assert
+    assert!(deleted > 0, "the collections had garbage to sweep");
+    for (name, tag) in pushed.take() {
+        pull_verified(&app, &name, &tag).await;
+    }
+}

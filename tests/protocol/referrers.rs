@@ -306,3 +306,45 @@ async fn artifact_type_filter_with_an_encoded_plus_matches() {
     assert_eq!(filters, "artifactType");
     assert_eq!(digests_of(&index), vec![sbom]);
 }
+
+#[tokio::test]
+async fn a_long_referrers_list_is_paginated_with_a_link_that_keeps_the_filter() {
+    // Arrange: pages of at most 2 descriptors, and 5 referrers of a `+json` type.
+    let app = spawn_app_with(&["BERTH_LIMITS__PAGE_MAX=2"]).await;
+    let image = push_known_image(&app, "ref/pages", "v1", "subject").await;
+    let subject = (image.digest.as_str(), image.manifest.len());
+    let kind = "application/vnd.example.sbom.v1+json";
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let note = format!("sbom {i}");
+        let (d, _, r) = push_referrer(&app, "ref/pages", kind, subject, Some(&note)).await;
+        assert_eq!(r.status(), 201);
+        expected.push(d);
+    }
+    push_referrer(&app, "ref/pages", SIG, subject, None).await;
+    // Act: follow the `Link` headers from the first page.
+    let mut path = format!(
+        "/v2/ref/pages/referrers/{}?artifactType={}",
+        image.digest,
+        kind.replace('+', "%2B")
+    );
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = app.req(Method::GET, &path).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "oci-filters-applied"), "artifactType");
+        let link = header(&r, "link");
+        let index: Value = r.json().await.unwrap();
+        seen.extend(digests_of(&index));
+        pages += 1;
+        if link.is_empty() {
+            break;
+        }
+        assert!(link.ends_with(r#">; rel="next""#), "{link}");
+        path = link[1..link.find('>').unwrap()].to_string();
+    }
+    // Assert
+    assert_eq!(pages, 3);
+    assert_eq!(sorted(seen), sorted(expected));
+}

@@ -234,3 +234,111 @@ async fn a_read_only_repository_becomes_writable_again_when_its_policy_changes()
     let (digest, _) = app.push_image(name, "v1", "now").await;
     assert_eq!(digest_of(&app, name, "v1").await, digest);
 }
+
+/// One blob pushed the way the Docker CLI does: `HEAD`; if missing, a cross-repository
+/// mount from `from`; if that falls back to a session, `PATCH` the bytes and `PUT` the digest.
+async fn docker_style_blob_push(app: &TestApp, name: &str, from: &str, bytes: &[u8]) {
+    let digest = sha256(bytes);
+    let head = app
+        .req(Method::HEAD, &format!("/v2/{name}/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    if head.status() == 200 {
+        return;
+    }
+    let started = app
+        .req(
+            Method::POST,
+            &format!("/v2/{name}/blobs/uploads/?mount={digest}&from={from}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    if started.status() == 201 {
+        return;
+    }
+    assert_eq!(started.status(), 202, "start {name} {digest}");
+    let location = header(&started, "location");
+    let patched = app
+        .req(Method::PATCH, &location)
+        .header("Content-Type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 202, "patch {name} {digest}");
+    let location = header(&patched, "location");
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = app
+        .req(Method::PUT, &format!("{location}{sep}digest={digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.status(),
+        201,
+        "put {name} {digest}: {}",
+        put.text().await.unwrap()
+    );
+}
+
+/// Pushes the shared `blobs` (the first is the config) and a manifest over them as `tag`.
+async fn docker_style_push(app: &TestApp, name: &str, from: &str, tag: &str, blobs: &[Vec<u8>]) {
+    for b in blobs {
+        docker_style_blob_push(app, name, from, b).await;
+    }
+    let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
+    let layers: Vec<(&str, usize)> = digests[1..]
+        .iter()
+        .zip(&blobs[1..])
+        .map(|(d, b)| (d.as_str(), b.len()))
+        .collect();
+    let manifest = oci_manifest((&digests[0], blobs[0].len()), &layers);
+    let r = app
+        .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
+        .await;
+    assert_eq!(
+        r.status(),
+        201,
+        "manifest {name}:{tag}: {}",
+        r.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn two_clients_pushing_the_same_layers_into_different_images_at_once_under_allow_once_both_succeed(
+) {
+    // Arrange (Nexus issue 967: the second client's push failed under "disable redeploy").
+    let (app, _config) = spawn_with_config(POLICIES).await;
+    let (a, b) = (
+        "repository/once-strict/team/a",
+        "repository/once-strict/team/b",
+    );
+    for round in 0..5 {
+        let blobs: Vec<Vec<u8>> = (0..4)
+            .map(|i| format!("round {round} shared blob {i} {}", "z".repeat(4096 * i)).into_bytes())
+            .collect();
+        let tag = format!("1.0-r{round}");
+        // Act
+        tokio::join!(
+            docker_style_push(&app, a, b, &tag, &blobs),
+            docker_style_push(&app, b, a, &tag, &blobs),
+        );
+        // Assert
+        for name in [a, b] {
+            let (status, _, body) = get_manifest(&app, name, &format!("1.0-r{round}")).await;
+            assert_eq!(status, 200, "{name} round {round}");
+            let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            for layer in manifest["layers"].as_array().unwrap() {
+                let d = layer["digest"].as_str().unwrap();
+                let r = app
+                    .req(Method::GET, &format!("/v2/{name}/blobs/{d}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(sha256(&r.bytes().await.unwrap()), d, "{name} {d}");
+            }
+        }
+    }
+}

@@ -216,7 +216,6 @@ async fn fetch_manifest(
         size: bytes.len() as u64,
         artifact_type: parsed.artifact_type,
         subject: parsed.subject,
-        annotations: parsed.annotations,
     };
     let tag = match reference {
         Reference::Tag(t) => Some(t.clone()),
