@@ -42,14 +42,41 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// One request to the server listening at `listen`, with an optional JSON body; returns
+/// the status and the body.
+pub fn call(
+    listen: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
+    send(loopback(listen), method, path, json)
+}
+
 /// One request with `Connection: close`; returns the status and the body.
 fn request(addr: SocketAddr, method: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    send(addr, method, path, None)
+}
+
+fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot reach berth at {addr}; is `berth serve` running?"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = json.unwrap_or_default();
+    let content_type = if json.is_some() {
+        "Content-Type: application/json\r\n"
+    } else {
+        ""
+    };
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;

@@ -87,12 +87,31 @@ pub struct SecuritySettings {
     /// Reverse proxies whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed (for the
     /// token realm URL); from anyone else these headers are ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Failed logins allowed per client address and per user name within
-    /// `login_window_secs` before further attempts get 429.
+    /// Failed logins allowed per client (user name and address) within `login_window_secs`
+    /// before that client's further attempts get 429. Failures from one address never
+    /// throttle another.
     pub login_failures_max: u32,
+    /// Failed logins allowed per client address, all user names together, in the window.
+    pub login_address_failures_max: u32,
     pub login_window_secs: u64,
+    /// Threads that check passwords (argon2id, 19 MiB each, reused); 0 = one per core, at
+    /// most 4. Bounds both the CPU and the memory that logins can take.
+    pub login_verifiers: usize,
+    /// Logins waiting for a verifier at most; beyond it a login gets 429 `TOOMANYREQUESTS`
+    /// with `Retry-After: 1` at once.
+    pub login_queue: usize,
     /// Serve HTTPS (rustls) on the main port and on connector ports from these PEM files.
     pub tls: Option<TlsSettings>,
+}
+
+impl SecuritySettings {
+    /// The number of password verifier threads `login_verifiers` asks for.
+    pub fn verifier_threads(&self) -> usize {
+        match self.login_verifiers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            n => n,
+        }
+    }
 }
 
 /// PEM files for HTTPS.
@@ -125,7 +144,10 @@ impl Default for SecuritySettings {
             initial_admin_password: None,
             trusted_proxies: Vec::new(),
             login_failures_max: 5,
+            login_address_failures_max: 20,
             login_window_secs: 60,
+            login_verifiers: 0,
+            login_queue: 32,
             tls: None,
         }
     }

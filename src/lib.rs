@@ -10,13 +10,16 @@
 //! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
 //! - [`metrics`]: Prometheus metric names, descriptions and rendering.
 //! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
-//! - [`config`], [`telemetry`], [`startup`]: wiring.
+//! - [`sealed`]: secrets at rest (AES-256-GCM under `<data>/secrets.key`).
+//! - [`config`], [`telemetry`], [`startup`], [`datadir`] (one server per data directory,
+//!   private files): wiring.
 
 pub mod admin_client;
 pub mod auth;
 pub mod cleanup;
 pub mod config;
 pub mod connectors;
+pub mod datadir;
 pub mod http;
 pub mod meta;
 pub mod metrics;
@@ -25,6 +28,7 @@ pub mod oci;
 pub mod process;
 pub mod proxy;
 pub mod registry;
+pub mod sealed;
 pub mod startup;
 pub mod storage;
 pub mod tasks;

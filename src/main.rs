@@ -4,6 +4,8 @@ use berth::config::{CliOverrides, Settings};
 use berth::startup::Application;
 use clap::{Parser, Subcommand};
 
+mod warm_cli;
+
 /// Berth: a container image registry.
 #[derive(Parser)]
 #[command(version, about)]
@@ -38,6 +40,8 @@ enum Command {
         /// The task id, e.g. `repository.docker.upload-purge`.
         id: String,
     },
+    /// Pre-warm a proxy (or group) on the running server with a list of images.
+    Warm(warm_cli::WarmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -51,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         Command::Config => print!("{}", settings.to_toml()?),
         Command::Gc { store } => run_task(&settings, &format!("blobstore.compact-{store}"))?,
         Command::Task { id } => run_task(&settings, &id)?,
+        Command::Warm(args) => warm_cli::run(settings.listen, &args)?,
         Command::Serve => {
             berth::telemetry::init(&settings.log);
             match berth::process::raise_nofile_limit() {

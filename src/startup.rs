@@ -21,6 +21,8 @@ pub struct Application {
     limits: web::Data<Limits>,
     security: web::Data<Security>,
     settings: Settings,
+    /// This process's exclusive hold on the data directory, for as long as it serves.
+    _data_lock: crate::datadir::DataDirLock,
 }
 
 /// The application served on the main port (`connector: None`) and on connector ports.
@@ -64,6 +66,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         crate::metrics::init();
         crate::metrics::spawn_upkeep();
+        let data_lock = crate::datadir::prepare(&settings.data_dir)?;
         let listener = TcpListener::bind(settings.listen)?;
         let registry = web::Data::new(Registry::open(&settings).await?);
         registry.usage().clone().spawn_upkeep();
@@ -92,6 +95,7 @@ impl Application {
             limits,
             security,
             settings,
+            _data_lock: data_lock,
         })
     }
 

@@ -88,6 +88,7 @@ impl Security {
             status: UserStatus::Active,
             roles: vec![ADMIN_ROLE.into()],
             password_hash: password::hash(&secret),
+            credential_generation: password::random_secret(12),
         };
         let anonymous = User {
             user_id: ANONYMOUS_USER.into(),
@@ -97,6 +98,7 @@ impl Security {
             status: UserStatus::Active,
             roles: vec![ANONYMOUS_ROLE.into()],
             password_hash: String::new(),
+            credential_generation: password::random_secret(12),
         };
         for u in [admin, anonymous] {
             self.store.put(Table::Users, &u.user_id, &u).await?;
@@ -126,10 +128,11 @@ impl Security {
                 ));
             }
             check_roles(s, &user.roles)?;
-            let user = User {
+            let mut user = User {
                 password_hash: hash,
                 ..user
             };
+            user.revoke_tokens();
             s.users.insert(user.user_id.clone(), user.clone());
             Ok((vec![put(Table::Users, &user.user_id, &user)], user))
         })
@@ -146,10 +149,16 @@ impl Security {
                 )));
             };
             check_roles(s, &user.roles)?;
-            let user = User {
+            let loses_roles = old.roles.iter().any(|r| !user.roles.contains(r));
+            let loses_login = old.status.can_log_in() && !user.status.can_log_in();
+            let mut user = User {
                 password_hash: old.password_hash.clone(),
+                credential_generation: old.credential_generation.clone(),
                 ..user
             };
+            if loses_roles || loses_login {
+                user.revoke_tokens();
+            }
             s.users.insert(user.user_id.clone(), user.clone());
             Ok((vec![put(Table::Users, &user.user_id, &user)], ()))
         })
@@ -184,6 +193,7 @@ impl Security {
                 .get_mut(user_id)
                 .ok_or_else(|| AuthError::NotFound(format!("User '{user_id}' not found")))?;
             user.password_hash = hash;
+            user.revoke_tokens();
             Ok((vec![put(Table::Users, user_id, &*user)], ()))
         })
         .await?;
@@ -236,11 +246,19 @@ impl Security {
                 read_only: false,
                 ..role
             };
+            let shrinks = s.roles.get(&role.id).is_some_and(|old| {
+                old.privileges.iter().any(|p| !role.privileges.contains(p))
+                    || old.roles.iter().any(|r| !role.roles.contains(r))
+            });
             s.roles.insert(role.id.clone(), role.clone());
             if reaches(s, &role.id, &role.id) {
                 return Err(AuthError::invalid("roles", "A role cannot contain itself"));
             }
-            Ok((vec![put(Table::Roles, &role.id, &role)], role))
+            let mut writes = vec![put(Table::Roles, &role.id, &role)];
+            if shrinks {
+                writes.extend(revoke_holders(s, &role.id));
+            }
+            Ok((writes, role))
         })
         .await
     }
@@ -254,8 +272,10 @@ impl Security {
                 }
                 _ => {}
             }
+            let mut writes = revoke_holders(s, id);
             s.roles.remove(id);
-            Ok((vec![Write::Delete(Table::Roles, id.into())], ()))
+            writes.push(Write::Delete(Table::Roles, id.into()));
+            Ok((writes, ()))
         })
         .await
     }
@@ -361,6 +381,30 @@ fn check_roles(s: &State, roles: &[String]) -> Result<(), AuthError> {
         )),
         None => Ok(()),
     }
+}
+
+/// Gives every user holding `role_id` (directly or through nested roles) a new credential
+/// generation: a role that shrinks or goes takes privileges from all of them, and the
+/// tokens issued before must not outlive that.
+fn revoke_holders(s: &mut State, role_id: &str) -> Vec<Write> {
+    let holders: Vec<String> = s
+        .users
+        .values()
+        .filter(|u| {
+            u.roles
+                .iter()
+                .any(|r| r == role_id || reaches(s, r, role_id))
+        })
+        .map(|u| u.user_id.clone())
+        .collect();
+    holders
+        .iter()
+        .filter_map(|id| {
+            let user = s.users.get_mut(id)?;
+            user.revoke_tokens();
+            Some(put(Table::Users, id, &*user))
+        })
+        .collect()
 }
 
 /// Whether role `from` contains `target` through one or more nesting steps.

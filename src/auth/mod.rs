@@ -6,7 +6,8 @@
 //!   database) that the HTTP gate asks "who is this?" and "may they?".
 //! - [`manage`]: the changes the admin REST API makes (validated like Nexus does).
 //! - [`token`]: HS256 JWTs signed with a key Berth generates and keeps in `<data>/token.key`.
-//! - [`password`], [`throttle`], [`store`]: hashing, failed-login limits, persistence.
+//! - [`password`], [`verifier`], [`throttle`], [`store`]: hashing, the bounded pool that
+//!   checks passwords, failed-login limits, persistence.
 //!
 //! Nothing here knows HTTP; `crate::http::gate` maps [`AuthError`] to responses.
 
@@ -17,6 +18,7 @@ pub mod service;
 mod store;
 pub mod throttle;
 pub mod token;
+pub mod verifier;
 
 pub use model::{Action, Grant, Privilege, Role, User, UserStatus};
 pub use service::{AnonymousSettings, Principal, Security, State};
@@ -36,6 +38,10 @@ pub enum AuthError {
     /// Too many failed logins from this client or for this user: 429.
     #[error("too many failed login attempts; try again later")]
     Throttled,
+    /// Too many logins are being checked right now (the verifier queue is full): 429 with a
+    /// short `Retry-After`.
+    #[error("too many logins in progress; try again in a moment")]
+    Busy,
     /// Authenticated, but the privilege is missing: 403 DENIED.
     #[error("access to the requested resource is denied")]
     Denied,

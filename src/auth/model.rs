@@ -78,6 +78,19 @@ pub struct User {
     pub status: UserStatus,
     pub roles: Vec<String>,
     pub password_hash: String,
+    /// Random, replaced whenever the user's credentials or standing shrink (new password,
+    /// a role taken away, status that cannot log in); tokens carry it and stop working
+    /// when it changes. A re-created user gets a fresh one, so tokens of the deleted user
+    /// with the same name match nothing. Empty for users stored before it existed.
+    #[serde(default)]
+    pub credential_generation: String,
+}
+
+impl User {
+    /// Gives the user a new credential generation, revoking every token issued before.
+    pub fn revoke_tokens(&mut self) {
+        self.credential_generation = crate::auth::password::random_secret(12);
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Password hashing (argon2id, the crate's defaults: memory-hard, salted) and generated
-//! secrets.
+//! secrets. Checking a password is `super::verifier`'s job (bounded, memory reused).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -13,17 +13,6 @@ pub fn hash(password: &str) -> String {
         .hash_password(password.as_bytes(), &salt)
         .expect("argon2 accepts any password with a generated salt")
         .to_string()
-}
-
-/// Whether `password` matches `phc`. An empty or malformed hash matches nothing; the
-/// comparison inside `argon2` is constant-time.
-pub fn verify(password: &str, phc: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
 }
 
 /// A hash of a random password, verified against when the user does not exist so a wrong
@@ -68,9 +57,11 @@ mod tests {
     #[test]
     fn hash_verifies_only_the_same_password() {
         let h = hash("s3cret");
-        assert!(verify("s3cret", &h));
-        assert!(!verify("s3cret ", &h));
-        assert!(!verify("s3cret", ""));
+        let mut memory = Vec::new();
+        let check = crate::auth::verifier::check;
+        assert!(check("s3cret", &h, &mut memory));
+        assert!(!check("s3cret ", &h, &mut memory));
+        assert!(!check("s3cret", "", &mut memory));
         assert!(!h.contains("s3cret"));
     }
 }

@@ -19,6 +19,7 @@ use super::model::{self, Action, Grant, Privilege, Role, User, ANONYMOUS_USER};
 use super::store::{Store, Table};
 use super::throttle::Throttle;
 use super::token::{Claims, TokenKeys};
+use super::verifier::Verifier;
 use super::{password, AuthError};
 use crate::config::SecuritySettings;
 use crate::model::RepositoryConfig;
@@ -91,6 +92,12 @@ impl State {
 /// How long a verified password is remembered, so Basic-authenticated clients (which send
 /// credentials on every request) do not pay an argon2 hash per request.
 const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// Verified credentials remembered at most (only correct ones are, so this is a bound on
+/// memory, not on attackers).
+const VERIFIED_MAX: usize = 10_000;
+/// How long a (user, address) that logged in stays a "known client" whose password checks
+/// go to the verifier's priority lane (a week: a CI machine that logs in weekly stays known).
+const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub struct Security {
     pub settings: SecuritySettings,
@@ -102,8 +109,15 @@ pub struct Security {
     state: RwLock<Arc<State>>,
     pub(super) write: tokio::sync::Mutex<()>,
     throttle: Throttle,
+    /// The bounded pool every password check goes through.
+    verifier: Verifier,
     /// HMAC(user, password) → (user id, when verified); cleared on every model change.
+    /// Consulted only after the throttle admitted the attempt, and a miss goes to the
+    /// verifier: it saves repeated checks of right passwords, never bypasses a limit.
     verified: DashMap<Vec<u8>, (String, Instant)>,
+    /// HMAC(user, address) of clients that logged in → when they last did (bounded like
+    /// `verified`). Their checks skip the crowd in the verifier queue.
+    known_clients: DashMap<Vec<u8>, Instant>,
     cache_key: hmac::Key,
 }
 
@@ -128,9 +142,12 @@ impl Security {
             write: tokio::sync::Mutex::new(()),
             throttle: Throttle::new(
                 settings.login_failures_max,
+                settings.login_address_failures_max,
                 Duration::from_secs(settings.login_window_secs),
             ),
+            verifier: Verifier::start(settings.verifier_threads(), settings.login_queue)?,
             verified: DashMap::new(),
+            known_clients: DashMap::new(),
             cache_key: hmac::Key::generate(hmac::HMAC_SHA256, &rng)
                 .map_err(|_| anyhow::anyhow!("no system randomness"))?,
         };
@@ -189,23 +206,27 @@ impl Security {
             .any(|r| r == DOCKER_TOKEN_REALM)
     }
 
-    /// Checks a user name and password, throttled per client address and per user.
+    /// Checks a user name and password, throttled per client (user + address) and per
+    /// address, on the bounded verifier pool.
     pub async fn login(
         &self,
         user_id: &str,
         secret: &str,
         client: Option<IpAddr>,
     ) -> Result<String, AuthError> {
-        let client_key = format!("ip:{}", client.map(|c| c.to_string()).unwrap_or_default());
-        let user_key = format!("user:{user_id}");
-        if self.throttle.blocked(&client_key) || self.throttle.blocked(&user_key) {
+        let client_tag = hmac::sign(&self.cache_key, format!("{user_id}\0{client:?}").as_bytes());
+        let client_key = client_tag.as_ref().to_vec();
+        let known_client = self.is_known_client(&client_key);
+        let Ok(attempt) = self.throttle.reserve(user_id, client, known_client).await else {
             tracing::warn!(user = user_id, client = ?client, "login throttled");
             return Err(AuthError::Throttled);
-        }
+        };
         let tag = hmac::sign(&self.cache_key, format!("{user_id}\0{secret}").as_bytes());
         let cache_key = tag.as_ref().to_vec();
         if let Some(hit) = self.verified.get(&cache_key) {
             if hit.1.elapsed() < VERIFIED_TTL && self.can_log_in(user_id) {
+                attempt.succeeded();
+                self.remember_client(client_key);
                 return Ok(hit.0.clone());
             }
         }
@@ -217,22 +238,67 @@ impl Security {
             .map(|u| u.password_hash.clone());
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| password::decoy_hash().to_string());
-        let secret = secret.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&secret, &hash))
-            .await
-            .unwrap_or(false);
+        let Ok(ok) = self.verifier.verify(secret, &hash, known_client).await else {
+            // Dropping `attempt` gives its slot back: a refusal for load is no failure.
+            tracing::warn!(user = user_id, client = ?client, "login refused: verifier queue full");
+            return Err(AuthError::Busy);
+        };
         if ok && known {
-            self.throttle.succeed(&user_key);
-            self.verified
-                .insert(cache_key, (user_id.to_string(), Instant::now()));
+            attempt.succeeded();
+            self.remember(cache_key, user_id);
+            self.remember_client(client_key);
             Ok(user_id.to_string())
         } else {
             // The user name and address only: never the password that was tried.
             tracing::warn!(user = user_id, client = ?client, "login failed");
-            self.throttle.fail(&client_key);
-            self.throttle.fail(&user_key);
+            attempt.failed();
             Err(AuthError::BadCredentials)
         }
+    }
+
+    fn remember(&self, cache_key: Vec<u8>, user_id: &str) {
+        if self.verified.len() >= VERIFIED_MAX {
+            self.verified.retain(|_, v| v.1.elapsed() < VERIFIED_TTL);
+        }
+        if self.verified.len() < VERIFIED_MAX {
+            self.verified
+                .insert(cache_key, (user_id.to_string(), Instant::now()));
+        }
+    }
+
+    fn is_known_client(&self, client_key: &[u8]) -> bool {
+        self.known_clients
+            .get(client_key)
+            .is_some_and(|t| t.elapsed() < KNOWN_FOR)
+    }
+
+    fn remember_client(&self, client_key: Vec<u8>) {
+        if self.known_clients.len() >= VERIFIED_MAX {
+            self.known_clients.retain(|_, t| t.elapsed() < KNOWN_FOR);
+        }
+        if self.known_clients.len() < VERIFIED_MAX {
+            self.known_clients.insert(client_key, Instant::now());
+        }
+    }
+
+    /// Whether a token's subject may still use it: the user exists, may log in, and has the
+    /// credential generation the token was issued under (see `User::credential_generation`).
+    pub fn token_is_current(&self, claims: &Claims) -> bool {
+        let Some(sub) = &claims.sub else {
+            return true;
+        };
+        self.snapshot().users.get(sub).is_some_and(|u| {
+            u.status.can_log_in()
+                && u.credential_generation == claims.generation.as_deref().unwrap_or_default()
+        })
+    }
+
+    /// The credential generation to put in a token for `user_id`.
+    pub fn credential_generation(&self, user_id: &str) -> Option<String> {
+        self.snapshot()
+            .users
+            .get(user_id)
+            .map(|u| u.credential_generation.clone())
     }
 
     /// Whether `user_id` exists and may log in now.

@@ -44,6 +44,8 @@ impl Store {
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(store_error)?
             .synchronous(SqliteSynchronous::Full)
+            // A deleted user's password hash is overwritten, not left in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(std::time::Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(2)

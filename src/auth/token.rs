@@ -58,6 +58,9 @@ pub struct Claims {
     pub access: Vec<Access>,
     #[serde(rename = "use")]
     pub usage: Use,
+    /// The subject's credential generation when issued; the token is void once it changes.
+    #[serde(default, rename = "gen", skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
 }
 
 impl Claims {
@@ -160,6 +163,7 @@ mod tests {
             jti: "j".into(),
             access: vec![],
             usage: Use::Access,
+            generation: None,
         }
     }
 

@@ -35,7 +35,16 @@ pub async fn get(
         }
         found => found?,
     };
-    serve(req, &repo, size, name, digest).await
+    let proxied = repo.proxy().is_some();
+    let mut response = serve(req, &repo, size, name, digest).await?;
+    if proxied {
+        crate::proxy::metrics::saved(repo.name(), "hit");
+        response.headers_mut().insert(
+            header::HeaderName::from_static(super::proxy_blobs::CACHE_HEADER),
+            header::HeaderValue::from_static("hit"),
+        );
+    }
+    Ok(response)
 }
 
 /// Serves a blob the store holds.
@@ -163,17 +172,24 @@ fn check_range(req: &HttpRequest, size: u64) -> Result<(), ApiError> {
     let Some(value) = req.headers().get(header::RANGE) else {
         return Ok(());
     };
-    let ok = value
+    parse_range(value, size).map(|_| ())
+}
+
+/// The first range of a `Range` header against a blob of `size` bytes, as `(start, length)`
+/// (a blob server answers one range, as the file server does); `416` with the spec's error
+/// if it cannot be satisfied.
+pub(super) fn parse_range(value: &header::HeaderValue, size: u64) -> Result<(u64, u64), ApiError> {
+    value
         .to_str()
         .ok()
         .and_then(|v| HttpRange::parse(v, size).ok())
-        .is_some_and(|r| !r.is_empty());
-    if ok {
-        return Ok(());
-    }
-    Err(ApiError::code(OciErrorCode::RangeInvalid)
-        .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
-        .with_header("content-range", format!("bytes */{size}")))
+        .and_then(|r| r.first().map(|r| (r.start, r.length)))
+        .filter(|(_, length)| *length > 0)
+        .ok_or_else(|| {
+            ApiError::code(OciErrorCode::RangeInvalid)
+                .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .with_header("content-range", format!("bytes */{size}"))
+        })
 }
 
 pub(super) fn mime_octet_stream() -> mime::Mime {

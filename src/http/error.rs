@@ -139,7 +139,15 @@ impl From<RegistryError> for ApiError {
                 UpstreamError::NotFound => {
                     ApiError::new(C::NameUnknown, message).with_status(StatusCode::NOT_FOUND)
                 }
-                UpstreamError::RateLimited(_) => ApiError::new(C::TooManyRequests, message),
+                UpstreamError::RateLimited {
+                    retry_after_secs, ..
+                } => {
+                    let error = ApiError::new(C::TooManyRequests, message);
+                    match retry_after_secs {
+                        Some(secs) => error.with_header("retry-after", secs.to_string()),
+                        None => error,
+                    }
+                }
                 // Unreachable, refused, blocked or sent bad content: the upstream is the
                 // problem, not the request, and a later retry may succeed.
                 _ => ApiError::new(C::Unavailable, message),

@@ -115,6 +115,9 @@ pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Princip
             let claims = security
                 .tokens
                 .verify(rest.trim(), Use::Access, crate::meta::now())?;
+            // Access tokens live `token_ttl_secs` and are checked against the live model on
+            // every request (a removed privilege answers 403); the credential generation is
+            // enforced where tokens are renewed, on the refresh grant.
             match &claims.sub {
                 Some(user) if !security.can_log_in(user) => Err(AuthError::BadCredentials),
                 _ => Ok(Principal::Token(claims)),
@@ -261,6 +264,8 @@ pub fn registry_refusal(
                 "retry-after",
                 security.settings.login_window_secs.to_string(),
             ),
+        AuthError::Busy => ApiError::new(OciErrorCode::TooManyRequests, e.to_string())
+            .with_header("retry-after", "1".into()),
         AuthError::Unauthenticated | AuthError::BadCredentials | AuthError::InsufficientScope => {
             let message = match e {
                 AuthError::BadCredentials => "authentication failed",
@@ -370,9 +375,7 @@ async fn admin_refusal(req: &HttpRequest, security: &Security) -> Option<HttpRes
             AdminError::Forbidden("Forbidden".into())
         }
         Ok(Principal::Anonymous) => AdminError::Unauthenticated("authentication required".into()),
-        Err(AuthError::Throttled) => {
-            AdminError::Throttled("too many failed login attempts; try again later".into())
-        }
+        Err(e @ (AuthError::Throttled | AuthError::Busy)) => AdminError::Throttled(e.to_string()),
         Err(_) => AdminError::Unauthenticated("authentication failed".into()),
     };
     Some(refusal.error_response())

@@ -28,8 +28,8 @@ pub async fn get(
         found.repo.note_download(&name, tag.as_str());
     }
     let mut response = HttpResponse::Ok();
-    if found.stale {
-        response.insert_header((super::proxy_blobs::CACHE_HEADER, "stale"));
+    if let Some(serve) = &found.proxy {
+        super::proxy_blobs::cache_headers(&mut response, serve);
     }
     Ok(response
         .content_type(record.media_type.as_str())

@@ -76,8 +76,9 @@ async fn post(
                 .tokens
                 .verify(field("refresh_token"), Use::Refresh, crate::meta::now())
                 .map_err(|e| refusal(&req, &security, e))?;
-            match claims.sub {
-                Some(user) if security.can_log_in(&user) => Principal::User(user),
+            // A password change, lost role or deactivation since issue voids it.
+            match claims.sub.clone() {
+                Some(user) if security.token_is_current(&claims) => Principal::User(user),
                 _ => return Err(refusal(&req, &security, AuthError::BadCredentials)),
             }
         }
@@ -152,6 +153,9 @@ fn issue(
         Principal::User(u) => Some(u.clone()),
         _ => None,
     };
+    let generation = sub
+        .as_deref()
+        .and_then(|u| security.credential_generation(u));
     let claims = |usage, ttl, access| Claims {
         iss: ISSUER.into(),
         sub: sub.clone(),
@@ -162,6 +166,7 @@ fn issue(
         jti: uuid::Uuid::new_v4().to_string(),
         access,
         usage,
+        generation: generation.clone(),
     };
     let token = security.tokens.sign(&claims(Use::Access, ttl, access));
     let mut body = json!({

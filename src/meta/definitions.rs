@@ -5,7 +5,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{MetaError, MetaStore};
-use crate::model::{BlobStoreConfig, RepositoryConfig};
+use crate::model::{BlobStoreConfig, RepositoryConfig, Secret};
+use crate::sealed::SealKey;
 
 /// The tables that hold one JSON document per key (definitions made through the config or
 /// the admin API); the names are constants, never user input.
@@ -37,12 +38,43 @@ impl Table {
 }
 
 impl MetaStore {
+    /// Every stored repository definition, upstream passwords opened. A password stored in
+    /// plain text (before sealing existed) is returned as is; saving seals it.
     pub async fn load_repositories(&self) -> Result<Vec<RepositoryConfig>, MetaError> {
-        self.load_all(Table::Repositories).await
+        let mut all: Vec<RepositoryConfig> = self.load_all(Table::Repositories).await?;
+        for config in &mut all {
+            let name = config.name.clone();
+            self.map_password(config, |key, stored| {
+                if !SealKey::is_sealed(stored) {
+                    return Ok(stored.to_string());
+                }
+                key.open(stored)
+                    .map_err(|e| MetaError::Corrupt(format!("repository {name}: {e}")))
+            })?;
+        }
+        Ok(all)
     }
 
+    /// Stores a definition; its upstream password, if any, sealed.
     pub async fn save_repository(&self, config: &RepositoryConfig) -> Result<(), MetaError> {
-        self.save(Table::Repositories, &config.name, config).await
+        let mut stored = config.clone();
+        self.map_password(&mut stored, |key, plain| Ok(key.seal(plain)))?;
+        self.save(Table::Repositories, &config.name, &stored).await
+    }
+
+    /// Replaces the proxy password of `config` by `f(key, password)` when there is a key.
+    fn map_password(
+        &self,
+        config: &mut RepositoryConfig,
+        f: impl Fn(&SealKey, &str) -> Result<String, MetaError>,
+    ) -> Result<(), MetaError> {
+        let (Some(key), Some(proxy)) = (&self.secrets, config.proxy.as_mut()) else {
+            return Ok(());
+        };
+        if let Some(password) = proxy.password.as_mut() {
+            *password = Secret::new(f(key, password.expose())?);
+        }
+        Ok(())
     }
 
     /// Deletes the definition and the repository's images (their blobs stay in the store

@@ -48,6 +48,9 @@ pub(crate) async fn write_tx(
 #[derive(Clone, Debug)]
 pub struct MetaStore {
     pool: SqlitePool,
+    /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
+    /// are stored as given (unit tests of other tables).
+    secrets: Option<std::sync::Arc<crate::sealed::SealKey>>,
 }
 
 /// Seconds since the Unix epoch, the unit of every timestamp column, plus the test clock
@@ -84,13 +87,27 @@ impl MetaStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted rows (a user's password hash, a proxy password sealed at start) are
+            // overwritten, not left readable in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(MetaStore { pool })
+        Ok(MetaStore {
+            pool,
+            secrets: None,
+        })
+    }
+
+    /// Seals secrets in definitions with `key` from now on (and opens sealed ones on load).
+    pub fn with_secrets(self, key: crate::sealed::SealKey) -> Self {
+        MetaStore {
+            secrets: Some(std::sync::Arc::new(key)),
+            ..self
+        }
     }
 
     /// A trivial query, for readiness checks.

@@ -101,6 +101,42 @@ pub struct ProxyConfig {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<Secret>,
+    /// Other URLs serving the same content (a regional mirror, a pull-through cache), tried
+    /// in order before `remote_url`; each one is auto-blocked on its own, and whatever one
+    /// serves is verified against its digest like the origin's.
+    #[serde(default)]
+    pub mirror_urls: Vec<String>,
+    /// Upstream requests in flight at most (a blob download holds its slot to the end);
+    /// `0` = no cap. Cold misses wait for a slot; tag revalidations are skipped instead.
+    #[serde(default)]
+    pub max_connections: u32,
+    /// Upstream requests started per second at most; `0` = no cap. Cold misses wait for
+    /// their turn; tag revalidations that would wait are skipped (the cached tag is served).
+    #[serde(default)]
+    pub max_requests_per_sec: u32,
+}
+
+/// Mirrors a proxy may list (each is tried on a miss, so a long list is a slow failure).
+const MAX_MIRRORS: usize = 8;
+
+fn check_url(value: &str, field: &'static str) -> Result<(), ModelError> {
+    let url = reqwest::Url::parse(value).map_err(|e| ModelError {
+        field,
+        message: format!("{value:?} is not a URL: {e}"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ModelError {
+            field,
+            message: "must be an http:// or https:// URL with a host".into(),
+        });
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ModelError {
+            field,
+            message: "must not contain credentials; set the username and password instead".into(),
+        });
+    }
+    Ok(())
 }
 
 fn yes() -> bool {
@@ -135,25 +171,29 @@ impl ProxyConfig {
             user_agent_suffix: None,
             username: None,
             password: None,
+            mirror_urls: Vec::new(),
+            max_connections: 0,
+            max_requests_per_sec: 0,
         }
     }
 
+    /// The URLs to try, in order: the mirrors, then `remote_url`.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.mirror_urls
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(self.remote_url.as_str()))
+    }
+
     pub fn validate(&self) -> Result<(), ModelError> {
-        let url = reqwest::Url::parse(&self.remote_url).map_err(|e| ModelError {
-            field: "proxy.remoteUrl",
-            message: format!("{:?} is not a URL: {e}", self.remote_url),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(ModelError {
-                field: "proxy.remoteUrl",
-                message: "must be an http:// or https:// URL with a host".into(),
-            });
+        check_url(&self.remote_url, "proxy.remoteUrl")?;
+        for url in &self.mirror_urls {
+            check_url(url, "proxy.mirrorUrls")?;
         }
-        if !url.username().is_empty() || url.password().is_some() {
+        if self.mirror_urls.len() > MAX_MIRRORS {
             return Err(ModelError {
-                field: "proxy.remoteUrl",
-                message: "must not contain credentials; set the username and password instead"
-                    .into(),
+                field: "proxy.mirrorUrls",
+                message: format!("at most {MAX_MIRRORS} mirrors"),
             });
         }
         if self.metadata_max_age_secs < -1 || self.content_max_age_secs < -1 {

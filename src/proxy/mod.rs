@@ -7,11 +7,16 @@
 //! repository's blob store and metadata like any hosted content; `crate::registry::proxied`
 //! decides when to ask the upstream.
 
+pub mod budget;
 pub mod config;
+mod expected;
+mod health;
 pub mod metrics;
+pub mod mirrors;
 mod state;
 pub mod upstream;
 
+pub use budget::Priority;
 pub use config::{IndexType, ProxyConfig, Secret};
 pub use state::{Download, DownloadOutcome, Progress, ProxyState, ProxyStatus};
 
@@ -24,8 +29,12 @@ pub enum UpstreamError {
     NotFound,
     #[error("{0}")]
     Unavailable(String),
-    #[error("{0}")]
-    RateLimited(String),
+    /// The upstream answered 429; `retry_after_secs` is its `Retry-After`, if it sent one.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
     #[error("{0}")]
     Refused(String),
     /// The upstream sent something Berth will not cache (digest mismatch, truncated body,
@@ -40,7 +49,11 @@ pub enum UpstreamError {
 impl UpstreamError {
     /// Failures that count towards auto-block (the upstream misbehaves, rather than
     /// correctly saying "no such thing").
+    /// A `429` does not count either: it pauses the upstream for the time it asked for.
     pub fn counts_as_failure(&self) -> bool {
-        !matches!(self, UpstreamError::NotFound | UpstreamError::Blocked(_))
+        !matches!(
+            self,
+            UpstreamError::NotFound | UpstreamError::Blocked(_) | UpstreamError::RateLimited { .. }
+        )
     }
 }

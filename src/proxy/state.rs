@@ -3,22 +3,19 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dashmap::DashMap;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use super::config::ProxyConfig;
-use super::upstream::Upstream;
+use super::mirrors::{Upstreams, UrlStatus};
 use super::UpstreamError;
 use crate::oci::Digest;
 
-/// Consecutive failures after which an auto-blocking proxy stops calling its upstream.
-const AUTO_BLOCK_AFTER: u32 = 3;
-/// First back-off period; doubled on each failed probe, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The push limit's default, for a state built without settings (unit tests).
+const DEFAULT_MANIFEST_MAX: usize = 4 << 20;
 
 /// Result of a blob download shared with the requests that waited for it: the committed
 /// size, or why nothing was cached.
@@ -43,36 +40,37 @@ pub enum Download {
     Follower(watch::Receiver<Progress>),
 }
 
-#[derive(Default)]
-struct Health {
-    consecutive_failures: u32,
-    blocked_until: Option<Instant>,
-    backoff: Option<Duration>,
-    last_error: Option<String>,
-}
-
 /// What the admin API and metrics show about the upstream.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxyStatus {
-    /// `READY`, `BLOCKED` (by the operator) or `AUTO_BLOCKED`.
+    /// `READY` (some URL may be called), `BLOCKED` (by the operator), or, when no URL may
+    /// be called, `AUTO_BLOCKED` or `RATE_LIMITED` (paused by a `429`).
     pub status: &'static str,
-    /// Seconds until an auto-blocked upstream is tried again.
+    /// Seconds until an unusable upstream is tried again (the soonest of its URLs).
     pub retry_in_secs: Option<u64>,
+    /// Of the remote URL.
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
+    /// Every URL in the order tried: the mirrors, then the remote.
+    pub upstreams: Vec<UrlStatus>,
 }
 
 pub struct ProxyState {
     pub repository: String,
     config: RwLock<Arc<ProxyConfig>>,
-    upstream: RwLock<Arc<Upstream>>,
-    health: Mutex<Health>,
-    /// `<image>:<tag>` → when the upstream last confirmed the cached digest.
-    fresh_tags: DashMap<String, Instant>,
+    upstreams: RwLock<Arc<Upstreams>>,
+    /// `<image>:<tag>` → when the upstream last confirmed the cached digest (monotonic, for
+    /// the max age; wall clock, for the `Age` and last-validated headers). Manifests by
+    /// digest are keyed `<image>@<digest>` (when they were fetched).
+    fresh_tags: DashMap<String, (Instant, SystemTime)>,
     /// `<image>@<reference>` → until when "the upstream does not have it" is believed.
     missing: DashMap<String, Instant>,
     downloads: Mutex<HashMap<Digest, watch::Receiver<Progress>>>,
+    /// Blob sizes announced by the manifests fetched, for downloads without a length.
+    pub expected_sizes: super::expected::ExpectedSizes,
+    /// The largest manifest read from the upstream (`limits.manifest_max_bytes`).
+    manifest_max_bytes: usize,
 }
 
 impl ProxyState {
@@ -80,23 +78,34 @@ impl ProxyState {
         Ok(ProxyState {
             repository: repository.to_string(),
             config: RwLock::new(Arc::new(config.clone())),
-            upstream: RwLock::new(Arc::new(Upstream::new(config)?)),
-            health: Mutex::new(Health::default()),
+            upstreams: RwLock::new(Arc::new(Upstreams::new(repository, config)?)),
             fresh_tags: DashMap::new(),
             missing: DashMap::new(),
             downloads: Mutex::new(HashMap::new()),
+            expected_sizes: Default::default(),
+            manifest_max_bytes: DEFAULT_MANIFEST_MAX,
         })
+    }
+
+    /// Sets the largest manifest read from the upstream (the push limit,
+    /// `limits.manifest_max_bytes`).
+    pub fn with_manifest_max_bytes(mut self, max: usize) -> Self {
+        self.manifest_max_bytes = max;
+        self
+    }
+
+    pub fn manifest_max_bytes(&self) -> usize {
+        self.manifest_max_bytes
     }
 
     /// Takes a changed definition. Cached freshness is forgotten, since the remote or its
     /// ages may have changed; an operator's change also lifts an auto-block.
     pub fn update(&self, config: &ProxyConfig) -> Result<(), UpstreamError> {
-        let upstream = Upstream::new(config)?;
-        *self.upstream.write().unwrap() = Arc::new(upstream);
+        let upstreams = Upstreams::new(&self.repository, config)?;
+        *self.upstreams.write().unwrap() = Arc::new(upstreams);
         *self.config.write().unwrap() = Arc::new(config.clone());
         self.fresh_tags.clear();
         self.missing.clear();
-        *self.health.lock().unwrap() = Health::default();
         super::metrics::set_blocked(&self.repository, config.blocked);
         Ok(())
     }
@@ -105,87 +114,40 @@ impl ProxyState {
         self.config.read().unwrap().clone()
     }
 
-    pub fn upstream(&self) -> Arc<Upstream> {
-        self.upstream.read().unwrap().clone()
+    /// The upstream URLs, their health and their shared budget.
+    pub fn upstreams(&self) -> Arc<Upstreams> {
+        self.upstreams.read().unwrap().clone()
     }
 
-    /// Whether the upstream may be called now.
+    /// Whether the upstream may be called now (some URL of it).
     pub fn check_callable(&self) -> Result<(), UpstreamError> {
-        let config = self.config();
-        if config.blocked {
-            return Err(UpstreamError::Blocked(format!(
-                "upstream {} is blocked by the repository settings",
-                config.remote_url
-            )));
-        }
-        let health = self.health.lock().unwrap();
-        match health.blocked_until {
-            Some(until) if until > Instant::now() => Err(UpstreamError::Blocked(format!(
-                "upstream {} is auto-blocked for {} s after {} consecutive failures (last: {})",
-                config.remote_url,
-                until.saturating_duration_since(Instant::now()).as_secs() + 1,
-                health.consecutive_failures,
-                health.last_error.as_deref().unwrap_or("unknown")
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn record_success(&self) {
-        let mut health = self.health.lock().unwrap();
-        if health.consecutive_failures > 0 || health.blocked_until.is_some() {
-            *health = Health::default();
-            super::metrics::set_blocked(&self.repository, false);
-        }
-    }
-
-    /// Counts a failure; blocks the upstream for a back-off period when auto-block is on and
-    /// failures keep coming.
-    pub fn record_failure(&self, error: &UpstreamError) {
-        super::metrics::upstream_error(&self.repository);
-        if !error.counts_as_failure() {
-            return;
-        }
-        let auto_block = self.config().auto_block;
-        let mut health = self.health.lock().unwrap();
-        health.consecutive_failures += 1;
-        health.last_error = Some(error.to_string());
-        if auto_block && health.consecutive_failures >= AUTO_BLOCK_AFTER {
-            let backoff = health
-                .backoff
-                .map_or(FIRST_BACKOFF, |b| (b * 2).min(MAX_BACKOFF));
-            health.backoff = Some(backoff);
-            health.blocked_until = Some(Instant::now() + backoff);
-            tracing::warn!(
-                repository = %self.repository,
-                failures = health.consecutive_failures,
-                backoff_secs = backoff.as_secs(),
-                error = %error,
-                "upstream auto-blocked"
-            );
-            super::metrics::set_blocked(&self.repository, true);
-        }
+        self.upstreams().check_callable()
     }
 
     pub fn status(&self) -> ProxyStatus {
         let config = self.config();
-        let health = self.health.lock().unwrap();
-        let retry_in = health
-            .blocked_until
-            .map(|u| u.saturating_duration_since(Instant::now()))
-            .filter(|d| !d.is_zero());
+        let upstreams = self.upstreams().status();
+        let remote = upstreams.last().expect("the remote URL is always there");
+        let usable = upstreams.iter().any(|u| u.status == "READY");
         let status = if config.blocked {
             "BLOCKED"
-        } else if retry_in.is_some() {
-            "AUTO_BLOCKED"
-        } else {
+        } else if usable {
             "READY"
+        } else if upstreams.iter().any(|u| u.status == "RATE_LIMITED") {
+            "RATE_LIMITED"
+        } else {
+            "AUTO_BLOCKED"
         };
         ProxyStatus {
             status,
-            retry_in_secs: retry_in.map(|d| d.as_secs() + 1),
-            consecutive_failures: health.consecutive_failures,
-            last_error: health.last_error.clone(),
+            retry_in_secs: if usable {
+                None
+            } else {
+                upstreams.iter().filter_map(|u| u.retry_in_secs).min()
+            },
+            consecutive_failures: remote.consecutive_failures,
+            last_error: remote.last_error.clone(),
+            upstreams,
         }
     }
 
@@ -197,12 +159,32 @@ impl ProxyState {
         }
         self.fresh_tags
             .get(&format!("{image}:{tag}"))
-            .is_some_and(|at| at.elapsed() < Duration::from_secs(max_age as u64))
+            .is_some_and(|at| at.0.elapsed() < Duration::from_secs(max_age as u64))
+    }
+
+    /// Notes that the upstream just sent or confirmed `image` `reference` (`:tag` or
+    /// `@digest`, as [`crate::oci::Reference`] prints after the image name).
+    pub fn mark_validated(&self, image: &str, reference: &str) {
+        self.fresh_tags.insert(
+            validated_key(image, reference),
+            (Instant::now(), SystemTime::now()),
+        );
+    }
+
+    /// Makes the next read of `image:tag` ask the upstream (a warm run re-checking tags).
+    pub fn forget_fresh(&self, image: &str, tag: &str) {
+        self.fresh_tags.remove(&validated_key(image, tag));
     }
 
     pub fn mark_fresh(&self, image: &str, tag: &str) {
+        self.mark_validated(image, tag);
+    }
+
+    /// When the upstream last sent or confirmed `image` `reference`, if Berth knows.
+    pub fn validated_at(&self, image: &str, reference: &str) -> Option<SystemTime> {
         self.fresh_tags
-            .insert(format!("{image}:{tag}"), Instant::now());
+            .get(&validated_key(image, reference))
+            .map(|e| e.1)
     }
 
     /// Whether the upstream said recently that it does not have `image@reference`.
@@ -254,6 +236,15 @@ impl ProxyState {
     }
 }
 
+/// `image:tag` or `image@digest`.
+fn validated_key(image: &str, reference: &str) -> String {
+    if reference.contains(':') {
+        format!("{image}@{reference}")
+    } else {
+        format!("{image}:{reference}")
+    }
+}
+
 impl std::fmt::Debug for ProxyState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyState")
@@ -273,33 +264,29 @@ mod tests {
         ProxyState::new("hub", &config).unwrap()
     }
 
-    #[test]
-    fn three_failures_block_the_upstream_and_a_success_clears_it() {
-        let s = state(true);
-        let down = UpstreamError::Unavailable("down".into());
-        s.record_failure(&down);
-        s.record_failure(&down);
-        assert!(s.check_callable().is_ok());
-        s.record_failure(&down);
-        assert!(matches!(s.check_callable(), Err(UpstreamError::Blocked(_))));
-        assert_eq!(s.status().status, "AUTO_BLOCKED");
-        s.record_success();
-        assert!(s.check_callable().is_ok());
-        assert_eq!(s.status().status, "READY");
-    }
-
-    #[test]
-    fn not_found_does_not_count_and_auto_block_can_be_off() {
-        let s = state(true);
-        for _ in 0..5 {
-            s.record_failure(&UpstreamError::NotFound);
+    #[tokio::test]
+    async fn a_dead_mirror_is_skipped_and_blocked_on_its_own() {
+        let mut config = ProxyConfig::new("http://127.0.0.1:9");
+        config.mirror_urls = vec!["http://127.0.0.1:10".into()];
+        let s = ProxyState::new("hub", &config).unwrap();
+        for _ in 0..3 {
+            let r = s
+                .upstreams()
+                .request(
+                    super::super::budget::Priority::Fetch,
+                    reqwest::Method::GET,
+                    "x",
+                    "manifests/y",
+                    None,
+                )
+                .await;
+            assert!(matches!(r, Err(UpstreamError::Unavailable(_))));
         }
-        assert!(s.check_callable().is_ok());
-        let s = state(false);
-        for _ in 0..5 {
-            s.record_failure(&UpstreamError::Unavailable("down".into()));
-        }
-        assert!(s.check_callable().is_ok());
+        let status = s.status();
+        assert_eq!(status.status, "AUTO_BLOCKED");
+        assert_eq!(status.upstreams.len(), 2);
+        assert_eq!(status.upstreams[0].url, "http://127.0.0.1:10");
+        assert!(status.upstreams.iter().all(|u| u.status == "AUTO_BLOCKED"));
     }
 
     #[test]

@@ -41,12 +41,24 @@ struct CachedAuth {
 pub struct Upstream {
     client: reqwest::Client,
     base: String,
+    /// The last `ratelimit-limit` / `ratelimit-remaining` the upstream sent (Docker Hub).
+    budget: Mutex<Option<RateLimit>>,
     hub: bool,
     timeout: Duration,
     credentials: Option<(String, Secret)>,
     /// Per pull scope (`repository:<name>:pull`).
     auth: Mutex<HashMap<String, CachedAuth>>,
 }
+
+/// An upstream's own request budget, as Docker Hub announces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u64,
+    pub remaining: u64,
+}
+
+/// Longest `Retry-After` taken from an upstream (a longer one is read as this).
+const MAX_RETRY_AFTER: u64 = 3600;
 
 #[derive(Deserialize)]
 struct TokenResponse {
@@ -59,7 +71,8 @@ struct TokenResponse {
 }
 
 impl Upstream {
-    pub fn new(config: &ProxyConfig) -> Result<Self, UpstreamError> {
+    /// The client of `url`, one of `config`'s upstream URLs.
+    pub fn new(config: &ProxyConfig, url: &str) -> Result<Self, UpstreamError> {
         let timeout = Duration::from_secs(config.timeout_secs);
         let mut agent = format!("berth/{}", env!("CARGO_PKG_VERSION"));
         if let Some(suffix) = config
@@ -84,7 +97,8 @@ impl Upstream {
         };
         Ok(Upstream {
             client,
-            base: config.remote_url.trim_end_matches('/').to_string(),
+            base: url.trim_end_matches('/').to_string(),
+            budget: Mutex::new(None),
             hub: config.index_type == IndexType::Hub,
             timeout,
             credentials,
@@ -132,7 +146,15 @@ impl Upstream {
             let auth = self.authenticate(&challenge, &scope).await?;
             response = self.send(method, &url, accept, Some(&auth)).await?;
         }
+        if let Some(budget) = read_ratelimit(response.headers()) {
+            *self.budget.lock().unwrap() = Some(budget);
+        }
         check_status(response, &self.base)
+    }
+
+    /// The budget the upstream announced last, if it ever did.
+    pub fn ratelimit(&self) -> Option<RateLimit> {
+        *self.budget.lock().unwrap()
     }
 
     async fn send(
@@ -280,12 +302,41 @@ fn check_status(response: Response, base: &str) -> Result<Response, UpstreamErro
     Err(match status {
         StatusCode::NOT_FOUND => UpstreamError::NotFound,
         StatusCode::TOO_MANY_REQUESTS => {
-            UpstreamError::RateLimited(format!("upstream {base} is rate-limiting requests (429)"))
+            let retry_after_secs = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| s.min(MAX_RETRY_AFTER));
+            UpstreamError::RateLimited {
+                message: format!("upstream {base} is rate-limiting requests (429)"),
+                retry_after_secs,
+            }
         }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => UpstreamError::Refused(format!(
             "upstream {base} refused access ({status}); check the proxy's credentials"
         )),
         _ => UpstreamError::Unavailable(format!("upstream {base} answered {status}")),
+    })
+}
+
+/// Docker Hub's `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`
+/// (the count before the `;`).
+fn read_ratelimit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
+    let count = |name: &str| {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .split(';')
+            .next()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    Some(RateLimit {
+        limit: count("ratelimit-limit")?,
+        remaining: count("ratelimit-remaining")?,
     })
 }
 
@@ -320,10 +371,31 @@ mod tests {
     fn hub_names_get_the_library_prefix() {
         let mut c = ProxyConfig::new("http://x");
         c.index_type = IndexType::Hub;
-        let u = Upstream::new(&c).unwrap();
+        let u = Upstream::new(&c, "http://x").unwrap();
         assert_eq!(u.upstream_name("alpine"), "library/alpine");
         assert_eq!(u.upstream_name("bitnami/redis"), "bitnami/redis");
         c.index_type = IndexType::Registry;
-        assert_eq!(Upstream::new(&c).unwrap().upstream_name("alpine"), "alpine");
+        assert_eq!(
+            Upstream::new(&c, "http://x")
+                .unwrap()
+                .upstream_name("alpine"),
+            "alpine"
+        );
+    }
+
+    #[test]
+    fn docker_hub_ratelimit_headers_are_read() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("ratelimit-limit", "100;w=21600".parse().unwrap());
+        h.insert("ratelimit-remaining", "76;w=21600".parse().unwrap());
+        assert_eq!(
+            read_ratelimit(&h),
+            Some(RateLimit {
+                limit: 100,
+                remaining: 76
+            })
+        );
+        h.remove("ratelimit-remaining");
+        assert_eq!(read_ratelimit(&h), None);
     }
 }

@@ -260,7 +260,9 @@ impl Registry {
             downloads: DashMap::new(),
             proxy: match &config.proxy {
                 Some(p) => Some(Arc::new(
-                    crate::proxy::ProxyState::new(&config.name, p).map_err(upstream_error)?,
+                    crate::proxy::ProxyState::new(&config.name, p)
+                        .map_err(upstream_error)?
+                        .with_manifest_max_bytes(self.settings.limits.manifest_max_bytes),
                 )),
                 None => None,
             },

@@ -27,6 +27,7 @@ pub mod read;
 mod tasks;
 mod upload;
 mod usage;
+pub mod warm;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -93,7 +94,12 @@ impl Registry {
     /// file define. Must run inside an actix system.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let meta = MetaStore::open(&settings.data_dir.join("berth.db")).await?;
+        let secrets = crate::sealed::SealKey::load_or_create(
+            &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
+        )?;
+        let meta = MetaStore::open(&settings.data_dir.join("berth.db"))
+            .await?
+            .with_secrets(secrets);
         let usage = crate::usage::Usage::open(settings.usage.clone(), meta.clone()).await?;
         let usage = Arc::new(usage);
         let created_tasks = meta.load_tasks().await?;

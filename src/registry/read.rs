@@ -15,8 +15,18 @@ pub struct FoundManifest {
     pub repo: Hosted,
     pub digest: Digest,
     pub record: Arc<ManifestRecord>,
-    /// A proxy's cached copy served although the upstream could not confirm it.
-    pub stale: bool,
+    /// How a proxy repository served it; `None` for hosted content.
+    pub proxy: Option<ProxyServe>,
+}
+
+/// How a proxy served a manifest, for the response's cache headers.
+#[derive(Clone, Debug)]
+pub struct ProxyServe {
+    /// The `X-Berth-Cache` value: `hit`, `miss`, `revalidated` or `stale`.
+    pub cache: &'static str,
+    /// When the upstream last sent or confirmed this manifest for this reference, if
+    /// known (the bookkeeping is in memory, so not across a restart).
+    pub validated: Option<std::time::SystemTime>,
 }
 
 /// The first reader that resolves `reference` in image `name`. `NAME_UNKNOWN` if no reader
@@ -58,7 +68,7 @@ pub async fn find_manifest(
                 repo: repo.clone(),
                 digest,
                 record,
-                stale: false,
+                proxy: None,
             });
         }
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Registry, RegistryError, Repository};
 use crate::config::GcSettings;
-use crate::tasks::{TaskDef, Tasks, CLEANUP, COMPACT, DOCKER_GC, UPLOAD_PURGE};
+use crate::tasks::{TaskDef, Tasks, CLEANUP, COMPACT, DOCKER_GC, PROXY_WARM, UPLOAD_PURGE};
 
 impl Registry {
     pub fn tasks(&self) -> &Tasks {
@@ -85,6 +85,7 @@ impl Registry {
                 Ok(json!({ "uploadsRemoved": sessions, "orphanFilesRemoved": orphans }))
             }
             CLEANUP => self.run_cleanup(prop("repositoryName")).await,
+            PROXY_WARM => self.warm_task(def).await,
             other => Err(RegistryError::Definition(format!(
                 "task type {other} is not supported"
             ))),

@@ -27,7 +27,9 @@ pub const DOCKER_GC: &str = "repository.docker.gc";
 pub const COMPACT: &str = "blobstore.compact";
 pub const UPLOAD_PURGE: &str = "repository.docker.upload-purge";
 pub const CLEANUP: &str = "repository.cleanup";
-pub const TYPES: &[&str] = &[DOCKER_GC, COMPACT, UPLOAD_PURGE, CLEANUP];
+/// Berth's own: pre-warm a proxy (or group) with a list of images (`crate::registry::warm`).
+pub const PROXY_WARM: &str = "repository.docker.proxy-warm";
+pub const TYPES: &[&str] = &[DOCKER_GC, COMPACT, UPLOAD_PURGE, CLEANUP, PROXY_WARM];
 
 /// A task definition (Berth's own shape, persisted as JSON for created tasks).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -51,6 +53,8 @@ pub struct RunState {
     pub last_report: Option<serde_json::Value>,
     /// Next scheduled start, Unix seconds.
     pub next_run: Option<i64>,
+    /// What a running task has done so far (tasks that report progress).
+    pub progress: Option<serde_json::Value>,
 }
 
 /// Every task's run state, by id; definitions come from [`Tasks::all`].

@@ -61,6 +61,7 @@ async fn execute(registry: &Registry, def: &TaskDef) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     s.running = false;
+    s.progress = None;
     s.last_run = Some(started);
     match outcome {
         Ok(report) => {

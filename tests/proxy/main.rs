@@ -8,7 +8,13 @@
 mod common;
 
 mod admin;
+mod budget;
 mod cache;
 mod clients;
 mod faults;
+mod headers;
+mod limits;
+mod mirrors;
+mod ranges;
 mod support;
+mod warm;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::SizedStream;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::StreamExt;
 use reqwest::Method;
 
 use crate::common::*;
@@ -162,9 +163,23 @@ pub enum Fault {
     /// Answer blob GETs with a 307 to the upstream itself (as registries that keep blobs
     /// on a storage host do).
     Redirect,
-    /// Answer every `/v2/` request with 429, as a rate-limiting Docker Hub does.
+    /// Answer every `/v2/` request with 429, as a rate-limiting Docker Hub does (with
+    /// `Retry-After` if the front has one set).
     RateLimit,
+    /// Send the first half of a blob, pause for [`SLOW_PAUSE`], then the rest.
+    Slow,
+    /// Answer manifest GETs with a huge chunked body (no `Content-Length`) of whitespace,
+    /// counting what was sent in `Front::streamed`.
+    EndlessManifest,
+    /// Answer blob GETs with the blob followed by a huge chunked tail of garbage (no
+    /// `Content-Length`), counting what was sent in `Front::streamed`.
+    EndlessBlob,
+    /// Answer every `/v2/` request with 503.
+    Down,
 }
+
+/// How long a [`Fault::Slow`] body pauses in the middle.
+pub const SLOW_PAUSE: Duration = Duration::from_millis(1500);
 
 struct FrontState {
     upstream: String,
@@ -175,6 +190,12 @@ struct FrontState {
     /// `Some((user, password))`: every `/v2/` request needs the Bearer token this front
     /// hands out at `/token` for those Basic credentials.
     token_auth: Option<(String, String)>,
+    /// `Retry-After` seconds sent with a [`Fault::RateLimit`] 429.
+    retry_after: Mutex<Option<u64>>,
+    /// `(limit, remaining)` sent as Docker Hub's `ratelimit-limit`/`ratelimit-remaining`.
+    ratelimit: Mutex<Option<(u64, u64)>>,
+    /// Bytes of endless bodies sent so far.
+    streamed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 const TOKEN: &str = "front-test-token";
@@ -197,6 +218,9 @@ impl Front {
             log: Mutex::new(Vec::new()),
             fault: Mutex::new(Fault::None),
             token_auth: token_auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            retry_after: Mutex::new(None),
+            ratelimit: Mutex::new(None),
+            streamed: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let server_state = state.clone();
@@ -223,6 +247,23 @@ impl Front {
 
     pub fn set_fault(&self, fault: Fault) {
         *self.state.fault.lock().unwrap() = fault;
+    }
+
+    /// `Retry-After` seconds for [`Fault::RateLimit`] answers.
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        *self.state.retry_after.lock().unwrap() = secs;
+    }
+
+    /// Docker Hub's `ratelimit-limit` / `ratelimit-remaining` on every answer.
+    pub fn set_ratelimit(&self, limit_remaining: Option<(u64, u64)>) {
+        *self.state.ratelimit.lock().unwrap() = limit_remaining;
+    }
+
+    /// Bytes sent so far by endless bodies.
+    pub fn streamed(&self) -> u64 {
+        self.state
+            .streamed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Requests seen whose method is `method` and whose path contains `part`.
@@ -293,10 +334,45 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState
         }
     }
     let fault = *state.fault.lock().unwrap();
+    let mut response = faulty_forward(&req, body, &state, &path, fault).await;
+    if let Some((limit, remaining)) = *state.ratelimit.lock().unwrap() {
+        let headers = response.headers_mut();
+        let value = |v: String| actix_web::http::header::HeaderValue::from_str(&v).unwrap();
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static("ratelimit-limit"),
+            value(format!("{limit};w=21600")),
+        );
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static("ratelimit-remaining"),
+            value(format!("{remaining};w=21600")),
+        );
+    }
+    response
+}
+
+async fn faulty_forward(
+    req: &HttpRequest,
+    body: web::Bytes,
+    state: &FrontState,
+    path: &str,
+    fault: Fault,
+) -> HttpResponse {
     if fault == Fault::RateLimit {
-        return HttpResponse::TooManyRequests().json(
+        let mut r = HttpResponse::TooManyRequests();
+        if let Some(secs) = *state.retry_after.lock().unwrap() {
+            r.insert_header(("retry-after", secs.to_string()));
+        }
+        return r.json(
             serde_json::json!({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}),
         );
+    }
+    if fault == Fault::Down {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    if fault == Fault::EndlessManifest && req.method() == "GET" && path.contains("/manifests/") {
+        return HttpResponse::Ok()
+            .content_type("application/vnd.oci.image.manifest.v1+json")
+            .streaming(endless(Vec::new(), state.streamed.clone()));
     }
     if fault == Fault::Redirect && req.method() == "GET" && path.contains("/blobs/sha256:") {
         return HttpResponse::TemporaryRedirect()
@@ -329,15 +405,41 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState
             out.insert_header((name, v.as_bytes()));
         }
     }
-    let announced = response.content_length();
+    // The header itself: for a HEAD, reqwest reports the empty body's length.
+    let announced: Option<u64> = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let mut bytes = response.bytes().await.unwrap_or_default().to_vec();
     let is_blob_get = method == Method::GET && path.contains("/blobs/sha256:");
     if method == Method::HEAD {
-        return out.no_chunking(announced.unwrap_or(0)).finish();
+        // A sized empty stream: actix answers a HEAD with the body's announced length.
+        let none = futures_util::stream::empty::<Result<web::Bytes, std::io::Error>>();
+        return out.body(SizedStream::new(announced.unwrap_or(0), none));
     }
     if is_blob_get && status.is_success() && !bytes.is_empty() {
         match fault {
-            Fault::None | Fault::Redirect | Fault::RateLimit => {}
+            Fault::None
+            | Fault::Redirect
+            | Fault::RateLimit
+            | Fault::Down
+            | Fault::EndlessManifest => {}
+            Fault::EndlessBlob => {
+                return out.streaming(endless(bytes, state.streamed.clone()));
+            }
+            Fault::Slow => {
+                let second = web::Bytes::from(bytes.split_off(bytes.len() / 2));
+                let first = web::Bytes::from(bytes);
+                let len = (first.len() + second.len()) as u64;
+                let chunks = futures_util::stream::iter([first, second]);
+                let paused = chunks.enumerate().then(|(i, chunk)| async move {
+                    if i == 1 {
+                        tokio::time::sleep(SLOW_PAUSE).await;
+                    }
+                    Ok::<_, std::io::Error>(chunk)
+                });
+                return out.body(SizedStream::new(len, Box::pin(paused)));
+            }
             Fault::Corrupt => {
                 let middle = bytes.len() / 2;
                 bytes[middle] ^= 0xff;
@@ -352,6 +454,25 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<FrontState
         }
     }
     out.body(bytes)
+}
+
+/// How much filler an "endless" body sends at most (the size of the reproduction).
+pub const ENDLESS_MIB: usize = 400;
+
+/// `prefix`, then [`ENDLESS_MIB`] 1 MiB chunks of spaces (or until the reader stops),
+/// counting the bytes sent.
+fn endless(
+    prefix: Vec<u8>,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> {
+    let filler = web::Bytes::from(vec![b' '; 1 << 20]);
+    let first = futures_util::stream::once(async move { web::Bytes::from(prefix) });
+    first
+        .chain(futures_util::stream::repeat(filler).take(ENDLESS_MIB))
+        .map(move |chunk| {
+            counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(chunk)
+        })
 }
 
 fn base64_encode(input: &[u8]) -> String {
@@ -433,4 +554,33 @@ pub async fn get(app: &TestApp, path: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// Resident memory of a process, KiB (from `/proc/<pid>/status`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The Prometheus text of `/metrics`.
+pub async fn scrape(app: &TestApp) -> String {
+    app.req(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the series whose line starts with `series` (name and labels), or 0.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }

@@ -14,6 +14,8 @@ pub struct ProxyIn {
     pub remote_url: Option<String>,
     pub content_max_age: Option<i64>,
     pub metadata_max_age: Option<i64>,
+    /// Berth: mirrors tried in order before `remoteUrl`.
+    pub mirror_urls: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +39,10 @@ pub struct HttpClientIn {
 pub struct ConnectionIn {
     pub timeout: Option<i64>,
     pub user_agent_suffix: Option<String>,
+    /// Berth: upstream requests in flight at most (0 = no cap).
+    pub max_connections: Option<u32>,
+    /// Berth: upstream requests started per second at most (0 = no cap).
+    pub max_requests_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +92,7 @@ pub fn proxy_config(
     docker: DockerProxyIn,
 ) -> Result<ProxyConfig, AdminError> {
     let mut config = ProxyConfig::new(&required(proxy.remote_url, "proxy.remoteUrl")?);
+    config.mirror_urls = proxy.mirror_urls.unwrap_or_default();
     config.content_max_age_secs = minutes(
         required(proxy.content_max_age, "proxy.contentMaxAge")?,
         "proxy.contentMaxAge",
@@ -131,6 +138,8 @@ pub fn proxy_config(
                 })?;
         }
         config.user_agent_suffix = c.user_agent_suffix.filter(|s| !s.is_empty());
+        config.max_connections = c.max_connections.unwrap_or(0);
+        config.max_requests_per_sec = c.max_requests_per_second.unwrap_or(0);
     }
     if let Some(auth) = client.authentication {
         let kind = auth.kind.unwrap_or_else(|| "username".into());
@@ -158,6 +167,7 @@ pub fn insert_proxy_detail(out: &mut Map<String, Value>, proxy: &ProxyConfig) {
             "remoteUrl": proxy.remote_url,
             "contentMaxAge": to_minutes(proxy.content_max_age_secs),
             "metadataMaxAge": to_minutes(proxy.metadata_max_age_secs),
+            "mirrorUrls": proxy.mirror_urls,
         }),
     );
     out.insert(
@@ -183,6 +193,8 @@ pub fn insert_proxy_detail(out: &mut Map<String, Value>, proxy: &ProxyConfig) {
                 "enableCircularRedirects": false,
                 "enableCookies": false,
                 "useTrustStore": false,
+                "maxConnections": proxy.max_connections,
+                "maxRequestsPerSecond": proxy.max_requests_per_sec,
             },
             "authentication": authentication,
         }),

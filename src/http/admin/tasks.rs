@@ -154,6 +154,8 @@ fn check_properties(
                 return Err(AdminError::blob_store_not_found(store));
             }
         }
+        tasks::PROXY_WARM => crate::registry::warm::check_properties(registry, props)
+            .map_err(|(field, message)| AdminError::invalid(field, message))?,
         tasks::DOCKER_GC => {
             let repo = props
                 .get("repositoryName")
@@ -235,6 +237,9 @@ fn task_json(registry: &Registry, def: &TaskDef) -> Value {
     if let Schedule::Cron(expr) = &def.schedule {
         v["cronExpression"] = json!(expr);
     }
+    if let (true, Some(progress)) = (state.running, state.progress) {
+        v["berthProgress"] = progress;
+    }
     v
 }
 
@@ -243,6 +248,7 @@ fn message(type_id: &str) -> &'static str {
         tasks::DOCKER_GC => "Delete unused manifests and images",
         tasks::COMPACT => "Compact blob store",
         tasks::UPLOAD_PURGE => "Delete incomplete uploads",
+        tasks::PROXY_WARM => "Pre-warm a proxy with a list of images",
         _ => "",
     }
 }

@@ -6,16 +6,14 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use reqwest::Method;
 use tokio::sync::{mpsc, watch};
 
-use super::super::messages::LinkBlob;
 use super::super::{Hosted, RegistryError};
+use super::download::{start_download, DownloadJob};
 use crate::oci::{Digest, ImageName};
 use crate::proxy::metrics as pm;
-use crate::proxy::{Download, Progress, ProxyState, UpstreamError};
-use crate::storage::StorageError;
+use crate::proxy::{Download, Priority, Progress, ProxyState, UpstreamError};
 
 /// Chunks buffered between the download and a slow client.
 const CLIENT_BUFFER: usize = 64;
@@ -34,34 +32,34 @@ pub async fn blob_size(
     if proxy.known_missing(name.as_str(), digest.as_str()) {
         return Err(RegistryError::BlobUnknown(digest.clone()));
     }
-    proxy.check_callable().map_err(fail)?;
-    let upstream = proxy.upstream();
-    match upstream
+    let head = proxy
+        .upstreams()
         .request(
+            Priority::Fetch,
             Method::HEAD,
             name.as_str(),
             &format!("blobs/{digest}"),
             None,
         )
-        .await
-    {
-        Ok(r) => {
-            proxy.record_success();
-            r.content_length().ok_or_else(|| {
+        .await;
+    match head {
+        // The header itself: for a HEAD the client reports the (empty) body's length.
+        Ok(r) => r
+            .response
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .ok_or_else(|| {
                 fail(UpstreamError::Invalid(format!(
                     "upstream {} sent no Content-Length for a blob",
-                    upstream.base()
+                    r.upstream.base()
                 )))
-            })
-        }
+            }),
         Err(UpstreamError::NotFound) => {
             proxy.remember_missing(name.as_str(), digest.as_str());
             Err(RegistryError::BlobUnknown(digest.clone()))
         }
-        Err(e) => {
-            proxy.record_failure(&e);
-            Err(fail(e))
-        }
+        Err(e) => Err(fail(e)),
     }
 }
 
@@ -97,27 +95,116 @@ pub async fn fetch_blob(
         return Err(RegistryError::BlobUnknown(digest.clone()));
     }
     let leader = match proxy.begin_download(digest) {
-        Download::Follower(rx) => return follow(rx, digest.clone()).await.map_err(fail),
+        Download::Follower(rx) => {
+            pm::saved(&proxy.repository, "coalesced");
+            return follow(rx, digest.clone()).await.map_err(fail);
+        }
         Download::Leader(tx) => tx,
     };
-    match start_download(repo, &proxy, name, digest).await {
-        Ok((response, size)) => {
+    let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
+    let size = lead(repo, &proxy, name, digest, leader, Some(tx)).await?;
+    Ok(BlobFetch::Streaming {
+        size,
+        body: rx,
+        coalesced: false,
+    })
+}
+
+/// Part of an uncached blob: the download is started (or joined) for the whole blob, and
+/// the part is read from its temp file as the bytes arrive.
+pub enum PartFetch {
+    /// The download finished meanwhile (or its size is unknown until it has): serve the
+    /// part from the store.
+    Cached,
+    InFlight(InFlight),
+}
+
+/// A download in flight whose size is known, ready to serve any part of it.
+pub struct InFlight {
+    /// The size of the whole blob.
+    pub size: u64,
+    /// Following another request's download rather than leading one.
+    pub coalesced: bool,
+    file: std::fs::File,
+    progress: watch::Receiver<Progress>,
+    digest: Digest,
+}
+
+impl InFlight {
+    /// Streams bytes `start..end` as the download writes them. Bytes before the last one
+    /// are sent once written and hashed; the blob's last byte only once the whole blob is
+    /// verified, as for a whole-blob follower.
+    pub fn read(self, start: u64, end: u64) -> mpsc::Receiver<Result<Bytes, io::Error>> {
+        let (tx, body) = mpsc::channel(CLIENT_BUFFER);
+        let span = Span {
+            start,
+            end: end.min(self.size),
+            size: self.size,
+        };
+        tokio::spawn(tail(self.file, span, self.progress, tx, self.digest));
+        body
+    }
+}
+
+/// Starts or joins the download of an uncached blob, for a request that wants only part of
+/// it (a `Range` GET: Dragonfly's `bytes=0-0` probe, lazy-pulling snapshotters).
+pub async fn fetch_blob_part(
+    repo: &Hosted,
+    name: &ImageName,
+    digest: &Digest,
+) -> Result<PartFetch, RegistryError> {
+    let proxy = repo.proxy().expect("a proxy repository").clone();
+    if proxy.known_missing(name.as_str(), digest.as_str()) {
+        return Err(RegistryError::BlobUnknown(digest.clone()));
+    }
+    let (progress, coalesced) = match proxy.begin_download(digest) {
+        Download::Follower(rx) => {
+            pm::saved(&proxy.repository, "coalesced");
+            (rx, true)
+        }
+        Download::Leader(tx) => {
+            let rx = tx.subscribe();
+            lead(repo, &proxy, name, digest, tx, None).await?;
+            (rx, false)
+        }
+    };
+    in_flight(progress, digest.clone(), coalesced)
+        .await
+        .map_err(|error| RegistryError::Upstream {
+            repository: proxy.repository.clone(),
+            error,
+        })
+}
+
+/// Starts the download this request leads, in a task of its own; `client` (if any) gets
+/// the bytes as they arrive. Returns the size the upstream announced.
+async fn lead(
+    repo: &Hosted,
+    proxy: &Arc<ProxyState>,
+    name: &ImageName,
+    digest: &Digest,
+    leader: watch::Sender<Progress>,
+    client: Option<mpsc::Sender<Result<Bytes, io::Error>>>,
+) -> Result<Option<u64>, RegistryError> {
+    let fail = |error| RegistryError::Upstream {
+        repository: proxy.repository.clone(),
+        error,
+    };
+    match start_download(repo, proxy, name, digest).await {
+        Ok((upstreamed, size)) => {
             pm::download_started(&proxy.repository);
             pm::request(&proxy.repository, "miss");
-            let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
             let job = DownloadJob {
                 repo: repo.clone(),
                 proxy: proxy.clone(),
                 name: name.clone(),
                 digest: digest.clone(),
                 size,
+                upstream: upstreamed.upstream,
+                permit: Some(upstreamed.permit),
             };
-            tokio::spawn(job.run(response, tx, leader));
-            Ok(BlobFetch::Streaming {
-                size,
-                body: rx,
-                coalesced: false,
-            })
+            tokio::spawn(job.run(upstreamed.response, client, leader));
+            Ok(size)
         }
         Err(UpstreamError::NotFound) => {
             proxy.remember_missing(name.as_str(), digest.as_str());
@@ -125,7 +212,6 @@ pub async fn fetch_blob(
             Err(RegistryError::BlobUnknown(digest.clone()))
         }
         Err(e) => {
-            proxy.record_failure(&e);
             pm::request(&proxy.repository, "error");
             proxy.end_download(digest, leader, Err(e.clone()));
             Err(fail(e))
@@ -136,10 +222,26 @@ pub async fn fetch_blob(
 /// Follows another request's download: streams the temp file as it grows (never past the
 /// last byte until the blob is verified), or, if that cannot be done, waits for the end and
 /// lets the caller serve the committed blob.
-async fn follow(
+async fn follow(rx: watch::Receiver<Progress>, digest: Digest) -> Result<BlobFetch, UpstreamError> {
+    match in_flight(rx, digest, true).await? {
+        PartFetch::Cached => Ok(BlobFetch::Cached),
+        PartFetch::InFlight(f) => {
+            let size = f.size;
+            Ok(BlobFetch::Streaming {
+                size: Some(size),
+                coalesced: true,
+                body: f.read(0, size),
+            })
+        }
+    }
+}
+
+/// Waits until a download has a temp file of known size (or has ended).
+async fn in_flight(
     mut rx: watch::Receiver<Progress>,
     digest: Digest,
-) -> Result<BlobFetch, UpstreamError> {
+    coalesced: bool,
+) -> Result<PartFetch, UpstreamError> {
     let progress = rx
         .wait_for(|p| p.outcome.is_some() || p.path.is_some())
         .await
@@ -153,22 +255,22 @@ async fn follow(
     let Ok(file) = std::fs::File::open(path) else {
         return finished(rx, &digest).await;
     };
-    let (tx, body) = mpsc::channel(CLIENT_BUFFER);
-    tokio::spawn(tail(file, size, rx, tx, digest));
-    Ok(BlobFetch::Streaming {
-        size: Some(size),
-        body,
-        coalesced: true,
-    })
+    Ok(PartFetch::InFlight(InFlight {
+        size,
+        coalesced,
+        file,
+        progress: rx,
+        digest,
+    }))
 }
 
 async fn finished(
     mut rx: watch::Receiver<Progress>,
     digest: &Digest,
-) -> Result<BlobFetch, UpstreamError> {
+) -> Result<PartFetch, UpstreamError> {
     match rx.wait_for(|p| p.outcome.is_some()).await {
         Ok(p) => match p.outcome.clone().expect("waited for it") {
-            Ok(_) => Ok(BlobFetch::Cached),
+            Ok(_) => Ok(PartFetch::Cached),
             Err(e) => Err(e),
         },
         Err(_) => Err(abandoned(digest)),
@@ -179,27 +281,35 @@ fn abandoned(digest: &Digest) -> UpstreamError {
     UpstreamError::Unavailable(format!("the download of {digest} was abandoned"))
 }
 
-/// Sends a growing temp file to a follower. The last byte is released only once the leader
-/// reports the blob verified and committed.
+/// Bytes `start..end` of a blob of `size` bytes.
+struct Span {
+    start: u64,
+    end: u64,
+    size: u64,
+}
+
+/// Sends part of a growing temp file to a follower. The blob's last byte is released only
+/// once the leader reports the blob verified and committed.
 async fn tail(
     file: std::fs::File,
-    size: u64,
+    span: Span,
     mut rx: watch::Receiver<Progress>,
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
     digest: Digest,
 ) {
     let file = Arc::new(file);
-    let mut offset = 0u64;
+    let mut offset = span.start;
     loop {
         let progress = rx.borrow_and_update().clone();
-        let limit = match &progress.outcome {
-            Some(Ok(_)) => size,
+        let ready = match &progress.outcome {
+            Some(Ok(_)) => span.size,
             Some(Err(e)) => {
                 let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
                 return;
             }
-            None => progress.written.min(size.saturating_sub(1)),
+            None => progress.written.min(span.size.saturating_sub(1)),
         };
+        let limit = ready.min(span.end);
         while offset < limit {
             let len = (limit - offset).min(1 << 20) as usize;
             let file = file.clone();
@@ -217,7 +327,7 @@ async fn tail(
             }
             offset += len as u64;
         }
-        if offset >= size && progress.outcome.is_some() {
+        if offset >= span.end {
             return;
         }
         if rx.changed().await.is_err() && rx.borrow().outcome.is_none() {
@@ -225,146 +335,6 @@ async fn tail(
                 .send(Err(io::Error::other(abandoned(&digest).to_string())))
                 .await;
             return;
-        }
-    }
-}
-
-async fn start_download(
-    repo: &Hosted,
-    proxy: &ProxyState,
-    name: &ImageName,
-    digest: &Digest,
-) -> Result<(reqwest::Response, Option<u64>), UpstreamError> {
-    proxy.check_callable()?;
-    repo.store()
-        .ensure_capacity()
-        .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
-    let response = proxy
-        .upstream()
-        .request(Method::GET, name.as_str(), &format!("blobs/{digest}"), None)
-        .await?;
-    let size = response.content_length();
-    Ok((response, size))
-}
-
-struct DownloadJob {
-    repo: Hosted,
-    proxy: Arc<ProxyState>,
-    name: ImageName,
-    digest: Digest,
-    size: Option<u64>,
-}
-
-impl DownloadJob {
-    async fn run(
-        self,
-        response: reqwest::Response,
-        client: mpsc::Sender<Result<Bytes, io::Error>>,
-        leader: watch::Sender<Progress>,
-    ) {
-        let mut client = Some(client);
-        let mut held = None;
-        let outcome = self
-            .download(response, &mut client, &mut held, &leader)
-            .await;
-        match &outcome {
-            Ok(_) => {
-                if let Some(last) = held {
-                    send(&mut client, Ok(last)).await;
-                }
-                self.proxy.record_success();
-            }
-            Err(e) => {
-                tracing::warn!(repository = %self.proxy.repository, digest = %self.digest, error = %e, "blob download from upstream failed; nothing cached");
-                send(&mut client, Err(io::Error::other(e.to_string()))).await;
-                self.proxy.record_failure(e);
-            }
-        }
-        self.proxy.end_download(&self.digest, leader, outcome);
-    }
-
-    /// Streams the body into a digest writer and to the client; commits only a verified,
-    /// complete blob.
-    async fn download(
-        &self,
-        response: reqwest::Response,
-        client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
-        held: &mut Option<Bytes>,
-        progress: &watch::Sender<Progress>,
-    ) -> Result<u64, UpstreamError> {
-        let base = self.proxy.upstream().base().to_string();
-        let cache_error =
-            |e: StorageError| UpstreamError::Unavailable(format!("cannot cache: {e}"));
-        let id = format!("proxy-{}", uuid::Uuid::new_v4().simple());
-        let mut writer = self
-            .repo
-            .store()
-            .new_upload(&id, self.digest.algorithm())
-            .map_err(|e| cache_error(e.into()))?;
-        progress.send_modify(|p| {
-            p.path = Some(writer.path().to_path_buf());
-            p.size = self.size;
-        });
-        let mut body = response.bytes_stream();
-        let mut received = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                UpstreamError::Unavailable(format!(
-                    "upstream {base} broke off the download of {} after {received} bytes: {e}",
-                    self.digest
-                ))
-            })?;
-            received += chunk.len() as u64;
-            if self.size.is_some_and(|s| received > s) {
-                return Err(UpstreamError::Invalid(format!(
-                    "upstream {base} sent more than the announced {} bytes",
-                    self.size.unwrap_or_default()
-                )));
-            }
-            writer.push(chunk.clone()).await.map_err(cache_error)?;
-            let written = writer.offset();
-            progress.send_if_modified(|p| std::mem::replace(&mut p.written, written) != written);
-            if let Some(previous) = held.replace(chunk) {
-                send(client, Ok(previous)).await;
-            }
-        }
-        if let Some(size) = self.size.filter(|s| *s != received) {
-            return Err(UpstreamError::Invalid(format!(
-                "upstream {base} sent {received} of {size} bytes of {}",
-                self.digest
-            )));
-        }
-        let size = match self.repo.store().commit(writer, &self.digest).await {
-            Ok(size) => size,
-            Err(StorageError::DigestMismatch { expected, actual }) => {
-                return Err(UpstreamError::Invalid(format!(
-                    "upstream {base} sent content whose digest is {actual}, not {expected}"
-                )))
-            }
-            Err(e) => return Err(cache_error(e)),
-        };
-        self.repo
-            .send(LinkBlob {
-                name: self.name.clone(),
-                digest: self.digest.clone(),
-                size,
-                session: None,
-            })
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
-        Ok(size)
-    }
-}
-
-/// Sends to the first client while it listens; a client that went away is forgotten and the
-/// download goes on for the cache.
-async fn send(
-    client: &mut Option<mpsc::Sender<Result<Bytes, io::Error>>>,
-    item: Result<Bytes, io::Error>,
-) {
-    if let Some(tx) = client {
-        if tx.send(item).await.is_err() {
-            *client = None;
         }
     }
 }

@@ -4,19 +4,18 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use reqwest::Method;
 
 use super::super::messages::CacheManifest;
-use super::super::read::FoundManifest;
+use super::super::read::{FoundManifest, ProxyServe};
 use super::super::{Hosted, RegistryError};
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, ParsedManifest, Reference};
 use crate::proxy::metrics as pm;
+use crate::proxy::mirrors::Upstreamed;
 use crate::proxy::upstream::MANIFEST_ACCEPT;
-use crate::proxy::{ProxyState, UpstreamError};
-
-/// Largest manifest accepted from an upstream (the push limit's default).
-const MANIFEST_MAX: usize = 4 << 20;
+use crate::proxy::{Priority, ProxyState, UpstreamError};
 
 /// The manifest `reference` of image `name` in proxy `repo`.
 pub async fn find_manifest(
@@ -32,19 +31,19 @@ pub async fn find_manifest(
     };
     if let Some(found) = &local {
         if fresh {
-            pm::request(&proxy.repository, "hit");
-            return Ok(found.clone());
+            return Ok(served(proxy, name, reference, found.clone(), "hit"));
         }
     } else if proxy.known_missing(name.as_str(), &reference.to_string()) {
         return Err(RegistryError::ManifestUnknown(reference.to_string()));
     }
     if let Err(e) = proxy.check_callable() {
-        return stale_or(proxy, local, e);
+        return stale_or(proxy, name, reference, local, e);
     }
-    let upstream = proxy.upstream();
     if let (Reference::Tag(tag), Some(found)) = (reference, &local) {
-        let head = upstream
+        let head = proxy
+            .upstreams()
             .request(
+                Priority::Revalidate,
                 Method::HEAD,
                 name.as_str(),
                 &format!("manifests/{tag}"),
@@ -53,16 +52,15 @@ pub async fn find_manifest(
             .await;
         match head {
             Ok(r) => {
-                proxy.record_success();
                 let same = r
+                    .response
                     .headers()
                     .get("docker-content-digest")
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|d| d == found.digest.as_str());
                 if same {
                     proxy.mark_fresh(name.as_str(), tag.as_str());
-                    pm::request(&proxy.repository, "revalidated");
-                    return Ok(found.clone());
+                    return Ok(served(proxy, name, reference, found.clone(), "revalidated"));
                 }
             }
             Err(e) => return upstream_failed(proxy, name, reference, local, e),
@@ -70,12 +68,8 @@ pub async fn find_manifest(
     }
     match fetch_manifest(repo, proxy, name, reference).await {
         Ok(found) => {
-            proxy.record_success();
-            if let Reference::Tag(tag) = reference {
-                proxy.mark_fresh(name.as_str(), tag.as_str());
-            }
-            pm::request(&proxy.repository, "miss");
-            Ok(found)
+            proxy.mark_validated(name.as_str(), &reference_key(reference));
+            Ok(served(proxy, name, reference, found, "miss"))
         }
         Err(e) => upstream_failed(proxy, name, reference, local, e),
     }
@@ -100,12 +94,40 @@ async fn cached_manifest(
         repo: repo.clone(),
         digest,
         record,
-        stale: false,
+        proxy: None,
     }))
 }
 
-/// After a failed upstream call: a 404 is remembered and reported as unknown; anything
-/// else falls back to the cached copy, if there is one.
+/// `tag` or `sha256:…`: the reference as the proxy's bookkeeping keys it.
+fn reference_key(reference: &Reference) -> String {
+    match reference {
+        Reference::Tag(t) => t.as_str().to_string(),
+        Reference::Digest(d) => d.to_string(),
+    }
+}
+
+/// Counts how a manifest was served and labels it for the response's cache headers.
+fn served(
+    proxy: &ProxyState,
+    name: &ImageName,
+    reference: &Reference,
+    mut found: FoundManifest,
+    cache: &'static str,
+) -> FoundManifest {
+    pm::request(&proxy.repository, cache);
+    if cache == "hit" {
+        pm::saved(&proxy.repository, "hit");
+    }
+    found.proxy = Some(ProxyServe {
+        cache,
+        validated: proxy.validated_at(name.as_str(), &reference_key(reference)),
+    });
+    found
+}
+
+/// After a failed upstream call (already counted against the URL that failed): a 404 is
+/// remembered and reported as unknown; anything else falls back to the cached copy, if
+/// there is one.
 fn upstream_failed(
     proxy: &ProxyState,
     name: &ImageName,
@@ -117,21 +139,20 @@ fn upstream_failed(
         proxy.remember_missing(name.as_str(), &reference.to_string());
         return Err(RegistryError::ManifestUnknown(reference.to_string()));
     }
-    proxy.record_failure(&error);
-    stale_or(proxy, local, error)
+    stale_or(proxy, name, reference, local, error)
 }
 
 fn stale_or(
     proxy: &ProxyState,
+    name: &ImageName,
+    reference: &Reference,
     local: Option<FoundManifest>,
     error: UpstreamError,
 ) -> Result<FoundManifest, RegistryError> {
     match local {
-        Some(mut found) => {
+        Some(found) => {
             tracing::info!(repository = %proxy.repository, %error, "serving a cached manifest the upstream could not confirm");
-            pm::request(&proxy.repository, "stale");
-            found.stale = true;
-            Ok(found)
+            Ok(served(proxy, name, reference, found, "stale"))
         }
         None => {
             pm::request(&proxy.repository, "error");
@@ -150,15 +171,34 @@ async fn fetch_manifest(
     name: &ImageName,
     reference: &Reference,
 ) -> Result<FoundManifest, UpstreamError> {
-    let upstream = proxy.upstream();
-    let response = upstream
+    let upstreams = proxy.upstreams();
+    let upstreamed = upstreams
         .request(
+            Priority::Fetch,
             Method::GET,
             name.as_str(),
             &format!("manifests/{reference}"),
             Some(MANIFEST_ACCEPT),
         )
         .await?;
+    let upstream = upstreamed.upstream.clone();
+    let received = receive_manifest(repo, proxy, name, reference, upstreamed).await;
+    match &received {
+        Ok(_) => upstreams.body_received(&upstream),
+        Err(e) => upstreams.body_failed(&upstream, e),
+    }
+    received
+}
+
+/// Reads, verifies, stores and records the manifest an upstream is sending.
+async fn receive_manifest(
+    repo: &Hosted,
+    proxy: &ProxyState,
+    name: &ImageName,
+    reference: &Reference,
+    upstreamed: Upstreamed,
+) -> Result<FoundManifest, UpstreamError> {
+    let (response, upstream) = (upstreamed.response, upstreamed.upstream);
     let content_type = response
         .headers()
         .get("content-type")
@@ -169,21 +209,7 @@ async fn fetch_manifest(
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .and_then(|d| Digest::parse(d).ok());
-    if response
-        .content_length()
-        .is_some_and(|n| n > MANIFEST_MAX as u64)
-    {
-        return Err(UpstreamError::Invalid(format!(
-            "upstream {} sent a manifest over {MANIFEST_MAX} bytes",
-            upstream.base()
-        )));
-    }
-    let bytes = response.bytes().await.map_err(|e| {
-        UpstreamError::Unavailable(format!(
-            "upstream {} broke off sending a manifest: {e}",
-            upstream.base()
-        ))
-    })?;
+    let bytes = read_bounded(response, proxy.manifest_max_bytes(), upstream.base()).await?;
     let expected = match reference {
         Reference::Digest(d) => Some(d.clone()),
         Reference::Tag(_) => claimed.filter(|d| d.algorithm() == Algorithm::Sha256),
@@ -204,6 +230,7 @@ async fn fetch_manifest(
             upstream.base()
         ))
     })?;
+    proxy.expected_sizes.note_manifest(&bytes);
     let local_error =
         |e: RegistryError| UpstreamError::Unavailable(format!("cannot cache the manifest: {e}"));
     repo.store()
@@ -234,6 +261,37 @@ async fn fetch_manifest(
         repo: repo.clone(),
         digest,
         record: Arc::new(record),
-        stale: false,
+        proxy: None,
     })
+}
+
+/// Reads a manifest body of at most `max` bytes. A larger one (announced, or sent chunked
+/// without a length) is refused as soon as it passes the limit: the connection is dropped
+/// rather than the rest read, so a hostile upstream cannot make Berth buffer it.
+async fn read_bounded(
+    response: reqwest::Response,
+    max: usize,
+    base: &str,
+) -> Result<bytes::Bytes, UpstreamError> {
+    let too_large = || {
+        UpstreamError::Invalid(format!(
+            "upstream {base} sent a manifest over {max} bytes (limits.manifest_max_bytes); \
+             Berth stopped reading it"
+        ))
+    };
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = response.bytes_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            UpstreamError::Unavailable(format!("upstream {base} broke off sending a manifest: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
 }

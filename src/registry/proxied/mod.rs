@@ -9,7 +9,8 @@
 //!   with nothing cached the error names the upstream problem.
 //! - Concurrent misses for one blob share one download (see [`blobs`]).
 mod blobs;
+mod download;
 mod manifests;
 
-pub use blobs::{blob_size, fetch_blob, BlobFetch};
+pub use blobs::{blob_size, fetch_blob, fetch_blob_part, BlobFetch, InFlight, PartFetch};
 pub use manifests::find_manifest;

@@ -65,6 +65,7 @@ impl UserIn {
             status,
             roles: self.roles.unwrap_or_default(),
             password_hash: String::new(),
+            credential_generation: String::new(),
         };
         Ok((user, self.password))
     }
