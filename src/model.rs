@@ -113,6 +113,12 @@ pub struct RepositoryConfig {
     /// applies to this repository (see `crate::cleanup`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cleanup_policies: Vec<String>,
+    /// Hosted: accept manifests that reference content this repository does not hold
+    /// (sparse indexes: a mirror that copies only some platforms of an index). Off by
+    /// default, so a push normally proves that everything it names is there. Absent
+    /// content answers `MANIFEST_UNKNOWN` / `BLOB_UNKNOWN` when pulled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sparse_manifests: bool,
 }
 
 fn yes() -> bool {
@@ -139,6 +145,7 @@ impl RepositoryConfig {
             proxy: None,
             force_basic_auth: true,
             cleanup_policies: Vec::new(),
+            sparse_manifests: false,
         }
     }
 
@@ -158,6 +165,12 @@ impl RepositoryConfig {
             && (!self.members.is_empty() || self.writable_member.is_some())
         {
             return Err(invalid("group", "only group repositories have members"));
+        }
+        if self.sparse_manifests && self.kind != RepositoryKind::Hosted {
+            return Err(invalid(
+                "docker.sparseManifests",
+                "only hosted repositories take pushes; set it on the group's writable member",
+            ));
         }
         if (self.kind == RepositoryKind::Proxy) != self.proxy.is_some() {
             return Err(invalid(

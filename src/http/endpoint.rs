@@ -82,8 +82,8 @@ impl Endpoint {
     /// THE authorization table of the registry API: the repository actions an endpoint and
     /// method accepts, any one of them sufficing (README "Security" shows it as a table).
     /// Empty for `/v2/`, which only needs an authenticated caller. Pushing a manifest takes
-    /// `add` or `edit` (a new tag is an add, moving one an edit; the gate runs before the
-    /// handler knows which).
+    /// `add` or `edit` here; which one each tag needs (a new tag is an add, moving one an
+    /// edit) is decided by the repository's actor, the only place that knows for certain.
     pub fn actions(&self, method: &Method) -> &'static [Action] {
         use Endpoint::*;
         let read = matches!(method.as_str(), "GET" | "HEAD");

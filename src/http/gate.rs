@@ -207,6 +207,29 @@ pub fn authorize(
     }
 }
 
+/// Whether the caller of a request that passed [`authorize`] may also do `action` on image
+/// `client_name` of `repo`, for the decisions a handler makes after the gate: moving a tag
+/// needs `edit`, mounting from an image needs `read` on it. A token must carry the scope
+/// too. Always true with security off.
+pub fn may(req: &HttpRequest, repo: &RepositoryConfig, client_name: &str, action: Action) -> bool {
+    let Some(security) = req.app_data::<web::Data<Security>>() else {
+        return true;
+    };
+    if !security.enabled() {
+        return true;
+    }
+    let who = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous);
+    let scoped = match &who {
+        Principal::Token(claims) => claims.grants(&repo.name, client_name, docker_action(action)),
+        _ => true,
+    };
+    scoped && security.permits(&who, repo, action)
+}
+
 /// `/v2/` when no repository resolves: any authenticated caller (as for [`Endpoint::Base`]).
 pub fn require_authenticated(req: &HttpRequest) -> Result<(), ApiError> {
     let Some(security) = req.app_data::<web::Data<Security>>() else {

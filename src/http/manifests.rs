@@ -7,10 +7,11 @@ use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::headers::{content_length, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
-use super::Ctx;
+use super::{gate, tag_params, Ctx};
+use crate::auth::Action;
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, OciErrorCode, ParsedManifest, Reference, Tag};
-use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest};
+use crate::registry::messages::{DeleteManifest, DeleteTag, PutManifest, TagRights};
 use crate::registry::{read, Hosted, Reservation};
 
 /// `pull` is true for a GET (a HEAD does not count as a download for cleanup policies).
@@ -46,6 +47,7 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let repo = ctx.writer()?;
     repo.store().ensure_capacity()?;
+    let tags = tag_params::requested_tags(req, &reference)?;
     // Held until the response: the body and what is parsed from it stay in memory so long.
     let (bytes, _reserved) = read_limited(ctx, req, body).await?;
     let algorithm = match &reference {
@@ -66,9 +68,8 @@ pub async fn put(
         .get("content-type")
         .and_then(|v| v.to_str().ok());
     let parsed = ParsedManifest::parse(&bytes, content_type)?;
-    if let Reference::Tag(tag) = &reference {
-        check_new_component(ctx, &repo, &name, tag).await?;
-    }
+    check_new_components(ctx, &repo, &name, &tags).await?;
+    let rights = tag_rights(ctx, req, &name);
     // From storing the bytes to committing the record, garbage collection waits (see
     // `registry::gc`): the manifest's blobs cannot vanish after the check that they exist.
     let _refs = repo.store().gc.referencing().await;
@@ -81,16 +82,13 @@ pub async fn put(
         artifact_type: parsed.artifact_type,
         subject: parsed.subject,
     };
-    let tag = match reference {
-        Reference::Tag(t) => Some(t),
-        Reference::Digest(_) => None,
-    };
     let msg = PutManifest {
         name: name.clone(),
-        tag,
+        tags: tags.clone(),
         record,
         blobs: parsed.blobs,
         children: parsed.children,
+        rights,
         sizes: parsed.sizes,
     };
     repo.send(msg).await?;
@@ -102,22 +100,38 @@ pub async fn put(
     if let Some(subject) = subject {
         response.insert_header((OCI_SUBJECT, subject.as_str()));
     }
+    tag_params::add_oci_tags(&mut response, &reference, &tags);
     Ok(response.finish())
+}
+
+/// What this caller may do to tags of the addressed repository (the gate let the push in
+/// with `add` or `edit`; which one a tag needs is decided by the repository's actor).
+fn tag_rights(ctx: &Ctx, req: &HttpRequest, name: &ImageName) -> TagRights {
+    let (config, client) = (ctx.repo.config(), ctx.client_name(name));
+    TagRights {
+        create: gate::may(req, &config, &client, Action::Add),
+        repoint: gate::may(req, &config, &client, Action::Edit),
+    }
 }
 
 /// A new tag is a new component: refused while an enforced usage limit is reached.
 /// Moving an existing tag and pushing by digest add no component and always pass.
-async fn check_new_component(
+async fn check_new_components(
     ctx: &Ctx,
     repo: &Hosted,
     name: &ImageName,
-    tag: &Tag,
+    tags: &[Tag],
 ) -> Result<(), ApiError> {
-    let exists = repo
-        .image(name)
-        .await?
-        .is_some_and(|image| image.tag(tag.as_str()).is_some());
-    if !exists {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let image = repo.image(name).await?;
+    let exists = |tag: &Tag| {
+        image
+            .as_ref()
+            .is_some_and(|i| i.tag(tag.as_str()).is_some())
+    };
+    if !tags.iter().all(exists) {
         ctx.registry.usage().check_growth().await?;
     }
     Ok(())

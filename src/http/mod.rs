@@ -21,6 +21,7 @@ pub mod metrics_mw;
 pub mod nexus_compat;
 mod proxy_blobs;
 mod referrers;
+mod tag_params;
 mod tags;
 mod token;
 mod uploads;

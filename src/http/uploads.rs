@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 
 use super::error::{upload_range, ApiError};
 use super::headers::*;
-use super::Ctx;
+use super::{gate, Ctx};
+use crate::auth::Action;
 use crate::oci::{Digest, ImageName};
 use crate::registry::messages::{EndUpload, LinkBlob, MountBlob, StartUpload};
 use crate::registry::{Hosted, RegistryError};
@@ -22,8 +23,8 @@ pub async fn start(
     name: ImageName,
 ) -> Result<HttpResponse, ApiError> {
     let q = query(req);
-    if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
-        if let Some(response) = try_mount(ctx, &name, mount, from).await? {
+    if let Some(mount) = param(&q, "mount") {
+        if let Some(response) = try_mount(ctx, req, &name, mount, param(&q, "from")).await? {
             return Ok(response);
         }
     }
@@ -43,18 +44,27 @@ pub async fn start(
     Ok(accepted(ctx, &name, &session.id, 0))
 }
 
-/// Mounts `mount` from image `from`; `None` (fall back to a new session, as the spec says)
-/// when the arguments are invalid or `from` does not have the blob.
+/// Mounts blob `mount` from image `from`, or, without `from`, from any image of the
+/// repository that links it (automatic cross-mount, which the spec allows). The source must
+/// be an image the caller may read: a mount must never reveal a blob its caller could not
+/// pull. `None` (fall back to a new session, as the spec says) when the arguments are
+/// invalid or no readable source has the blob.
 async fn try_mount(
     ctx: &Ctx,
+    req: &HttpRequest,
     name: &ImageName,
     mount: &str,
-    from: &str,
+    from: Option<&str>,
 ) -> Result<Option<HttpResponse>, ApiError> {
-    // Under path routing the client names the source as it pushed it, with the
-    // `repository/<repo>/` prefix; the image inside the repository has no prefix.
-    let from = from.strip_prefix(ctx.prefix.as_str()).unwrap_or(from);
-    let (Ok(digest), Ok(from)) = (Digest::parse(mount), ImageName::parse(from)) else {
+    let Ok(digest) = Digest::parse(mount) else {
+        return Ok(None);
+    };
+    let repo = ctx.writer()?;
+    let source = match from {
+        Some(from) => named_source(ctx, req, from),
+        None => any_source(ctx, req, &repo, &digest).await?,
+    };
+    let Some(from) = source else {
         return Ok(None);
     };
     let msg = MountBlob {
@@ -62,7 +72,6 @@ async fn try_mount(
         from,
         digest: digest.clone(),
     };
-    let repo = ctx.writer()?;
     // Held until the link is committed, so garbage collection cannot sweep the blob
     // between the check that the source has it and the new link (see `registry::gc`).
     let _refs = repo.store().gc.referencing().await;
@@ -70,6 +79,41 @@ async fn try_mount(
         return Ok(None);
     }
     Ok(Some(created(ctx, name, &digest)))
+}
+
+/// The image `from` names, if valid and readable by the caller.
+fn named_source(ctx: &Ctx, req: &HttpRequest, from: &str) -> Option<ImageName> {
+    // Under path routing the client names the source as it pushed it, with the
+    // `repository/<repo>/` prefix; the image inside the repository has no prefix.
+    let from = from.strip_prefix(ctx.prefix.as_str()).unwrap_or(from);
+    let from = ImageName::parse(from).ok()?;
+    readable(ctx, req, &from).then_some(from)
+}
+
+/// How many images linking a blob an automatic cross-mount considers.
+const MOUNT_CANDIDATES: i64 = 32;
+
+/// The first image of the repository that links `digest` and that the caller may read.
+async fn any_source(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    repo: &Hosted,
+    digest: &Digest,
+) -> Result<Option<ImageName>, ApiError> {
+    let candidates = repo.images_linking(digest, MOUNT_CANDIDATES).await?;
+    Ok(candidates
+        .into_iter()
+        .find(|image| readable(ctx, req, image)))
+}
+
+/// Whether the caller could pull `image` through the address it used for this request.
+fn readable(ctx: &Ctx, req: &HttpRequest, image: &ImageName) -> bool {
+    gate::may(
+        req,
+        &ctx.repo.config(),
+        &ctx.client_name(image),
+        Action::Read,
+    )
 }
 
 /// `POST …/uploads/?digest=`: the whole blob in one request.

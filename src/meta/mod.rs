@@ -209,15 +209,36 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Stores a manifest (and, if given, points `tag` at it) in one transaction.
+    /// Images of `repository` that link blob `digest`, by name, at most `limit`: where an
+    /// automatic cross-mount (a mount without `from`) may take the blob from.
+    pub async fn images_linking(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        limit: i64,
+    ) -> Result<Vec<String>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
+             WHERE b.digest = ? AND i.repository = ? ORDER BY i.name LIMIT ?",
+        )
+        .bind(digest.as_str())
+        .bind(repository)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Stores a manifest and points every tag of `tags` at it, in one transaction (all or
+    /// none: a push with several tags never leaves some of them set).
     pub async fn put_manifest(
         &self,
         store: &str,
         image_id: i64,
         manifest: &NewManifest<'_>,
-        tag: Option<&Tag>,
+        tags: &[Tag],
     ) -> Result<(), MetaError> {
-        records::put_manifest(&self.pool, store, image_id, manifest, tag).await
+        records::put_manifest(&self.pool, store, image_id, manifest, tags).await
     }
 
     /// Deletes a manifest and every tag pointing at it; returns the removed tags, or `None`

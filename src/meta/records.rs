@@ -80,7 +80,7 @@ pub(super) async fn put_manifest(
     store: &str,
     image_id: i64,
     m: &NewManifest<'_>,
-    tag: Option<&Tag>,
+    tags: &[Tag],
 ) -> Result<(), MetaError> {
     let r = m.record;
     let now = now();
@@ -121,7 +121,7 @@ pub(super) async fn put_manifest(
         .execute(&mut *tx)
         .await?;
     }
-    if let Some(tag) = tag {
+    for tag in tags {
         sqlx::query(
             "INSERT OR REPLACE INTO tags (image_id, name, digest, updated_at) VALUES (?, ?, ?, ?)",
         )

@@ -101,7 +101,7 @@ impl ParsedManifest {
             return Err(ManifestError::SchemaVersion);
         }
         let media_type = resolve_media_type(&raw, content_type)?;
-        let is_index = media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST;
+        let is_index = is_index(&media_type);
         let subject = raw.subject.as_ref().map(checked).transpose()?;
         let mut parsed = ParsedManifest {
             artifact_type: raw.artifact_type.clone(),
@@ -231,6 +231,34 @@ impl<'de> Deserialize<'de> for StrOnly {
         }
         d.deserialize_str(StrVisitor)
     }
+}
+
+/// One child of an index with its `platform`, for views that show which platforms an
+/// index lists.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexEntry {
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub platform: Option<serde_json::Value>,
+}
+
+/// The children of a stored index, in order.
+pub fn index_children(bytes: &[u8]) -> Result<Vec<IndexEntry>, ManifestError> {
+    #[derive(Deserialize)]
+    struct Index {
+        manifests: Option<Vec<IndexEntry>>,
+    }
+    let index: Index = serde_json::from_slice(bytes)?;
+    index
+        .manifests
+        .ok_or(ManifestError::Invalid("an index needs a manifests array"))
+}
+
+/// True for the media types of an image index (OCI and Docker).
+pub fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
 }
 
 fn is_foreign(layer: &Descriptor) -> bool {

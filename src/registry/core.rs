@@ -198,29 +198,33 @@ impl RepoCore {
 
     pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
-        if let Some(tag) = &msg.tag {
-            self.check_redeploy(&image, tag.as_str(), &msg.record.digest)?;
+        for tag in &msg.tags {
+            self.check_tag(&image, tag.as_str(), &msg.record.digest, msg.rights)?;
         }
+        // A sparse repository (a mirror that copies some platforms only) accepts
+        // references to content it does not hold; pulling that content is a 404. What it
+        // does hold must still match the declared sizes.
+        let sparse = self.config.read().unwrap().sparse_manifests;
         for digest in &msg.blobs {
             let stored = image.blob_size(digest);
-            check_reference(digest, stored, &msg.sizes)?;
+            check_reference(digest, stored, &msg.sizes, sparse)?;
         }
         for digest in &msg.children {
             let stored = image.manifest(digest).map(|m| m.size);
-            check_reference(digest, stored, &msg.sizes)?;
+            check_reference(digest, stored, &msg.sizes, sparse)?;
         }
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &msg.tags)
             .await
     }
 
-    /// Writes a checked manifest (and its tag) to the database, then to the in-memory state.
+    /// Writes a checked manifest (and its tags) to the database, then to the in-memory state.
     async fn record_manifest(
         &self,
         image: &ImageState,
         record: ManifestRecord,
         blobs: &[Digest],
         children: &[Digest],
-        tag: Option<Tag>,
+        tags: &[Tag],
     ) -> Result<(), RegistryError> {
         let new = NewManifest {
             record: &record,
@@ -228,14 +232,37 @@ impl RepoCore {
             children,
         };
         self.meta
-            .put_manifest(self.store.name(), image.id, &new, tag.as_ref())
+            .put_manifest(self.store.name(), image.id, &new, tags)
             .await?;
         let digest = record.digest.clone();
         image.insert_manifest(record);
-        if let Some(tag) = tag {
-            image.set_tag(tag.as_str(), digest);
+        for tag in tags {
+            image.set_tag(tag.as_str(), digest.clone());
         }
         Ok(())
+    }
+
+    /// Whether `tag` may point at `digest`: creating it needs `add`, moving it `edit`
+    /// (pointing it where it already points changes nothing and needs neither), and the
+    /// write policy must allow the move.
+    fn check_tag(
+        &self,
+        image: &ImageState,
+        tag: &str,
+        digest: &Digest,
+        rights: TagRights,
+    ) -> Result<(), RegistryError> {
+        let refused = |privilege: &str, what: &str| -> Result<(), RegistryError> {
+            Err(RegistryError::Denied(format!(
+                "{what} tag {tag} of {} needs the {privilege} privilege on repository {}",
+                image.name, self.name
+            )))
+        };
+        match image.tag(tag) {
+            None if !rights.create => refused("add", "creating"),
+            Some(current) if &current != digest && !rights.repoint => refused("edit", "moving"),
+            _ => self.check_redeploy(image, tag, digest),
+        }
     }
 
     /// `ALLOW_ONCE`: a tag that exists may not move to another digest (re-pushing the same
@@ -266,7 +293,8 @@ impl RepoCore {
     /// is the authority; referenced blobs arrive when clients ask for them).
     pub(super) async fn cache_manifest(&self, msg: CacheManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, msg.tag)
+        let tags: Vec<Tag> = msg.tag.into_iter().collect();
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &tags)
             .await
     }
 
@@ -302,12 +330,18 @@ impl RepoCore {
 /// A manifest's reference to `digest` holds if the content is in the image (`stored` is
 /// its size) and the descriptor declares that size: a client trusts a descriptor's size
 /// when it pulls, so a wrong one would make a valid-looking image that cannot be pulled.
+/// With `absent_ok` (a sparse repository) content that is not in the image passes.
 fn check_reference(
     digest: &Digest,
     stored: Option<u64>,
     declared: &std::collections::HashMap<Digest, u64>,
+    absent_ok: bool,
 ) -> Result<(), RegistryError> {
-    let stored = stored.ok_or_else(|| RegistryError::ManifestBlobUnknown(digest.clone()))?;
+    let stored = match stored {
+        Some(size) => size,
+        None if absent_ok => return Ok(()),
+        None => return Err(RegistryError::ManifestBlobUnknown(digest.clone())),
+    };
     match declared.get(digest) {
         Some(&size) if size != stored => Err(RegistryError::SizeMismatch {
             digest: digest.clone(),

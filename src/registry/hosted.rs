@@ -101,6 +101,24 @@ impl Hosted {
             .await?)
     }
 
+    /// Images of this repository that link blob `digest` (at most `limit`, by name).
+    pub async fn images_linking(
+        &self,
+        digest: &Digest,
+        limit: i64,
+    ) -> Result<Vec<ImageName>, RegistryError> {
+        let names = self
+            .core
+            .meta
+            .images_linking(&self.core.name, digest, limit)
+            .await?;
+        // Rows read back from the database; one that no longer parses is skipped.
+        Ok(names
+            .iter()
+            .filter_map(|n| ImageName::parse(n).ok())
+            .collect())
+    }
+
     /// Path of a blob in the store (for streaming it out).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.core.store.blob_path(digest)

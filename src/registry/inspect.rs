@@ -5,9 +5,23 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
-use super::{Registry, RegistryError};
+use super::{Registry, RegistryError, Repository};
 use crate::meta::{BrowseKind, BrowseRow};
 use crate::model::{BlobStoreConfig, RepositoryKind};
+use crate::oci::manifest::{index_children, is_index};
+use crate::oci::{Digest, ImageName};
+
+/// One child of an image index, as the browse views show it: which platform it is for and
+/// whether this repository holds it (a sparse index may list platforms it does not).
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexChild {
+    pub digest: String,
+    pub media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+    pub present: bool,
+}
 
 /// One page of a listing: (hosted repository holding the row, row), and whether more follow.
 pub struct BrowsePage {
@@ -66,6 +80,45 @@ impl Registry {
         let more = merged.len() > limit;
         let rows = merged.into_values().take(limit).collect();
         Ok(Some(BrowsePage { rows, more }))
+    }
+
+    /// The children of index `digest` of `image` in hosted repository `repository`, each
+    /// with its platform and whether the image holds it. Empty when the repository, image
+    /// or manifest is gone, or the manifest is no index.
+    pub async fn index_children(
+        &self,
+        repository: &str,
+        image: &str,
+        digest: &str,
+    ) -> Result<Vec<IndexChild>, RegistryError> {
+        let (Some(Repository::Hosted(hosted)), Ok(name), Ok(digest)) = (
+            self.repository(repository),
+            ImageName::parse(image),
+            Digest::parse(digest),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let Some(state) = hosted.image(&name).await? else {
+            return Ok(Vec::new());
+        };
+        if !state
+            .manifest(&digest)
+            .is_some_and(|m| is_index(&m.media_type))
+        {
+            return Ok(Vec::new());
+        }
+        let bytes = hosted.manifest_bytes(&digest).await?;
+        // Stored bytes were parsed when pushed; a failure here means nothing to show.
+        let children = index_children(&bytes).unwrap_or_default();
+        Ok(children
+            .into_iter()
+            .map(|c| IndexChild {
+                present: Digest::parse(&c.digest).is_ok_and(|d| state.manifest(&d).is_some()),
+                digest: c.digest,
+                media_type: c.media_type,
+                platform: c.platform,
+            })
+            .collect())
     }
 
     /// Names of the hosted repositories `name` reaches, in pull order, each once.

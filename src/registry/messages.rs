@@ -59,17 +59,38 @@ pub struct UnlinkBlob {
     pub digest: Digest,
 }
 
-/// Store a manifest whose bytes are already in the blob store, optionally tagging it.
+/// Store a manifest whose bytes are already in the blob store and point every tag of
+/// `tags` at it: all of them or, if any is refused, none.
 #[derive(Message)]
 #[rtype(result = "Result<(), RegistryError>")]
 pub struct PutManifest {
     pub name: ImageName,
-    pub tag: Option<Tag>,
+    pub tags: Vec<Tag>,
     pub record: ManifestRecord,
     pub blobs: Vec<Digest>,
     pub children: Vec<Digest>,
+    pub rights: TagRights,
     /// The size each descriptor declares (see `ParsedManifest::sizes`).
     pub sizes: std::collections::HashMap<Digest, u64>,
+}
+
+/// What the pusher may do to tags, from the security model (Nexus: `add` creates, `edit`
+/// changes what exists). Decided per tag inside the actor, where "new" or "moved" is known
+/// for certain: the HTTP gate runs before anyone can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagRights {
+    /// May point a tag that does not exist yet (`add`).
+    pub create: bool,
+    /// May point an existing tag at another manifest (`edit`).
+    pub repoint: bool,
+}
+
+impl TagRights {
+    /// Security off, or a caller holding both privileges.
+    pub const ALL: TagRights = TagRights {
+        create: true,
+        repoint: true,
+    };
 }
 
 /// Delete a manifest and the tags pointing at it.

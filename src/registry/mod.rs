@@ -44,7 +44,7 @@ pub use error::RegistryError;
 pub use gc::GcReport;
 pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
-pub use inspect::BrowsePage;
+pub use inspect::{BrowsePage, IndexChild};
 pub use upload::{UploadSession, WriterGuard};
 
 use crate::config::Settings;

@@ -11,5 +11,6 @@ mod crash;
 mod docker_cli;
 mod race;
 mod reclaim;
+mod sparse;
 mod support;
 mod tasks;

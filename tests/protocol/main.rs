@@ -21,6 +21,8 @@ mod manifests;
 mod mounts;
 mod referrers;
 mod restart;
+mod sparse;
+mod tag_params;
 mod tags;
 mod truncated_bodies;
 mod uploads;

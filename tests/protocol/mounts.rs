@@ -1,5 +1,6 @@
 //! Cross-repository blob mounts (spec "Mounting a blob from another repository"): 201 with
-//! the blob's Location when `from` has the blob; otherwise an ordinary upload session (202).
+//! the blob's Location when `from` has the blob, or, without `from`, when any image of the
+//! repository has it (automatic cross-mount); otherwise an ordinary upload session (202).
 
 use reqwest::Method;
 
@@ -145,18 +146,63 @@ async fn mount_from_an_unknown_image_falls_back_to_a_202_session() {
 }
 
 #[tokio::test]
-async fn mount_without_from_falls_back_to_a_202_session() {
-    // Arrange: even when some image has the blob, no `from` means no mount.
+async fn mount_without_from_mounts_the_blob_from_an_image_that_has_it() {
+    // Arrange: automatic cross-mount (spec: "MAY treat the from parameter as optional").
     let app = spawn_app().await;
     let digest = app.push_blob("mount/somewhere", BYTES).await;
     // Act
     let r = mount(&app, "mount/nofrom", &format!("mount={digest}")).await;
     // Assert
-    assert_session(&app, r, "mount/nofrom").await;
+    assert_eq!(r.status(), 201);
     assert_eq!(
-        head_status(&app, &format!("/v2/mount/nofrom/blobs/{digest}")).await,
-        404
+        header(&r, "location"),
+        format!("/v2/mount/nofrom/blobs/{digest}")
     );
+    assert_eq!(header(&r, "docker-content-digest"), digest);
+    let (status, body) = get_bytes(&app, &format!("/v2/mount/nofrom/blobs/{digest}")).await;
+    assert_eq!((status, body.as_slice()), (200, BYTES));
+}
+
+#[tokio::test]
+async fn mount_without_from_of_a_blob_no_image_has_falls_back_to_a_202_session() {
+    // Arrange: the blob is nowhere; another blob is.
+    let app = spawn_app().await;
+    app.push_blob("mount/elsewhere", b"something else").await;
+    let digest = sha256(BYTES);
+    // Act
+    let r = mount(&app, "mount/nowhere", &format!("mount={digest}")).await;
+    // Assert
+    assert_session(&app, r, "mount/nowhere").await;
+}
+
+#[tokio::test]
+async fn mount_without_from_does_not_take_a_blob_from_another_repository() {
+    // Arrange: the blob is in `other` (same blob store), not in docker-hosted.
+    let app = spawn_app().await;
+    let other = serde_json::json!({"name": "other", "online": true,
+        "storage": {"blobStoreName": "default", "writePolicy": "ALLOW"}});
+    let r = app
+        .req(Method::POST, "/service/rest/v1/repositories/docker/hosted")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let digest = sha256(BYTES);
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/v2/repository/other/mount/there/blobs/uploads/?digest={digest}"),
+        )
+        .body(BYTES.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Act
+    let r = mount(&app, "mount/here", &format!("mount={digest}")).await;
+    // Assert
+    assert_session(&app, r, "mount/here").await;
 }
 
 #[tokio::test]

@@ -8,5 +8,6 @@ mod common;
 mod basic;
 mod clients;
 mod support;
+mod tags_and_mounts;
 mod tls;
 mod tokens;

@@ -244,3 +244,28 @@ async fn a_flood_of_401s_does_not_count_toward_the_request_limit() {
     assert!(u["requests"]["value"].as_u64().unwrap() < 50, "{u}");
     assert_eq!(u["requests"]["state"], "under", "{u}");
 }
+
+#[tokio::test]
+async fn enforce_counts_each_new_tag_of_a_push_by_digest_with_tag_parameters() {
+    // Arrange: 3 components, the limit.
+    let app = spawn_app_with(ENFORCE_3_COMPONENTS).await;
+    let (digest, manifest) = app.push_image("team/app", "v1", "one").await;
+    app.push_image("team/app", "v2", "two").await;
+    app.push_image("team/app", "v3", "three").await;
+    let put = |query: &'static str| {
+        app.req(
+            Method::PUT,
+            &format!("/v2/team/app/manifests/{digest}?{query}"),
+        )
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest.clone())
+        .send()
+    };
+    // Act
+    let new_tag = put("tag=v1&tag=v4").await.unwrap();
+    let existing_tags = put("tag=v1&tag=v2").await.unwrap();
+    // Assert: a new tag is refused (and nothing set); re-pointing existing ones is not.
+    assert_oci_error(new_tag, 403, "DENIED").await;
+    assert_eq!(existing_tags.status(), 201);
+    assert_eq!(get(&app, "/v2/team/app/manifests/v4").await, 404);
+}

@@ -13,6 +13,7 @@ use super::base_url;
 use super::error::AdminError;
 use super::wire::timestamp;
 use crate::meta::{BrowseKind, BrowseRow};
+use crate::oci::manifest::is_index;
 use crate::registry::{BrowsePage, Registry};
 
 /// Items per page (Nexus 3.94+).
@@ -33,11 +34,12 @@ pub async fn components(
 ) -> Result<HttpResponse, AdminError> {
     let page = browse(&registry, &query, BrowseKind::Tags).await?;
     let base = base_url(&req);
-    let items: Vec<Value> = page
+    let mut items: Vec<Value> = page
         .rows
         .iter()
         .map(|(repo, row)| component(&base, repo, row))
         .collect();
+    add_platforms(&registry, &page, &mut items).await?;
     Ok(page_response(items, &page))
 }
 
@@ -49,12 +51,33 @@ pub async fn assets(
 ) -> Result<HttpResponse, AdminError> {
     let page = browse(&registry, &query, BrowseKind::Assets).await?;
     let base = base_url(&req);
-    let items: Vec<Value> = page
+    let mut items: Vec<Value> = page
         .rows
         .iter()
         .map(|(repo, row)| asset(&base, repo, row))
         .collect();
+    add_platforms(&registry, &page, &mut items).await?;
     Ok(page_response(items, &page))
+}
+
+/// Berth's `berthPlatforms` on every item that is an image index: each child's digest,
+/// media type, platform and whether the repository holds it (`present: false` for the
+/// platforms a sparse index lists without their manifests).
+async fn add_platforms(
+    registry: &Registry,
+    page: &BrowsePage,
+    items: &mut [Value],
+) -> Result<(), AdminError> {
+    for ((repo, row), item) in page.rows.iter().zip(items.iter_mut()) {
+        if !row.media_type.as_deref().is_some_and(is_index) {
+            continue;
+        }
+        let children = registry
+            .index_children(repo, &row.image, &row.digest)
+            .await?;
+        item["berthPlatforms"] = json!(children);
+    }
+    Ok(())
 }
 
 async fn browse(

@@ -69,6 +69,8 @@ pub struct DockerIn {
     pub https_port: Option<u16>,
     pub subdomain: Option<String>,
     pub force_basic_auth: Option<bool>,
+    /// Berth: `sparse_manifests` (hosted only; see `RepositoryConfig`).
+    pub sparse_manifests: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +137,7 @@ impl RepositoryRequest {
         config.blob_store = required(storage.blob_store_name, "storage.blobStoreName")?;
         config.http_port = docker.http_port;
         config.force_basic_auth = docker.force_basic_auth.unwrap_or(true);
+        config.sparse_manifests = docker.sparse_manifests.unwrap_or(false);
         match kind {
             RepositoryKind::Hosted => {
                 let policy = required(storage.write_policy, "storage.writePolicy")?;
@@ -205,6 +208,9 @@ pub fn repository_detail(config: &RepositoryConfig, base: &str) -> Value {
         "pathEnabled": false,
     });
     out_map.insert("docker".into(), docker);
+    if config.kind == RepositoryKind::Hosted {
+        out_map["docker"]["sparseManifests"] = json!(config.sparse_manifests);
+    }
     match config.kind {
         RepositoryKind::Hosted => {
             let storage = json!({
