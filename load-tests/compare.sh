@@ -140,7 +140,7 @@ start_berth() { # [who [scheme [VAR=value…]]]: the plain one, or a variant wit
     port=$(free_port)
     BASE[$who]=$scheme://127.0.0.1:$port
     mkdir -p "$WORK/$who-data"
-    env BERTH_LOG__LEVEL=warn RUST_LOG='' "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
+    env -u BERTH_BIN BERTH_LOG__LEVEL=warn RUST_LOG='' "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
         --data-dir "$WORK/$who-data" >"$WORK/$who.log" 2>&1 &
     PID[$who]=$!
 }

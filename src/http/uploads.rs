@@ -53,7 +53,7 @@ async fn try_mount(
 ) -> Result<Option<HttpResponse>, ApiError> {
     // Under path routing the client names the source as it pushed it, with the
     // `repository/<repo>/` prefix; the image inside the repository has no prefix.
-    let from = from.strip_prefix(ctx.prefix.as_str()).unwrap_or(from);
+    let from = from.strip_prefix(&*ctx.prefix).unwrap_or(from);
     let (Ok(digest), Ok(from)) = (Digest::parse(mount), ImageName::parse(from)) else {
         return Ok(None);
     };
