@@ -539,6 +539,7 @@ echo
 printf '| %-12s | %10s | %10s | %14s | %14s |\n' scenario "Berth CPU" "Dist CPU" "Berth RSS MiB" "Dist RSS MiB"
 printf '|%s|%s|%s|%s|%s|\n' "--------------" "------------" "------------" "----------------" "----------------"
 for s in $SCENARIOS; do
+    [[ $s == manifest-token || $s == manifest-basic || $s == tls ]] && continue # in their own table
     printf '| %-12s | %10s | %10s | %14s | %14s |\n' "$s" "$(med berth "$s CPU %")" "$(med dist "$s CPU %")" \
         "$(med berth "$s peak RSS MiB")" "$(med dist "$s peak RSS MiB")"
 done
