@@ -24,6 +24,14 @@
 #        push-images         PUSH_COUNT distinct images by PUSH_CLIENTS clients, chunked
 #        big-push            one BIG_MIB blob, monolithic then chunked (CHUNK)
 #        mixed               pull storm while a push storm runs, MIXED_DURATION
+#        manifest-token      manifest c64/c256 against a second Berth with security on and a
+#                            bearer token (DockerToken realm) on every request
+#        manifest-basic      the same with Basic credentials on every request (served from
+#                            the verified-credential cache after the first)
+#        tls                 manifest c64/c256 and blob-64m over HTTPS, keep-alive: a third
+#                            Berth serving TLS itself (rustls, [security.tls]) and nginx
+#                            terminating TLS (TLS 1.3, same ECDSA P-256 certificate); the
+#                            negotiated suites are printed, and CPU seconds per GB served
 #      and nginx gets the same wrk runs on its files. Before each scenario the server's peak
 #      RSS is reset (clear_refs, root only); after it, CPU seconds (utime+stime from
 #      /proc/PID/stat) and VmHWM are read.
@@ -37,7 +45,8 @@
 #
 # Environment (defaults)
 #   ROUNDS=3  DURATION=5s (each wrk run)  CONNS="64 256"  BLOB_CONNS=8  WRK_THREADS=$(nproc)
-#   SCENARIOS="manifest blob pull pull-raw small-blobs push-images big-push mixed"
+#   SCENARIOS="manifest blob pull pull-raw small-blobs push-images big-push mixed
+#              manifest-token manifest-basic tls"
 #   PULL_CLIENTS=8  PULL_DURATION=8s  PULL_LAYERS=4K,32K,256K,1M,4M,8M,16M,64M
 #   SMALL_COUNT=2000  SMALL_CLIENTS=32  SMALL_SIZE=16K
 #   PUSH_COUNT=32  PUSH_CLIENTS=8  PUSH_LAYERS=4K,256K,1M,4M  CHUNK=4M
@@ -52,7 +61,7 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-"64 256"}
 BLOB_CONNS=${BLOB_CONNS:-8}
 WRK_THREADS=${WRK_THREADS:-$(nproc)}
-SCENARIOS=${SCENARIOS:-"manifest blob pull pull-raw small-blobs push-images big-push mixed"}
+SCENARIOS=${SCENARIOS:-"manifest blob pull pull-raw small-blobs push-images big-push mixed manifest-token manifest-basic tls"}
 PULL_CLIENTS=${PULL_CLIENTS:-8}
 PULL_DURATION=${PULL_DURATION:-8s}
 PULL_LAYERS=${PULL_LAYERS:-4K,32K,256K,1M,4M,8M,16M,64M}
@@ -90,7 +99,10 @@ done
 WORK=$(mktemp -d "$WORK_ROOT/berth-compare.XXXXXX")
 declare -A PID=() BASE=()
 REGS=(berth dist)
-declare -A LABEL=([berth]=Berth [dist]=Distribution [nginx]=nginx)
+declare -A LABEL=([berth]=Berth [dist]=Distribution [nginx]=nginx [bsec]="Berth (security on)"
+    [btls]="Berth (TLS)" [ntls]="nginx (TLS)")
+ADMIN_PASSWORD=compare-admin-password
+has_secure() { has manifest-token || has manifest-basic; }
 
 cleanup() {
     local status=$?
@@ -108,7 +120,7 @@ free_port() {
 
 wait_ready() { # name url
     local deadline=$(($(date +%s) + 30))
-    until curl -fsS --max-time 2 -o /dev/null "$2"; do
+    until curl -kfsS --max-time 2 -o /dev/null "$2"; do
         kill -0 "${PID[$1]}" 2>/dev/null || die "${LABEL[$1]} exited; see $WORK/$1.log"
         (($(date +%s) < deadline)) || die "${LABEL[$1]} did not become ready; see $WORK/$1.log"
         sleep 0.2
@@ -122,14 +134,22 @@ if [[ $SKIP_BUILD != 1 ]]; then
 fi
 [[ -x $BERTH_BIN && -x $LOAD_BIN ]] || die "no release binaries ($BERTH_BIN, $LOAD_BIN)"
 
-start_berth() {
-    local port
+start_berth() { # [who [scheme [VAR=value…]]]: the plain one, or a variant with more settings
+    local who=${1:-berth} scheme=${2:-http} port
+    shift $(($# < 2 ? $# : 2))
     port=$(free_port)
-    BASE[berth]=http://127.0.0.1:$port
-    mkdir -p "$WORK/berth-data"
-    BERTH_LOG__LEVEL=warn RUST_LOG='' "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
-        --data-dir "$WORK/berth-data" >"$WORK/berth.log" 2>&1 &
-    PID[berth]=$!
+    BASE[$who]=$scheme://127.0.0.1:$port
+    mkdir -p "$WORK/$who-data"
+    env -u BERTH_BIN BERTH_LOG__LEVEL=warn RUST_LOG='' "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
+        --data-dir "$WORK/$who-data" >"$WORK/$who.log" 2>&1 &
+    PID[$who]=$!
+}
+
+# One self-signed ECDSA P-256 certificate for 127.0.0.1, used by Berth and nginx alike.
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null || die "openssl cannot make a certificate"
 }
 
 start_dist() {
@@ -182,6 +202,16 @@ http {
     scgi_temp_path $WORK/nginx/tmp;
     default_type application/octet-stream;
     server { listen 127.0.0.1:$port; root $WORK/nginx/www; }
+$( has tls && cat <<TLS
+    server {
+        listen 127.0.0.1:${NGINX_TLS_PORT} ssl;
+        ssl_certificate $WORK/tls.pem;
+        ssl_certificate_key $WORK/tls.key;
+        ssl_protocols TLSv1.3;
+        root $WORK/nginx/www;
+    }
+TLS
+)
 }
 EOF
     "$NGINX_BIN" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx.log" 2>&1 &
@@ -190,10 +220,25 @@ EOF
 
 log "work dir $WORK"
 start_berth
+if has_secure; then
+    start_berth bsec http BERTH_SECURITY__ENABLED=true BERTH_SECURITY__INITIAL_ADMIN_PASSWORD=$ADMIN_PASSWORD \
+        BERTH_SECURITY__TOKEN_TTL_SECS=86400
+fi
+if has tls; then
+    make_cert
+    start_berth btls https BERTH_SECURITY__TLS__CERT="$WORK/tls.pem" BERTH_SECURITY__TLS__KEY="$WORK/tls.key"
+    NGINX_TLS_PORT=$(free_port)
+    BASE[ntls]=https://127.0.0.1:$NGINX_TLS_PORT
+fi
 start_dist
 start_nginx
 for reg in "${REGS[@]}"; do
     wait_ready "$reg" "${BASE[$reg]}/v2/"
+    log "${LABEL[$reg]} ready on ${BASE[$reg]} (pid ${PID[$reg]})"
+done
+for reg in bsec btls; do
+    [[ -n ${PID[$reg]:-} ]] || continue
+    wait_ready "$reg" "${BASE[$reg]}/healthz"
     log "${LABEL[$reg]} ready on ${BASE[$reg]} (pid ${PID[$reg]})"
 done
 
@@ -215,10 +260,26 @@ layer_of_size() { jq -r --argjson s "$1" '[.layers[] | select(.size == $s) | .di
 BLOB_1M=$(layer_of_size $((1 << 20)))
 BLOB_64M=$(layer_of_size $((64 << 20)))
 [[ -n $BLOB_1M && -n $BLOB_64M ]] || die "PULL_LAYERS must include 1M and 64M for the blob GET figures"
+if has_secure; then
+    BERTH_LOAD_PASSWORD=$ADMIN_PASSWORD load bsec --user admin seed --repo "$IMAGE" --tag "$TAG" \
+        --layers "$PULL_LAYERS" >/dev/null 2>"$WORK/seed-bsec.log" || die "seeding Berth (security on) failed: $(cat "$WORK/seed-bsec.log")"
+    curl -fsS -u "admin:$ADMIN_PASSWORD" -X PUT "${BASE[bsec]}/service/rest/v1/security/realms/active" \
+        -H 'Content-Type: application/json' \
+        -d '["NexusAuthenticatingRealm","NexusAuthorizingRealm","DockerToken"]' || die "cannot activate the DockerToken realm"
+    TOKEN=$(curl -fsS -u "admin:$ADMIN_PASSWORD" "${BASE[bsec]}/v2/token?service=berth&scope=repository:$IMAGE:pull" | jq -r .token)
+    BASIC=$(printf 'admin:%s' "$ADMIN_PASSWORD" | base64 -w0)
+    cmp -s "$WORK/manifest" <(curl -fsS -H "Accept: $OCI_MANIFEST" -H "Authorization: Bearer $TOKEN" \
+        "${BASE[bsec]}/v2/$IMAGE/manifests/$TAG") || die "Berth (security on) serves another manifest, or refuses the token"
+fi
+if has tls; then
+    load btls --insecure seed --repo "$IMAGE" --tag "$TAG" --layers "$PULL_LAYERS" >/dev/null 2>"$WORK/seed-btls.log" ||
+        die "seeding Berth (TLS) failed: $(cat "$WORK/seed-btls.log")"
+fi
 cp "$WORK/manifest" "$WORK/nginx/www/manifest"
 curl -fsS "${BASE[berth]}/v2/$IMAGE/blobs/$BLOB_1M" -o "$WORK/nginx/www/blob-1m"
 curl -fsS "${BASE[berth]}/v2/$IMAGE/blobs/$BLOB_64M" -o "$WORK/nginx/www/blob-64m"
 wait_ready nginx "${BASE[nginx]}/manifest"
+has tls && wait_ready nginx "${BASE[ntls]}/manifest"
 log "seeded; manifest $(stat -c %s "$WORK/manifest") bytes; nginx ready on ${BASE[nginx]}"
 
 # ---------------------------------------------------------------- figures
@@ -226,7 +287,11 @@ declare -A RESULTS=() # "who|figure" -> values, one per round
 record() { RESULTS["$1|$2"]="${RESULTS["$1|$2"]:-} $3"; }
 
 # Resource sampling around one scenario of one server.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { # a process and its children (nginx's workers)
+    local p t=0
+    for p in "$1" $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$t"
+}
 hwm_kb() { awk '$1 == "VmHWM:" {print $2}' "/proc/$1/status"; }
 CPU_START=0 WALL_START=0
 sample_start() {
@@ -234,12 +299,12 @@ sample_start() {
     CPU_START=$(cpu_ticks "${PID[$1]}")
     WALL_START=$(date +%s.%N)
 }
-sample_end() { # who scenario
-    local ticks wall
+sample_end() { # who scenario [record as]
+    local ticks wall as=${3:-$1}
     ticks=$(($(cpu_ticks "${PID[$1]}") - CPU_START))
     wall=$(awk -v a="$WALL_START" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
-    record "$1" "$2 CPU %" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v w="$wall" 'BEGIN {printf "%.0f", t / hz / w * 100}')"
-    record "$1" "$2 peak RSS MiB" "$(awk -v k="$(hwm_kb "${PID[$1]}")" 'BEGIN {printf "%.1f", k / 1024}')"
+    record "$as" "$2 CPU %" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v w="$wall" 'BEGIN {printf "%.0f", t / hz / w * 100}')"
+    record "$as" "$2 peak RSS MiB" "$(awk -v k="$(hwm_kb "${PID[$1]}")" 'BEGIN {printf "%.1f", k / 1024}')"
 }
 
 to_ms() {
@@ -253,12 +318,13 @@ to_mb() { # wrk Transfer/sec (1024 units) in MB/s (10^6)
         printf "%.1f", n / 1e6 }'
 }
 
-# wrk_run WHO NAME CONNS URL [HEADER]: records req/s, MB/s, p50, p99, errors under NAME.
+# wrk_run WHO NAME CONNS URL [HEADER…]: records req/s, MB/s, p50, p99, errors under NAME.
 wrk_run() {
-    local who=$1 name=$2 conns=$3 url=$4 hdr=${5:-} out errs
+    local who=$1 name=$2 conns=$3 url=$4 out errs hdr
+    shift 4
     local args=(-t "$WRK_THREADS" -c "$conns" -d "$DURATION" --timeout 10s --latency)
     ((conns < WRK_THREADS)) && args[1]=$conns
-    [[ -n $hdr ]] && args+=(-H "$hdr")
+    for hdr in "$@"; do args+=(-H "$hdr"); done
     out=$(wrk "${args[@]}" "$url" 2>&1) || die "wrk failed: $out"
     echo "$out" >>"$WORK/wrk-$who.txt"
     errs=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
@@ -293,11 +359,13 @@ load_run() {
 scenario() {
     local who=$1 name=$2
     shift 2
-    # nginx's work is done by its worker processes: not sampled.
+    # nginx serves two scenarios at once only with TLS: sampled there (workers included).
     [[ $who == nginx ]] && { "$@"; return; }
-    sample_start "$who"
+    local proc=$who
+    [[ $who == ntls ]] && proc=nginx
+    sample_start "$proc"
     "$@"
-    sample_end "$who" "$name"
+    sample_end "$proc" "$name" "$who"
 }
 
 manifest_scenario() {
@@ -316,8 +384,38 @@ blob_scenario() {
     wrk_run "$who" "blob-64m c$BLOB_CONNS" "$BLOB_CONNS" "$b64"
 }
 
+secure_scenario() { # token or basic, against Berth with security on
+    local auth
+    if [[ $1 == token ]]; then auth="Authorization: Bearer $TOKEN"; else auth="Authorization: Basic $BASIC"; fi
+    for c in $CONNS; do
+        wrk_run bsec "manifest-$1 c$c" "$c" "${BASE[bsec]}/v2/$IMAGE/manifests/$TAG" "Accept: $OCI_MANIFEST" "$auth"
+    done
+}
+tls_scenario() { # btls or ntls
+    local who=$1 m
+    if [[ $who == ntls ]]; then m="${BASE[ntls]}/manifest"; else m="${BASE[btls]}/v2/$IMAGE/manifests/$TAG"; fi
+    for c in $CONNS; do wrk_run "$who" "tls manifest c$c" "$c" "$m" "Accept: $OCI_MANIFEST"; done
+}
+tls_blob_scenario() {
+    local who=$1 b
+    if [[ $who == ntls ]]; then b="${BASE[ntls]}/blob-64m"; else b="${BASE[btls]}/v2/$IMAGE/blobs/$BLOB_64M"; fi
+    wrk_run "$who" "tls blob-64m c$BLOB_CONNS" "$BLOB_CONNS" "$b"
+}
+
 run_round() { # who round
     local who=$1 r=$2
+    case $who in
+    bsec)
+        has manifest-token && scenario bsec manifest-token secure_scenario token
+        has manifest-basic && scenario bsec manifest-basic secure_scenario basic
+        return 0
+        ;;
+    btls | ntls)
+        scenario "$who" tls-manifest tls_scenario "$who"
+        scenario "$who" tls-blob tls_blob_scenario "$who"
+        return 0
+        ;;
+    esac
     has manifest && scenario "$who" manifest manifest_scenario "$who"
     has blob && scenario "$who" blob blob_scenario "$who"
     [[ $who == nginx ]] && return
@@ -356,6 +454,8 @@ log "SHA-256 one core: sha256sum $SHA_SUM MB/s, openssl $SHA_OPENSSL MB/s; dd wr
 # ---------------------------------------------------------------- rounds
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then order=(berth dist nginx); else order=(dist berth nginx); fi
+    has_secure && order+=(bsec)
+    if has tls; then if ((round % 2)); then order+=(btls ntls); else order+=(ntls btls); fi; fi
     for who in "${order[@]}"; do
         log "round $round/$ROUNDS: ${LABEL[$who]}"
         run_round "$who" "$round"
@@ -379,6 +479,7 @@ has mixed && figures+=("mixed pull/s" "mixed image-push/s" "mixed layer MB/s")
 
 echo "## Berth vs Distribution 2.8.2 (and nginx, and the machine's limits)"
 echo
+echo "- CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); host: $(uname -srm); $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo); filesystem: $(df -T "$WORK" | awk 'NR == 2 {print $2}')"
 echo "- Berth $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO_DIR" && git diff --quiet 2>/dev/null || echo ' (dirty tree)'), defaults (fsyncs every blob); Distribution $("$REGISTRY_BIN" --version 2>/dev/null | awk '{print $NF}') (filesystem driver, no fsync); $("$NGINX_BIN" -v 2>&1 | awk '{print $NF}') (sendfile)"
 echo "- load generators (wrk $WRK_THREADS threads, berth-load) share the cores with the server; $ROUNDS rounds alternating who goes first; medians shown; wrk runs $DURATION"
@@ -399,18 +500,52 @@ if has big-push; then
         echo "- Berth ${BIG_MIB} MiB push ($m): $b MB/s = $(ratio "$b" "$PUSH_LIMIT") × min(SHA-256, fsync'd write) = $PUSH_LIMIT MB/s (target ≥ 0.90)"
     done
 fi
+if has_secure || has tls; then
+    echo
+    echo "### Security on and TLS (Berth only; ratios to Berth security off / plain HTTP and to nginx)"
+    echo
+    printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' figure value "reference" "÷ ref" nginx "÷ nginx"
+    printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------------------" "----------" "------------" "----------"
+    row() { # figure value reference-label reference nginx
+        printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' "$1" "$2" "$3 $4" "$(ratio "$2" "$4")" "$5" "$(ratio "$2" "$5")"
+    }
+    for c in $CONNS; do
+        for a in token basic; do
+            has "manifest-$a" || continue
+            row "manifest c$c req/s, $a" "$(med bsec "manifest-$a c$c req/s")" "security off" \
+                "$(med berth "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")"
+        done
+    done
+    if has tls; then
+        for c in $CONNS; do
+            row "TLS manifest c$c req/s" "$(med btls "tls manifest c$c req/s")" "plain HTTP" \
+                "$(med berth "manifest c$c req/s")" "$(med ntls "tls manifest c$c req/s")"
+        done
+        row "TLS blob-64m c$BLOB_CONNS MB/s" "$(med btls "tls blob-64m c$BLOB_CONNS MB/s")" "plain HTTP" \
+            "$(med berth "blob-64m c$BLOB_CONNS MB/s")" "$(med ntls "tls blob-64m c$BLOB_CONNS MB/s")"
+        # CPU seconds per GB served = (CPU % ÷ 100) ÷ (MB/s ÷ 1000), over the blob run.
+        cpu_per_gb() { awk -v c="$1" -v m="$2" 'BEGIN {if (c == "-" || m == "-" || m + 0 == 0) print "-"; else printf "%.2f", c / 100 / (m / 1000)}'; }
+        bg=$(cpu_per_gb "$(med btls "tls-blob CPU %")" "$(med btls "tls blob-64m c$BLOB_CONNS MB/s")")
+        ng=$(cpu_per_gb "$(med ntls "tls-blob CPU %")" "$(med ntls "tls blob-64m c$BLOB_CONNS MB/s")")
+        row "TLS blob-64m CPU s per GB" "$bg" "" "" "$ng"
+        suite() { openssl s_client -connect "${1#https://}" -tls1_3 </dev/null 2>/dev/null | awk '/Cipher is/ {print $NF; exit}'; }
+        echo
+        echo "TLS suites negotiated with wrk's OpenSSL defaults: Berth $(suite "${BASE[btls]}"), nginx $(suite "${BASE[ntls]}"); ECDSA P-256 certificate; CPU per GB counts the server process (nginx: master and workers)."
+    fi
+fi
 echo
 echo "CPU (% of one core, server process only) and peak RSS (MiB) per scenario, medians:"
 echo
 printf '| %-12s | %10s | %10s | %14s | %14s |\n' scenario "Berth CPU" "Dist CPU" "Berth RSS MiB" "Dist RSS MiB"
 printf '|%s|%s|%s|%s|%s|\n' "--------------" "------------" "------------" "----------------" "----------------"
 for s in $SCENARIOS; do
+    [[ $s == manifest-token || $s == manifest-basic || $s == tls ]] && continue # in their own table
     printf '| %-12s | %10s | %10s | %14s | %14s |\n' "$s" "$(med berth "$s CPU %")" "$(med dist "$s CPU %")" \
         "$(med berth "$s peak RSS MiB")" "$(med dist "$s peak RSS MiB")"
 done
 echo
 errs() { for k in "${!RESULTS[@]}"; do [[ $k == "$1|"*errors ]] && echo ${RESULTS[$k]}; done | tr ' ' '\n' | awk '{n += $1} END {print n + 0}'; }
-echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth), Distribution $(errs dist), nginx $(errs nginx)."
+echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
 echo
 echo "<details><summary>Per-round values</summary>"
 echo

@@ -60,7 +60,12 @@ pub fn build_app(
         .wrap(actix_web::middleware::from_fn(http::gate::gate))
         .wrap(actix_web::middleware::from_fn(http::usage_mw::count))
         .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        // The request span costs an id, the connection info and its fields on every request:
+        // built only when the log level records spans of its level (info).
+        .wrap(actix_web::middleware::Condition::new(
+            tracing::enabled!(target: "tracing_actix_web", tracing::Level::INFO),
+            tracing_actix_web::TracingLogger::default(),
+        ))
         .wrap(actix_web::middleware::DefaultHeaders::new().add((
             actix_web::http::header::SERVER,
             http::nexus_compat::server_header(),

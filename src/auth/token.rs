@@ -86,12 +86,17 @@ pub struct TokenKeys {
     key: hmac::Key,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    typ: Option<String>,
+/// Borrowed from the decoded bytes: the header we issue has no escapes, anything else is
+/// refused anyway.
+#[derive(Deserialize)]
+struct Header<'a> {
+    alg: &'a str,
 }
+
+/// Large enough for the header and signature Berth issues; a longer part is refused.
+const SMALL_PART: usize = 64;
+/// Claims up to this size decode on the stack; larger ones (many `access` entries) on the heap.
+const CLAIMS_ON_STACK: usize = 1024;
 
 impl TokenKeys {
     /// Reads the signing key, creating it (32 random bytes, mode 0600) on first start.
@@ -130,16 +135,29 @@ impl TokenKeys {
         else {
             return Err(bad());
         };
-        let header: Header =
-            serde_json::from_slice(&B64.decode(h).map_err(|_| bad())?).map_err(|_| bad())?;
+        // Every request with a token comes here: header and signature decode into stack
+        // buffers, and so do the claims unless they are unusually large.
+        let mut header_buf = [0u8; SMALL_PART];
+        let n = B64.decode_slice(h, &mut header_buf).map_err(|_| bad())?;
+        let header: Header = serde_json::from_slice(&header_buf[..n]).map_err(|_| bad())?;
         if header.alg != "HS256" {
             return Err(bad());
         }
-        let signature = B64.decode(s).map_err(|_| bad())?;
+        let mut signature = [0u8; SMALL_PART];
+        let n = B64.decode_slice(s, &mut signature).map_err(|_| bad())?;
         let signed_len = h.len() + 1 + p.len();
-        hmac::verify(&self.key, &token.as_bytes()[..signed_len], &signature).map_err(|_| bad())?;
-        let claims: Claims =
-            serde_json::from_slice(&B64.decode(p).map_err(|_| bad())?).map_err(|_| bad())?;
+        hmac::verify(&self.key, &token.as_bytes()[..signed_len], &signature[..n])
+            .map_err(|_| bad())?;
+        let mut claims_buf = [0u8; CLAIMS_ON_STACK];
+        let claims_vec;
+        let claims_bytes = match B64.decode_slice(p, &mut claims_buf) {
+            Ok(n) => &claims_buf[..n],
+            Err(_) => {
+                claims_vec = B64.decode(p).map_err(|_| bad())?;
+                &claims_vec[..]
+            }
+        };
+        let claims: Claims = serde_json::from_slice(claims_bytes).map_err(|_| bad())?;
         let live = claims.exp > now && claims.nbf <= now + LEEWAY_SECS;
         if claims.iss != ISSUER || !live || claims.usage != usage {
             return Err(bad());
@@ -190,5 +208,38 @@ mod tests {
         assert!(keys
             .verify(&format!("{header}.{payload}."), Use::Access, 50)
             .is_err());
+    }
+
+    #[test]
+    fn claims_too_large_for_the_stack_buffer_still_verify() {
+        let keys = TokenKeys::from_secret(&[7; 32]);
+        let mut big = claims(100);
+        big.access = (0..40)
+            .map(|i| Access {
+                kind: "repository".into(),
+                name: format!("team/image-{i}"),
+                actions: vec!["pull".into(), "push".into()],
+                repository: "docker-hosted".into(),
+            })
+            .collect();
+        let token = keys.sign(&big);
+        assert!(token.split('.').nth(1).unwrap().len() > CLAIMS_ON_STACK * 4 / 3);
+        let verified = keys.verify(&token, Use::Access, 50).unwrap();
+        assert!(verified.grants("docker-hosted", "team/image-39", "push"));
+    }
+
+    #[test]
+    fn an_oversized_header_or_signature_is_refused() {
+        let keys = TokenKeys::from_secret(&[7; 32]);
+        let token = keys.sign(&claims(100));
+        let parts: Vec<&str> = token.split('.').collect();
+        let long = B64.encode([b'x'; SMALL_PART + 1]);
+        let padded_header = B64.encode(format!(r#"{{"alg":"HS256","x":"{}"}}"#, "y".repeat(80)));
+        for forged in [
+            format!("{}.{}.{long}", parts[0], parts[1]),
+            format!("{padded_header}.{}.{}", parts[1], parts[2]),
+        ] {
+            assert!(keys.verify(&forged, Use::Access, 50).is_err());
+        }
     }
 }

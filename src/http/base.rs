@@ -31,7 +31,7 @@ pub async fn catalog(ctx: &Ctx, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let mut response = HttpResponse::Ok();
     if more {
         if let Some(last) = names.last() {
-            let last = last.strip_prefix(&ctx.prefix).unwrap_or(last);
+            let last = last.strip_prefix(&*ctx.prefix).unwrap_or(last);
             let link = format!("<{}_catalog?n={limit}&last={last}>; rel=\"next\"", ctx.base);
             response.insert_header(("Link", link));
         }

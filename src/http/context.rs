@@ -2,6 +2,8 @@
 //! how the client addressed it (so `Location`, `Link` and `name` fields echo the client's
 //! own URLs), and the protocol limits.
 
+use std::borrow::Cow;
+
 use actix_web::web;
 
 use crate::config::Limits;
@@ -12,11 +14,12 @@ pub struct Ctx {
     pub registry: web::Data<Registry>,
     pub repo: Repository,
     /// Prefix of API URLs, ending in `/v2/` (e.g. `/v2/` or `/repository/<repo>/v2/`).
-    pub base: String,
+    pub base: Cow<'static, str>,
     /// Prefix of image names as the client wrote them (`repository/<repo>/` with Nexus path
     /// routing, otherwise empty).
-    pub prefix: String,
-    pub limits: Limits,
+    pub prefix: Cow<'static, str>,
+    /// Shared, not copied per request.
+    pub limits: web::Data<Limits>,
 }
 
 impl Ctx {

@@ -164,11 +164,11 @@ pub fn authorize(
     if !security.enabled() {
         return Ok(true);
     }
-    let who = req
-        .extensions()
+    // Borrowed, not cloned: a token's claims would be copied on every request.
+    let extensions = req.extensions();
+    let who = extensions
         .get::<Principal>()
-        .cloned()
-        .unwrap_or(Principal::Anonymous);
+        .unwrap_or(&Principal::Anonymous);
     let actions = endpoint.actions(req.method());
     let refuse = |e| {
         Err(registry_refusal(
@@ -178,8 +178,8 @@ pub fn authorize(
             client_name.map(|n| (n, actions)),
         ))
     };
-    let may = |a: Action| security.permits(&who, repo, a);
-    match (&who, endpoint) {
+    let may = |a: Action| security.permits(who, repo, a);
+    match (who, endpoint) {
         (Principal::Anonymous, Endpoint::Base) => refuse(AuthError::Unauthenticated),
         (_, Endpoint::Base) => Ok(true),
         (Principal::Token(claims), Endpoint::Catalog) => {

@@ -8,7 +8,9 @@
 //! pace, not Berth's.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{BodySize, MessageBody};
@@ -24,7 +26,26 @@ use crate::registry::Registry;
 #[derive(Default)]
 struct RouteLabels {
     route: Option<&'static str>,
-    repository: Option<String>,
+    repository: Option<SharedString>,
+}
+
+thread_local! {
+    /// Each repository's label, built once per worker thread: labelling a request clones
+    /// an `Arc` instead of allocating the name. Keys are configured repository names only
+    /// (`dispatch` labels a request once it has resolved the repository), so this stays
+    /// as small as the configuration.
+    static REPOSITORY_LABELS: RefCell<HashMap<Box<str>, SharedString>> = RefCell::default();
+}
+
+fn repository_label(name: &str) -> SharedString {
+    REPOSITORY_LABELS.with(|labels| {
+        if let Some(label) = labels.borrow().get(name) {
+            return label.clone();
+        }
+        let label = SharedString::from_shared(Arc::<str>::from(name));
+        labels.borrow_mut().insert(name.into(), label.clone());
+        label
+    })
 }
 
 /// Shared between the middleware's guard and the handler (one worker thread: `Rc`).
@@ -40,7 +61,7 @@ pub fn label(req: &HttpRequest, route: Option<&'static str>, repository: Option<
             labels.route = route;
         }
         if let Some(name) = repository {
-            labels.repository = Some(name.to_string());
+            labels.repository = Some(repository_label(name));
         }
     }
 }
@@ -61,10 +82,7 @@ impl Drop for RequestGuard {
     fn drop(&mut self) {
         let labels = std::mem::take(&mut *self.slot.0.borrow_mut());
         let route = labels.route.unwrap_or(self.fallback_route);
-        let repository: SharedString = match labels.repository {
-            Some(name) => name.into(),
-            None => SharedString::const_str("-"),
-        };
+        let repository = labels.repository.unwrap_or(SharedString::const_str("-"));
         counter!(m::HTTP_REQUESTS, "repository" => repository, "route" => route,
             "method" => self.method, "status_class" => self.status)
         .increment(1);

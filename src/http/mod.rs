@@ -28,6 +28,8 @@ mod uploads;
 pub(crate) mod usage_api;
 pub mod usage_mw;
 
+use std::borrow::Cow;
+
 use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -74,19 +76,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Which repository a request addresses, and how.
-struct Target {
+/// Which repository a request addresses, and how. Borrowed from the request where it can
+/// be: the common `/v2/<image>/…` addressing allocates nothing here.
+struct Target<'a> {
     repo: Repository,
-    base: String,
-    prefix: String,
+    base: Cow<'static, str>,
+    prefix: Cow<'static, str>,
     /// The path after the `/v2/` base, with any `repository/<repo>/` name prefix removed.
-    rest: String,
+    rest: &'a str,
 }
+
+const V2_BASE: Cow<'static, str> = Cow::Borrowed("/v2/");
+const NO_PREFIX: Cow<'static, str> = Cow::Borrowed("");
 
 /// Resolves the three ways of addressing a repository: a connector port; Nexus path routing
 /// (`/v2/repository/<repo>/<image>/…`, what `docker pull host/repository/<repo>/<image>`
 /// sends, or `/repository/<repo>/v2/…`); otherwise the configured default repository.
-fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
+fn resolve<'a>(req: &'a HttpRequest, registry: &Registry) -> Result<Target<'a>, ApiError> {
     let unknown = |name: &str| {
         ApiError::new(
             OciErrorCode::NameUnknown,
@@ -102,9 +108,9 @@ fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
         let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
         return Ok(Target {
             repo,
-            base: "/v2/".into(),
-            prefix: String::new(),
-            rest: rest.into(),
+            base: V2_BASE,
+            prefix: NO_PREFIX,
+            rest,
         });
     }
     if let Some(after) = path.strip_prefix("/repository/") {
@@ -117,9 +123,9 @@ fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
         let base = format!("/repository/{name}/v2/");
         return Ok(Target {
             repo,
-            base,
-            prefix: String::new(),
-            rest: rest.into(),
+            base: base.into(),
+            prefix: NO_PREFIX,
+            rest,
         });
     }
     let rest = path
@@ -134,9 +140,9 @@ fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
             let prefix = format!("repository/{name}/");
             return Ok(Target {
                 repo,
-                base: "/v2/".into(),
-                prefix,
-                rest: image_rest.into(),
+                base: V2_BASE,
+                prefix: prefix.into(),
+                rest: image_rest,
             });
         }
     }
@@ -145,9 +151,9 @@ fn resolve(req: &HttpRequest, registry: &Registry) -> Result<Target, ApiError> {
         .ok_or_else(|| unknown(registry.default_repository_name()))?;
     Ok(Target {
         repo,
-        base: "/v2/".into(),
-        prefix: String::new(),
-        rest: rest.into(),
+        base: V2_BASE,
+        prefix: NO_PREFIX,
+        rest,
     })
 }
 
@@ -181,12 +187,15 @@ async fn dispatch(
         Err(e) => return Err(e),
     };
     metrics_mw::label(&req, None, Some(&target.repo.config().name));
-    let endpoint = Endpoint::parse(req.method(), &target.rest).map_err(|e| gate::hide(&req, e))?;
+    let endpoint = Endpoint::parse(req.method(), target.rest).map_err(|e| gate::hide(&req, e))?;
     metrics_mw::label(&req, Some(endpoint.route_label()), None);
     if !endpoint.allows(req.method()) {
         return Err(unsupported());
     }
-    let client_name = endpoint.image().map(|n| format!("{}{n}", target.prefix));
+    let client_name = endpoint.image().map(|n| match &target.prefix {
+        Cow::Borrowed("") => Cow::Borrowed(n.as_str()),
+        prefix => Cow::Owned(format!("{prefix}{n}")),
+    });
     if !gate::authorize(
         &req,
         &target.repo.config(),
@@ -200,7 +209,7 @@ async fn dispatch(
         repo: target.repo,
         base: target.base,
         prefix: target.prefix,
-        limits: limits.get_ref().clone(),
+        limits,
     };
     route(&ctx, endpoint, &req, body).await
 }

@@ -85,7 +85,7 @@ async fn try_mount(
 fn named_source(ctx: &Ctx, req: &HttpRequest, from: &str) -> Option<ImageName> {
     // Under path routing the client names the source as it pushed it, with the
     // `repository/<repo>/` prefix; the image inside the repository has no prefix.
-    let from = from.strip_prefix(ctx.prefix.as_str()).unwrap_or(from);
+    let from = from.strip_prefix(&*ctx.prefix).unwrap_or(from);
     let from = ImageName::parse(from).ok()?;
     readable(ctx, req, &from).then_some(from)
 }
