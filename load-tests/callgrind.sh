@@ -18,6 +18,7 @@
 #   AUTH=token load-tests/callgrind.sh             # a bearer token on every request
 #   AUTH=basic load-tests/callgrind.sh             # Basic on every request (verified-credential cache)
 #   N=2000 FEW=100 TOP=40 KEEP=1 BERTH_BIN=… LOAD_BIN=…
+#   LEVEL=info BERTH_LOG__ACCESS=off load-tests/callgrind.sh   # the default log level, access log off
 #
 # Build a binary with line tables first (the release profile has them):
 #   cargo build --release --bin berth --bin berth-load
@@ -63,7 +64,7 @@ if [[ $AUTH != off ]]; then
         BERTH_SECURITY__TOKEN_TTL_SECS=86400)
 fi
 mkdir -p "$WORK/data"
-env -u BERTH_BIN BERTH_WORKERS=1 BERTH_LOG__LEVEL=warn RUST_LOG='' "${security_env[@]}" \
+env -u BERTH_BIN BERTH_WORKERS=1 BERTH_LOG__LEVEL="${LEVEL:-warn}" RUST_LOG='' "${security_env[@]}" \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
     "$BERTH_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/berth.log" 2>&1 &
 VG_PID=$!
