@@ -26,6 +26,8 @@ pub async fn reset_password(
         );
     }
     refuse_if_serving(settings)?;
+    // The server's own lock: also refuses a server listening elsewhere (another config).
+    let _lock = crate::datadir::prepare(data_dir)?;
     let output = output.unwrap_or_else(|| match user {
         super::model::ADMIN_USER => data_dir.join(ADMIN_PASSWORD_FILE),
         _ => data_dir.join(format!("{user}.password")),
