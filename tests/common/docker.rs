@@ -95,3 +95,24 @@ pub fn build_scratch_image(
     docker(&["build", "--force-rm", "-t", tag, context.to_str().unwrap()]);
     image_id(tag)
 }
+
+/// Login with the password on stdin (as CI does), never on the command line.
+pub fn login(config: &std::path::Path, host: &str, user: &str, password: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .arg("--config")
+        .arg(config)
+        .args(["login", host, "-u", user, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -51,26 +51,7 @@ fn failed(out: Output, what: &str) -> String {
     text
 }
 
-/// Login with the password on stdin (as CI does), never on the command line.
-pub fn login(config: &Path, host: &str, user: &str, password: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new("docker")
-        .arg("--config")
-        .arg(config)
-        .args(["login", host, "-u", user, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+pub use crate::common::docker::login;
 
 /// Local images removed on drop.
 pub struct LocalImages(pub std::path::PathBuf, pub Vec<String>);

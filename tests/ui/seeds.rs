@@ -19,23 +19,7 @@ fn free_port() -> u16 {
 
 /// `docker --config <dir> login` with the password on stdin.
 fn docker_login(config: &std::path::Path, host: &str, user: &str, password: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("docker")
-        .arg("--config")
-        .arg(config)
-        .args(["login", host, "-u", user, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = login(config, host, user, password);
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "docker login: {text}");
