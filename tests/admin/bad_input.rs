@@ -47,12 +47,7 @@ async fn a_group_member_that_does_not_exist_is_refused() {
 #[tokio::test]
 async fn a_writable_member_that_is_not_a_hosted_member_is_refused() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("inner", &["docker-hosted"], None, None),
-    )
-    .await;
+    create_group(&app, "inner", &["docker-hosted"]).await;
     let outside = group_body("g", &["docker-hosted"], Some("inner"), None);
     refused(&app, Method::POST, GROUP, &outside, "group.writableMember").await;
     let a_group = group_body("g", &["inner"], Some("inner"), None);
@@ -62,13 +57,8 @@ async fn a_writable_member_that_is_not_a_hosted_member_is_refused() {
 #[tokio::test]
 async fn an_update_that_would_make_groups_cyclic_is_refused() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("outer", &["docker-hosted"], None, None),
-    )
-    .await;
-    create(&app, "group", &group_body("inner", &["outer"], None, None)).await;
+    create_group(&app, "outer", &["docker-hosted"]).await;
+    create_group(&app, "inner", &["outer"]).await;
 
     let cyclic = group_body("outer", &["docker-hosted", "inner"], None, None);
     let message = refused(&app, Method::PUT, &format!("{GROUP}/outer"), &cyclic, "*").await;
@@ -162,12 +152,8 @@ async fn an_empty_hosted_repository_may_move_to_another_blob_store() {
 
     let shown: serde_json::Value = app
         .req(Method::GET, &format!("{HOSTED}/docker-hosted"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     assert_eq!(shown["storage"]["blobStoreName"], "docker");
     let docker_blobs = app.data_dir().join("blobstores/docker/blobs");
     assert!(std::fs::read_dir(docker_blobs).unwrap().count() > 0);

@@ -66,12 +66,7 @@ async fn components_list_one_item_per_tag_with_its_manifest_as_the_asset() {
 #[tokio::test]
 async fn components_of_a_group_are_those_of_its_members() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("g", &["docker-hosted"], None, None),
-    )
-    .await;
+    create_group(&app, "g", &["docker-hosted"]).await;
     app.push_image("app", "1", "through the group").await;
 
     let (_, page) = app.get_json(&format!("{COMPONENTS}?repository=g")).await;

@@ -5,11 +5,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-// The docker-CLI helpers of the client tests, reused as they are.
-#[path = "../clients/support.rs"]
-#[allow(dead_code)]
-mod client_support;
-
 mod access;
 mod bad_input;
 mod blob_stores;

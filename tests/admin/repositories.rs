@@ -78,12 +78,7 @@ async fn a_group_repository_created_over_rest_reads_back_field_by_field() {
 #[tokio::test]
 async fn a_group_without_a_writable_member_omits_the_field() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("g", &["docker-hosted"], None, None),
-    )
-    .await;
+    create_group(&app, "g", &["docker-hosted"]).await;
     let (_, got) = app.get_json(&format!("{GROUP}/g")).await;
     assert!(got["group"].get("writableMember").is_none(), "{got}");
 }
@@ -91,12 +86,7 @@ async fn a_group_without_a_writable_member_omits_the_field() {
 #[tokio::test]
 async fn the_repository_list_shows_format_type_and_url_of_each_repository() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("a-group", &["docker-hosted"], None, None),
-    )
-    .await;
+    create_group(&app, "a-group", &["docker-hosted"]).await;
 
     let (status, list) = app.get_json(REPOS).await;
 
@@ -194,12 +184,7 @@ async fn a_deleted_repository_is_gone_from_the_list_and_answers_404() {
 #[tokio::test]
 async fn deleting_a_repository_that_a_group_names_is_refused() {
     let app = spawn_app().await;
-    create(
-        &app,
-        "group",
-        &group_body("g", &["docker-hosted"], None, None),
-    )
-    .await;
+    create_group(&app, "g", &["docker-hosted"]).await;
 
     let r = app
         .req(Method::DELETE, &format!("{REPOS}/docker-hosted"))
@@ -256,12 +241,8 @@ async fn a_hosted_repository_reports_the_bytes_and_blobs_its_images_hold() {
 
     let shown: serde_json::Value = app
         .req(Method::GET, "/service/rest/v1/repositories/docker-hosted")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
 
     let expected = "{\"seed\":\"usage\"}".len() + "layer of usage".len() + manifest.len();
     assert_eq!(shown["blobCount"], json!(3));

@@ -4,65 +4,12 @@
 //! pulls from the group port and by path routing on the main port, and pushes through the
 //! group port into `docker-hosted`.
 
-use std::path::Path;
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client_support::*;
+use crate::common::docker::*;
 use crate::common::*;
 use crate::support::*;
-
-/// True if a docker daemon is reachable; panics if not, unless BERTH_SKIP_DOCKER=1.
-fn docker_present() -> bool {
-    client_present(docker_available(), "docker", "BERTH_SKIP_DOCKER")
-}
-
-fn docker(args: &[&str]) -> String {
-    stdout_of(
-        Command::new("docker")
-            .args(args)
-            .env("DOCKER_BUILDKIT", "0"),
-    )
-}
-
-fn image_id(reference: &str) -> String {
-    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .trim()
-        .to_string()
-}
-
-/// Removes the named local images when dropped, so a failing test leaves nothing behind.
-struct LocalImages(Vec<String>);
-
-impl LocalImages {
-    fn add(&mut self, reference: &str) -> String {
-        self.0.push(reference.to_string());
-        reference.to_string()
-    }
-}
-
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for reference in self.0.iter().rev() {
-            let _ = output_of(Command::new("docker").args(["rmi", "-f", reference]));
-        }
-    }
-}
-
-/// Builds a two-layer `FROM scratch` image offline as `tag`; returns its image id.
-fn build_image(context: &Path, tag: &str) -> String {
-    std::fs::write(context.join("hello.txt"), format!("hello from {tag}\n")).unwrap();
-    std::fs::write(context.join("noise.bin"), noise(1001, 64 << 10)).unwrap();
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /hello.txt\nCOPY noise.bin /noise.bin\nCMD [\"/hello.txt\"]\n",
-    )
-    .unwrap();
-    docker(&["build", "--force-rm", "-t", tag, context.to_str().unwrap()]);
-    image_id(tag)
-}
 
 #[tokio::test]
 async fn seed_001_docker_hosted_and_group_set_up_over_rest_work_with_the_docker_cli() {
@@ -101,7 +48,7 @@ async fn seed_001_docker_hosted_and_group_set_up_over_rest_work_with_the_docker_
     let mut images = LocalImages(Vec::new());
     let build_tag = images.add(&format!("berth-seed001-{main}:build"));
     let context = tempfile::tempdir().unwrap();
-    let id = build_image(context.path(), &build_tag);
+    let id = build_scratch_image(context.path(), &build_tag, 1001, 64 << 10);
 
     // docker push to the hosted port.
     let on_hosted = images.add(&format!("127.0.0.1:{hosted_port}/app:1"));
@@ -109,11 +56,7 @@ async fn seed_001_docker_hosted_and_group_set_up_over_rest_work_with_the_docker_
     let push = docker(&["push", &on_hosted]);
     assert!(push.contains("digest: sha256:"), "push output:\n{push}");
     docker(&["rmi", &on_hosted, &build_tag]);
-    assert!(
-        !output_of(Command::new("docker").args(["image", "inspect", &id]))
-            .status
-            .success()
-    );
+    assert!(absent_locally(&id));
 
     // docker pull from the group port: the same image.
     let on_group = images.add(&format!("127.0.0.1:{group_port}/app:1"));

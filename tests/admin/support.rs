@@ -1,4 +1,4 @@
-//! Helpers for the admin API tests: JSON calls, Nexus request bodies, free ports, and a
+//! Helpers for the admin API tests: Nexus request bodies, validation errors, and a
 //! snapshot of every definition to prove a refused change left nothing behind.
 
 use reqwest::{Method, Response};
@@ -10,39 +10,6 @@ pub const REPOS: &str = "/service/rest/v1/repositories";
 pub const HOSTED: &str = "/service/rest/v1/repositories/docker/hosted";
 pub const GROUP: &str = "/service/rest/v1/repositories/docker/group";
 pub const STORES: &str = "/service/rest/v1/blobstores";
-
-/// JSON calls against the admin API.
-pub trait Admin {
-    async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response;
-    async fn get_json(&self, path: &str) -> (u16, Value);
-    async fn delete(&self, path: &str) -> u16;
-}
-
-impl Admin for TestApp {
-    async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
-        self.req(method, path)
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self.req(Method::GET, path).send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn delete(&self, path: &str) -> u16 {
-        let r = self.req(Method::DELETE, path).send().await.unwrap();
-        r.status().as_u16()
-    }
-}
 
 /// A Nexus docker-hosted body as Terraform's provider sends it (every field present).
 pub fn hosted_body(name: &str, store: &str, port: Option<u16>) -> Value {
@@ -91,6 +58,11 @@ pub async fn create(app: &TestApp, kind: &str, body: &Value) {
     );
 }
 
+/// Creates a group of `members` on the default store, without a writable member or port.
+pub async fn create_group(app: &TestApp, name: &str, members: &[&str]) {
+    create(app, "group", &group_body(name, members, None, None)).await;
+}
+
 /// Creates a file blob store, asserting 204.
 pub async fn create_store(app: &TestApp, name: &str) {
     let body = json!({"name": name, "path": name});
@@ -131,12 +103,6 @@ pub async fn snapshot(app: &TestApp) -> Value {
         .map(|s| s["name"].clone())
         .collect();
     json!({ "repositories": details, "stores": names })
-}
-
-/// A port that was free a moment ago (bound to port 0, then released).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Status of `GET /v2/` on a connector port, or `None` if the connection is refused.

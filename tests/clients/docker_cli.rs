@@ -3,68 +3,22 @@
 //! it locally and pulls it back by tag and by digest.
 
 use std::path::Path;
-use std::process::Command;
 
 use reqwest::Method;
 
+use crate::common::docker::*;
 use crate::common::*;
-use crate::support::*;
 
-/// True if a docker daemon is reachable; panics if not, unless BERTH_SKIP_DOCKER=1.
-fn docker_present() -> bool {
-    client_present(docker_available(), "docker", "BERTH_SKIP_DOCKER")
-}
-
-fn docker(args: &[&str]) -> String {
-    stdout_of(
-        Command::new("docker")
-            .args(args)
-            .env("DOCKER_BUILDKIT", "0"),
-    )
-}
-
-/// Removes the named local images when dropped, so a failing test leaves nothing behind.
-struct LocalImages(Vec<String>);
-
-impl LocalImages {
-    fn add(&mut self, reference: &str) {
-        self.0.push(reference.to_string());
-    }
-}
-
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for reference in self.0.iter().rev() {
-            let _ = output_of(Command::new("docker").args(["rmi", "-f", reference]));
-        }
-    }
-}
-
-/// Writes a build context of several distinct files (one of 3 MiB) and a `FROM scratch`
-/// Dockerfile that copies each in its own layer; builds it as `tag`; returns the image id.
+/// Several distinct files (one of 3 MiB), each in its own layer of a `FROM scratch` image
+/// built as `tag`; returns the image id.
 fn build_image(context: &Path, tag: &str, seed: u64) -> String {
-    let files: [(&str, Vec<u8>); 4] = [
+    let files = [
         ("hello.txt", format!("hello from {tag}\n").into_bytes()),
         ("config.json", format!("{{\"seed\":{seed}}}\n").into_bytes()),
         ("small.bin", noise(seed, 4096)),
         ("big.bin", noise(seed + 1, 3 << 20)),
     ];
-    let mut dockerfile = String::from("FROM scratch\n");
-    for (name, bytes) in &files {
-        std::fs::write(context.join(name), bytes).unwrap();
-        dockerfile.push_str(&format!("COPY {name} /data/{name}\n"));
-    }
-    dockerfile.push_str("CMD [\"/data/hello.txt\"]\n");
-    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    let context = context.to_str().unwrap();
-    docker(&["build", "--force-rm", "-t", tag, context]);
-    image_id(tag)
-}
-
-fn image_id(reference: &str) -> String {
-    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
-        .trim()
-        .to_string()
+    build_scratch_files(context, tag, &files, "/data")
 }
 
 fn layer_count(reference: &str) -> usize {
@@ -88,13 +42,6 @@ fn pushed_digest(output: &str) -> String {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no digest in push output:\n{output}"))
         .to_string()
-}
-
-/// True if no local image answers to `reference`.
-fn absent_locally(reference: &str) -> bool {
-    !output_of(Command::new("docker").args(["image", "inspect", reference]))
-        .status
-        .success()
 }
 
 /// Builds an image for `app` under a unique repository; returns (guard, build tag,

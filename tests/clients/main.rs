@@ -7,4 +7,3 @@ mod common;
 mod docker_cli;
 mod oci_client;
 mod skopeo;
-mod support;

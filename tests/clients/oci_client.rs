@@ -14,7 +14,6 @@ use reqwest::Method;
 use std::sync::{Arc, Mutex};
 
 use crate::common::*;
-use crate::support::*;
 
 fn client(monolithic: bool) -> Client {
     Client::new(ClientConfig {

@@ -2,27 +2,15 @@
 //! multi-arch OCI index with `--all`, and a single image converted to Docker schema 2.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::support::*;
 
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-
-/// True if skopeo is installed; panics if not, unless BERTH_SKIP_SKOPEO=1.
-fn skopeo_present() -> bool {
-    client_present(have("skopeo"), "skopeo", "BERTH_SKIP_SKOPEO")
-}
-
-/// `skopeo --insecure-policy ARGS…` (no /etc/containers/policy.json needed).
-fn skopeo(args: &[&str]) -> String {
-    stdout_of(Command::new("skopeo").arg("--insecure-policy").args(args))
-}
 
 /// A content descriptor: media type, digest and size.
 #[derive(Clone, Debug)]

@@ -1,8 +1,36 @@
-//! `spawn_app()` and typed helpers shared by every black-box test binary.
-#![allow(dead_code)]
+//! `spawn_app()` and typed helpers shared by every black-box test binary. Each suite
+//! includes this module (`#[path = "../common/mod.rs"] mod common;`); a helper two suites
+//! need lives here, not in a suite's `support.rs`:
+//!
+//! - here: starting Berth (`spawn_app*`, `start_failure*`), [`free_port`], JSON and header
+//!   helpers, `/proc` readings;
+//! - [`config`]: Berth with a TOML file; [`images`]: in-memory images and the one push;
+//!   [`uploads`]: chunked upload sessions; [`store`]: blob files on disk;
+//!   [`metrics`]: scraping `/metrics`; [`layers`]: noise, tar, gzip;
+//! - [`process`], [`docker`], [`skopeo`]: external programs, failing loudly when missing;
+//!   [`certs`]: a test CA.
+// Every suite includes this module but uses only part of it.
+#![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod config;
 pub mod docker;
+pub mod images;
+pub mod layers;
+pub mod metrics;
+pub mod process;
+pub mod skopeo;
+pub mod store;
+pub mod uploads;
+
+pub use config::*;
+pub use images::*;
+pub use layers::*;
+pub use metrics::*;
+pub use process::*;
+pub use skopeo::*;
+pub use store::*;
+pub use uploads::*;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -74,11 +102,7 @@ pub enum BrokenStderr {
 /// cannot say which). Returns once it answers HTTP; panics if it exits instead.
 pub async fn spawn_app_with_stderr(stderr: BrokenStderr, extra: &[&str]) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     extra_args.push(format!("BERTH_LISTEN={addr}"));
     let cmd = berth_command(data.path(), Stdio::null(), &extra_args);
@@ -317,7 +341,7 @@ impl TestApp {
 
     /// The server's resident memory now, in bytes (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_bytes(&self) -> u64 {
-        proc_status_kib(self.pid(), "VmRSS:") * 1024
+        rss_kib(self.pid()) * 1024
     }
 
     /// The server's peak resident memory since start or the last [`Self::reset_peak_rss`].
@@ -369,6 +393,43 @@ impl TestApp {
         self.restart().await;
     }
 
+    /// `method path` with `body` as JSON; the caller asserts.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Response {
+        self.req(method, path)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path`: (status, body as JSON, or as a JSON string if it is not JSON).
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.req(Method::GET, path).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// `GET path`, asserting 200; the JSON body.
+    pub async fn get_json_ok(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get_json(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// `DELETE path`; its status.
+    pub async fn delete(&self, path: &str) -> u16 {
+        let r = self.req(Method::DELETE, path).send().await.unwrap();
+        r.status().as_u16()
+    }
+
     /// Monolithic upload (`POST ?digest=`); returns the digest.
     pub async fn push_blob(&self, name: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
@@ -401,22 +462,11 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Pushes a config + one layer and an OCI manifest tagged `tag`; returns
-    /// (manifest digest, manifest bytes).
+    /// Pushes [`Image::seeded`]`(seed)` tagged `tag`; returns (manifest digest, manifest
+    /// bytes).
     pub async fn push_image(&self, name: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
-        let config = format!("{{\"seed\":\"{seed}\"}}");
-        let layer = format!("layer of {seed}");
-        let config_digest = self.push_blob(name, config.as_bytes()).await;
-        let layer_digest = self.push_blob(name, layer.as_bytes()).await;
-        let manifest = oci_manifest(
-            (&config_digest, config.len()),
-            &[(&layer_digest, layer.len())],
-        );
-        let r = self
-            .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
-            .await;
-        assert_eq!(r.status(), 201, "push_image: {}", r.text().await.unwrap());
-        (sha256(manifest.as_bytes()), manifest.into_bytes())
+        let image = Image::seeded(seed);
+        (self.push(name, tag, &image).await, image.manifest)
     }
 }
 
@@ -465,6 +515,32 @@ pub async fn assert_oci_error(r: Response, status: u16, code: &str) -> serde_jso
     body
 }
 
+/// A loopback port that was free a moment ago (the OS picked it; the listener is closed
+/// again), for a server or upstream that must be told its port before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Sending a request whose body the test reads whatever the status (a transport error, or
+/// a body that is not what was asked for, panics).
+pub trait BodyOf {
+    async fn text_body(self) -> String;
+    async fn json_body(self) -> serde_json::Value;
+}
+
+impl BodyOf for RequestBuilder {
+    async fn text_body(self) -> String {
+        self.send().await.unwrap().text().await.unwrap()
+    }
+
+    async fn json_body(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 /// A header as a string ("" if absent).
 pub fn header(r: &Response, name: &str) -> String {
     r.headers()
@@ -473,7 +549,6 @@ pub fn header(r: &Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A `kB` field of `/proc/<pid>/status`, in KiB.
 /// A `kB` field (e.g. `VmRSS:`) of `/proc/<pid>/status`.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -484,6 +559,11 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .trim()
         .parse()
         .expect("a number of kB")
+}
+
+/// Resident memory of process `pid`, in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
 }
 
 /// True if the `docker` CLI can talk to a daemon here.

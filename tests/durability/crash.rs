@@ -30,7 +30,7 @@ async fn kill_9_in_the_middle_of_a_256_mib_push_leaves_nothing_partial() {
 
     // A chunked upload: one session, one streamed PATCH (chunked transfer encoding).
     let (session, id) = start_session(&app, NAME).await;
-    let temp_file = store_root(&app).join("uploads").join(&id);
+    let temp_file = app.store_root().join("uploads").join(&id);
     let (gate, gate_rx) = oneshot::channel::<()>();
     let patch = app
         .req(Method::PATCH, &session)
@@ -69,7 +69,7 @@ async fn kill_9_in_the_middle_of_a_256_mib_push_leaves_nothing_partial() {
 
     // Nothing of the interrupted push is visible or left on disk.
     assert_eq!(blob_status(&app, NAME, &big_digest).await, 404);
-    assert!(!stored_blob_path(&app, &big_digest).exists());
+    assert!(!app.blob_path(&big_digest).exists());
     let r = app.req(Method::GET, &session).send().await.unwrap();
     assert_oci_error(r, 404, "BLOB_UPLOAD_UNKNOWN").await;
     let r = app
@@ -131,7 +131,7 @@ async fn kill_9_between_chunks_forgets_the_session_and_its_temp_file() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "PATCH: {}", r.text().await.unwrap());
-    assert!(store_root(&app).join("uploads").join(&id).exists());
+    assert!(app.store_root().join("uploads").join(&id).exists());
 
     app.restart().await;
 

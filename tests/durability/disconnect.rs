@@ -58,7 +58,7 @@ async fn cut_off_patch_then_resume(hangup: Hangup, sent: usize, seed: u64) {
     // status request below (which waits for a running PATCH of its session) cannot overtake
     // it. Not required for correctness and not an assertion: Berth writes in batches of at
     // most 1 MiB today, so the temp file normally shows up quickly.
-    let temp_file = store_root(&app).join("uploads").join(&id);
+    let temp_file = app.store_root().join("uploads").join(&id);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while file_len(&temp_file) == 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -25,7 +25,7 @@ async fn assert_nothing_published(app: &TestApp, claimed: &str, actual: &str) {
             .unwrap();
         assert_oci_error(r, 404, "BLOB_UNKNOWN").await;
         assert!(
-            !stored_blob_path(app, digest).exists(),
+            !app.blob_path(digest).exists(),
             "{digest} was written to blobs/"
         );
     }

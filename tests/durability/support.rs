@@ -1,7 +1,6 @@
 //! Helpers of the durability tests: large generated content streamed without holding it in
 //! memory, upload-session plumbing, and looks at the server's store directory.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,22 +124,6 @@ pub async fn start_session(app: &TestApp, name: &str) -> (String, String) {
     (path, id)
 }
 
-/// The path (and query) of a Location header, whether absolute or relative, so it can be
-/// used against a restarted server on another port.
-pub fn location_path(location: &str) -> String {
-    let rest = match location.split_once("://") {
-        Some((_, after)) => after.find('/').map_or("/", |i| &after[i..]),
-        None => location,
-    };
-    rest.split('?').next().unwrap().to_string()
-}
-
-/// Appends `?digest=` or `&digest=` to an upload URL path.
-pub fn with_digest(path: &str, digest: &str) -> String {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    format!("{path}{sep}digest={digest}")
-}
-
 /// The byte count of an upload's `Range: 0-<last>` header. `0-0` is read as an empty
 /// upload: that is what Berth (and Distribution) report for one, and a one-byte upload
 /// never happens in these tests.
@@ -201,24 +184,9 @@ pub async fn blob_status(app: &TestApp, name: &str, digest: &str) -> u16 {
         .as_u16()
 }
 
-/// Root of the default blob store in the server's data directory.
-pub fn store_root(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobstores").join("default")
-}
-
-/// Where the store keeps a committed blob (see the layout in `berth::storage`).
-pub fn stored_blob_path(app: &TestApp, digest: &str) -> PathBuf {
-    let (algorithm, hex) = digest.split_once(':').unwrap();
-    store_root(app)
-        .join("blobs")
-        .join(algorithm)
-        .join(&hex[..2])
-        .join(hex)
-}
-
 /// Names of the files in a store subdirectory (`uploads`, `tmp`); empty if it is missing.
 pub fn files_in(app: &TestApp, dir: &str) -> Vec<String> {
-    match std::fs::read_dir(store_root(app).join(dir)) {
+    match std::fs::read_dir(app.store_root().join(dir)) {
         Ok(entries) => entries
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),

@@ -10,10 +10,6 @@ mod common;
 #[allow(dead_code)]
 mod security_support;
 
-#[path = "../clients/support.rs"]
-#[allow(dead_code)]
-mod client_support;
-
 mod access_log;
 mod ci;
 mod cli;

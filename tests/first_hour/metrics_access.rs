@@ -67,12 +67,8 @@ async fn a_scrape_user_reads_metrics_and_status_check_and_nothing_else() {
         200
     );
     let catalog = call(&app, &scraper, Method::GET, "/v2/_catalog")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     assert!(catalog.contains("\"repositories\":[]"), "{catalog}");
 }
 

@@ -9,7 +9,6 @@ use std::process::{Command, Output};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::client_support::client_present;
 use crate::common::*;
 use crate::security_support::*;
 
@@ -40,12 +39,8 @@ async fn beta_paths_answer_as_their_v1_endpoints() {
         Method::GET,
         "/service/rest/v1/security/realms/active",
     )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    .text_body()
+    .await;
     let r = call(
         &app,
         &admin(),

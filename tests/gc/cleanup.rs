@@ -139,7 +139,7 @@ async fn invalid_policy_bodies_are_refused_naming_the_field() {
         let errors: Value = r.json().await.unwrap();
         assert_eq!(errors[0]["id"], field, "{body} → {errors}");
     }
-    assert_eq!(get_json(&app, POLICIES).await, json!([]), "nothing stored");
+    assert_eq!(app.get_json_ok(POLICIES).await, json!([]), "nothing stored");
 
     // The CRUD around a valid policy, and attaching it.
     let policy = json!({"name": "weekly", "format": "docker", "notes": "old dev tags",
@@ -152,7 +152,7 @@ async fn invalid_policy_bodies_are_refused_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409, "duplicate");
-    let got = get_json(&app, &format!("{POLICIES}/weekly")).await;
+    let got = app.get_json_ok(&format!("{POLICIES}/weekly")).await;
     assert_eq!(got["criteriaAssetRegex"], "dev-.*");
     assert_eq!(got["criteriaLastDownloaded"], Value::Null);
     let r = attach(&app, "docker-hosted", &["nope"]).await;
@@ -161,11 +161,9 @@ async fn invalid_policy_bodies_are_refused_naming_the_field() {
     assert_eq!(errors[0]["id"], "cleanup.policyNames", "{errors}");
     let r = attach(&app, "docker-hosted", &["weekly"]).await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    let repo = get_json(
-        &app,
-        "/service/rest/v1/repositories/docker/hosted/docker-hosted",
-    )
-    .await;
+    let repo = app
+        .get_json_ok("/service/rest/v1/repositories/docker/hosted/docker-hosted")
+        .await;
     assert_eq!(repo["cleanup"]["policyNames"], json!(["weekly"]));
     assert_eq!(
         status_of(&app, Method::DELETE, &format!("{POLICIES}/weekly")).await,
@@ -180,7 +178,7 @@ async fn invalid_policy_bodies_are_refused_naming_the_field() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(
-        get_json(&app, &format!("{POLICIES}/weekly")).await["criteriaAssetRegex"],
+        app.get_json_ok(&format!("{POLICIES}/weekly")).await["criteriaAssetRegex"],
         Value::Null
     );
     assert_eq!(attach(&app, "docker-hosted", &[]).await.status(), 204);
@@ -383,10 +381,10 @@ async fn untagged_manifests_go_after_their_age_and_gc_reclaims_their_blobs() {
         status_of(&app, Method::HEAD, "/v2/app/manifests/1").await,
         200
     );
-    assert!(blob_file(&app, &sha256(&unique)).exists());
+    assert!(app.blob_path(&sha256(&unique)).exists());
     collect(&app).await;
     assert!(
-        !blob_file(&app, &sha256(&unique)).exists(),
+        !app.blob_path(&sha256(&unique)).exists(),
         "GC reclaims the deleted manifest's layer"
     );
     pull_verified(&app, "app", "1").await;
@@ -412,7 +410,7 @@ async fn cleanup_and_gc_keep_children_of_a_tagged_index_and_referrers_of_a_kept_
     let name = "app";
     let amd = push_layers(&app, name, "amd-old", &[blob("cfg amd"), blob("layer amd")]).await;
     let arm = push_layers(&app, name, "arm-old", &[blob("cfg arm"), blob("layer arm")]).await;
-    let size_of = |d: &str| std::fs::metadata(blob_file(&app, d)).unwrap().len();
+    let size_of = |d: &str| std::fs::metadata(app.blob_path(d)).unwrap().len();
     let index = format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{amd}","size":{},"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{arm}","size":{},"platform":{{"os":"linux","architecture":"arm64"}}}}]}}"#,
         size_of(&amd),
@@ -478,7 +476,9 @@ async fn cleanup_and_gc_keep_children_of_a_tagged_index_and_referrers_of_a_kept_
             assert_eq!(sha256(&r.bytes().await.unwrap()), d);
         }
     }
-    let referrers = get_json(&app, &format!("/v2/{name}/referrers/{index_digest}")).await;
+    let referrers = app
+        .get_json_ok(&format!("/v2/{name}/referrers/{index_digest}"))
+        .await;
     assert_eq!(
         referrers["manifests"][0]["digest"],
         sha256(referrer.as_bytes()),

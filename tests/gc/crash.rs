@@ -40,20 +40,14 @@ async fn a_crash_during_gc_then_a_rerun_loses_no_referenced_blob() {
     assert_eq!(r.status(), 204);
     tokio::time::sleep(Duration::from_millis(40)).await;
     app.kill9();
-    let left_by_crash = garbage
-        .iter()
-        .filter(|d| blob_file(&app, d).exists())
-        .count();
+    let left_by_crash = garbage.iter().filter(|d| app.blob_path(d).exists()).count();
     app.restart().await;
     set_clock(&app, 2 * 3600).await;
     let report = collect(&app).await;
     // Assert
     eprintln!("garbage left by the crash: {left_by_crash} of 150; rerun: {report}");
     for d in &garbage {
-        assert!(
-            !blob_file(&app, d).exists(),
-            "garbage {d} survived the rerun"
-        );
+        assert!(!app.blob_path(d).exists(), "garbage {d} survived the rerun");
     }
     for i in 0..3 {
         pull_verified(&app, name, &format!("v{i}")).await;

@@ -84,7 +84,7 @@ async fn docker_images_of_the_remaining_repository_pull_after_gc_freed_the_delet
     let expected: BTreeSet<String> = a.difference(&b).cloned().collect();
     let expected_bytes: u64 = expected
         .iter()
-        .map(|d| std::fs::metadata(blob_file(&app, d)).unwrap().len())
+        .map(|d| std::fs::metadata(app.blob_path(d)).unwrap().len())
         .sum();
     let (files_before, bytes_before) = on_disk(&app);
     // Act

@@ -3,7 +3,6 @@
 //! succeeds and every pushed image pulls with all its blobs intact.
 
 use std::cell::Cell;
-use std::process::{Command, Stdio};
 
 use crate::common::*;
 use crate::support::*;
@@ -82,21 +81,12 @@ async fn pushes_reusing_old_and_garbage_layers_while_gc_runs_repeatedly_lose_not
 /// `skopeo copy` of an image to a directory: skopeo verifies every blob's digest.
 fn skopeo_copy(app: &TestApp, name: &str, tag: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/{name}:{tag}", app.addr),
-            &format!("dir:{}", dir.path().display()),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo copy {name}:{tag}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{}/{name}:{tag}", app.addr),
+        &format!("dir:{}", dir.path().display()),
+    ]);
 }
 
 /// A second blob store with its own repository, so pushes there write the database while a
@@ -123,10 +113,7 @@ grace_secs = 3600
 #[tokio::test]
 async fn collections_never_fail_with_database_is_locked_while_pushes_and_deletes_go_on() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, TWO_STORES).unwrap();
-    let app = spawn_app_with(&["--config", config.to_str().unwrap()]).await;
+    let (app, _config) = spawn_with_config(TWO_STORES).await;
     set_clock(&app, 2 * 3600).await;
     let done = Cell::new(false);
     let pushed = std::cell::RefCell::new(Vec::new());

@@ -64,7 +64,7 @@ async fn deleting_a_repository_then_collecting_frees_exactly_the_blobs_only_it_r
         "store accounting"
     );
     for d in &expected {
-        assert!(!blob_file(&app, d).exists(), "{d} is still on disk");
+        assert!(!app.blob_path(d).exists(), "{d} is still on disk");
     }
     pull_verified(&app, b, "1").await;
     pull_verified(&app, b, "2").await;
@@ -87,7 +87,7 @@ async fn an_unreferenced_upload_is_kept_within_the_grace_window_and_freed_after_
     assert_eq!(within_grace["blobsDeleted"], 0, "{within_grace}");
     assert_eq!(after_grace["blobsDeleted"], 4, "{after_grace}");
     for d in [m1, sha256(&c), sha256(&l1), l2_digest.clone()] {
-        assert!(!blob_file(&app, &d).exists(), "{d} is still on disk");
+        assert!(!app.blob_path(&d).exists(), "{d} is still on disk");
     }
     let head = app
         .req(Method::HEAD, &format!("/v2/{name}/blobs/{l2_digest}"))
@@ -109,7 +109,7 @@ async fn index_children_configs_and_referrers_stay_while_anything_reaches_them()
     let name = "repository/team-a/multi";
     let amd = push_layers(&app, name, "amd", &[blob("cfg amd"), blob("layer amd")]).await;
     let arm = push_layers(&app, name, "arm", &[blob("cfg arm"), blob("layer arm")]).await;
-    let size_of = |app: &TestApp, d: &str| std::fs::metadata(blob_file(app, d)).unwrap().len();
+    let size_of = |app: &TestApp, d: &str| std::fs::metadata(app.blob_path(d)).unwrap().len();
     let index = format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{amd}","size":{}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{arm}","size":{}}}]}}"#,
         size_of(&app, &amd),

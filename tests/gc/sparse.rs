@@ -86,7 +86,7 @@ async fn cleanup_and_gc_keep_the_present_children_of_a_sparse_index_and_tolerate
         "an index child is no cleanup candidate: {cleanup}"
     );
     assert!(
-        !blob_file(&app, &sha256(&orphan)).exists(),
+        !app.blob_path(&sha256(&orphan)).exists(),
         "GC ran and reclaimed the unreferenced layer: {report}"
     );
     let multi = app

@@ -2,7 +2,6 @@
 //! images with chosen layers, and what the blob store holds on disk.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -25,16 +24,12 @@ test_clock = true
 grace_secs = 3600
 "#;
 
-/// A Berth with [`TWO_REPOS`] (and `docker-hosted`, the default repository); the config
-/// file lives in the returned temp dir.
-pub async fn spawn_gc_app() -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("berth.toml");
-    let toml =
-        format!("{TWO_REPOS}\n[[repositories]]\nname = \"docker-hosted\"\ntype = \"hosted\"\n");
-    std::fs::write(&path, toml).unwrap();
-    let app = spawn_app_with(&["--config", path.to_str().unwrap()]).await;
-    (app, dir)
+/// A Berth with [`TWO_REPOS`] (and `docker-hosted`, the default repository).
+pub async fn spawn_gc_app() -> (TestApp, ConfigFile) {
+    spawn_with_config(&format!(
+        "{TWO_REPOS}\n[[repositories]]\nname = \"docker-hosted\"\ntype = \"hosted\"\n"
+    ))
+    .await
 }
 
 /// Moves Berth's clock `secs` ahead of real time.
@@ -46,12 +41,6 @@ pub async fn set_clock(app: &TestApp, secs: i64) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204, "clock: {}", r.text().await.unwrap());
-}
-
-pub async fn get_json(app: &TestApp, path: &str) -> Value {
-    let r = app.req(Method::GET, path).send().await.unwrap();
-    assert_eq!(r.status(), 200, "GET {path}");
-    r.json().await.unwrap()
 }
 
 /// Starts task `id` and waits until it is no longer running; returns the task JSON. If the
@@ -79,7 +68,9 @@ pub async fn run_task(app: &TestApp, id: &str) -> Value {
 async fn wait_idle(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let task = get_json(app, &format!("/service/rest/v1/tasks/{id}")).await;
+        let task = app
+            .get_json_ok(&format!("/service/rest/v1/tasks/{id}"))
+            .await;
         if task["currentState"] == "WAITING" {
             return task;
         }
@@ -98,33 +89,8 @@ pub async fn collect(app: &TestApp) -> Value {
 /// Pushes `blobs` (skipping those the image already has, as clients do after a `HEAD`)
 /// and a manifest over them (the first is the config); returns the manifest digest.
 pub async fn push_layers(app: &TestApp, name: &str, tag: &str, blobs: &[Vec<u8>]) -> String {
-    for b in blobs {
-        let head = app
-            .req(Method::HEAD, &format!("/v2/{name}/blobs/{}", sha256(b)))
-            .send()
-            .await
-            .unwrap();
-        if head.status() != 200 {
-            app.push_blob(name, b).await;
-        }
-    }
-    let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
-    let layers: Vec<(&str, usize)> = digests[1..]
-        .iter()
-        .zip(&blobs[1..])
-        .map(|(d, b)| (d.as_str(), b.len()))
-        .collect();
-    let manifest = oci_manifest((&digests[0], blobs[0].len()), &layers);
-    let r = app
-        .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
-        .await;
-    assert_eq!(
-        r.status(),
-        201,
-        "push {name}:{tag}: {}",
-        r.text().await.unwrap()
-    );
-    sha256(manifest.as_bytes())
+    let image = Image::oci(blobs[0].clone(), blobs[1..].to_vec());
+    app.push_missing(name, tag, &image).await
 }
 
 /// Deletes a manifest by digest.
@@ -167,24 +133,11 @@ pub async fn pull_verified(app: &TestApp, name: &str, tag: &str) -> Vec<String> 
     digests
 }
 
-/// Root of the default blob store.
-pub fn store_root(app: &TestApp) -> PathBuf {
-    app.data_dir().join("blobstores").join("default")
-}
-
-pub fn blob_file(app: &TestApp, digest: &str) -> PathBuf {
-    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
-    store_root(app)
-        .join("blobs/sha256")
-        .join(&hex[..2])
-        .join(hex)
-}
-
 /// Digests of the blob files on disk and their total size (what `du` would count).
 pub fn on_disk(app: &TestApp) -> (BTreeSet<String>, u64) {
     let mut digests = BTreeSet::new();
     let mut bytes = 0;
-    let root = store_root(app).join("blobs/sha256");
+    let root = app.store_root().join("blobs/sha256");
     for fan in std::fs::read_dir(root).unwrap() {
         for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
             let f = f.unwrap();
@@ -197,7 +150,7 @@ pub fn on_disk(app: &TestApp) -> (BTreeSet<String>, u64) {
 
 /// `totalSizeInBytes` of the default blob store in the admin API.
 pub async fn store_total(app: &TestApp) -> u64 {
-    let stores = get_json(app, "/service/rest/v1/blobstores").await;
+    let stores = app.get_json_ok("/service/rest/v1/blobstores").await;
     stores
         .as_array()
         .unwrap()

@@ -21,9 +21,13 @@ async fn every_hosted_repository_and_blob_store_has_its_default_tasks() {
     // Arrange
     let (app, _cfg) = spawn_gc_app().await;
     // Act
-    let all = get_json(&app, "/service/rest/v1/tasks").await;
-    let gc_only = get_json(&app, "/service/rest/v1/tasks?type=repository.docker.gc").await;
-    let compact = get_json(&app, "/service/rest/v1/tasks/blobstore.compact-default").await;
+    let all = app.get_json_ok("/service/rest/v1/tasks").await;
+    let gc_only = app
+        .get_json_ok("/service/rest/v1/tasks?type=repository.docker.gc")
+        .await;
+    let compact = app
+        .get_json_ok("/service/rest/v1/tasks/blobstore.compact-default")
+        .await;
     // Assert
     let all_ids = ids(&all);
     for id in [
@@ -129,7 +133,7 @@ async fn the_upload_purge_task_removes_idle_sessions_and_their_temp_files() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let uploads = store_root(&app).join("uploads");
+    let uploads = app.store_root().join("uploads");
     assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
     set_clock(&app, 25 * 3600).await;
     // Act
@@ -161,14 +165,7 @@ async fn a_collection_is_exported_as_metrics() {
     set_clock(&app, 2 * 3600).await;
     // Act
     let report = collect(&app).await;
-    let metrics = app
-        .req(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&app).await;
     // Assert
     let freed = report["bytesFreed"].as_u64().unwrap();
     assert!(freed > 0);
@@ -210,5 +207,5 @@ async fn berth_gc_runs_the_collection_on_the_running_server_and_prints_the_repor
     let task: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(task["lastRunResult"], "OK");
     assert_eq!(task["lastRunReport"][0]["blobsDeleted"], 3, "{task}");
-    assert!(!blob_file(&app, &m).exists());
+    assert!(!app.blob_path(&m).exists());
 }

@@ -134,12 +134,8 @@ async fn a_proxy_upstream_password_is_sealed_at_rest_and_plaintext_rows_are_seal
     let (sealed, everything) = (stored_password(&app, "up").await, stored_bytes(&app));
     let shown = app
         .req(Method::GET, &format!("{PROXY}/up"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     // Act: a row written in plain text by an older Berth, then a start.
     app.stop();
     let url = format!("sqlite://{}", app.data_dir().join("berth.db").display());

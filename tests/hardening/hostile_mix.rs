@@ -6,7 +6,6 @@
 //! (it needs a fake upstream; the proxy suite covers upstream limits).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use futures_util::StreamExt;
 use reqwest::{Client, Method};
 use serde_json::Value;
 
-use crate::common::docker::{docker, docker_present, LocalImages};
+use crate::common::docker::*;
 use crate::common::*;
 use crate::support::*;
 
@@ -186,74 +185,20 @@ async fn referrers_and_reads(mix: &Mix<'_>, base: &str) {
         .await;
 }
 
-/// `docker --config <dir> args…` with `input` on stdin; panics unless it succeeds.
-fn docker_in(config: &std::path::Path, args: &[&str], input: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new("docker")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "docker {args:?} failed:\n{text}");
-    text
-}
-
 /// A normal push and pull with the docker CLI (login, push, remove, pull).
 fn docker_push_and_pull(app: &TestApp) {
     let config = tempfile::tempdir().unwrap();
     let cfg = config.path();
-    let unique = format!(
-        "hardening-{}-{}",
-        app.addr.rsplit(':').next().unwrap(),
-        std::process::id()
-    );
+    let unique = unique("hardening", &app.addr);
     let build = format!("berth-build-{unique}:latest");
     let pushed = format!("{}/{unique}:1", app.addr);
     let _images = LocalImages(vec![build.clone(), pushed.clone()]);
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("hello.txt"),
-        format!("hello {unique}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /hello.txt\n",
-    )
-    .unwrap();
-    docker(&[
-        "build",
-        "-q",
-        "-t",
-        &build,
-        context.path().to_str().unwrap(),
-    ]);
+    build_text_image(&build, &format!("hello {unique}\n"));
     docker(&["tag", &build, &pushed]);
-    docker_in(
-        cfg,
-        &["login", &app.addr, "-u", "admin", "--password-stdin"],
-        ADMIN_PW,
-    );
-    docker_in(cfg, &["push", &pushed], "");
+    output_ok(login(cfg, &app.addr, "admin", ADMIN_PW), "docker login");
+    docker_in_ok(cfg, &["push", &pushed]);
     docker(&["rmi", &pushed]);
-    docker_in(cfg, &["pull", &pushed], "");
+    docker_in_ok(cfg, &["pull", &pushed]);
 }
 
 /// The same over HTTP with a token, where no docker daemon is available.
@@ -332,7 +277,7 @@ async fn under_a_hostile_mix_with_ulimit_512_a_normal_push_and_pull_succeed_with
     };
     let sample = async {
         loop {
-            peak.fetch_max(rss_bytes(pid), std::sync::atomic::Ordering::Relaxed);
+            peak.fetch_max(rss_kib(pid) * 1024, std::sync::atomic::Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
@@ -362,7 +307,7 @@ async fn under_a_hostile_mix_with_ulimit_512_a_normal_push_and_pull_succeed_with
     } else {
         http_push_and_pull(&app).await;
     }
-    let rss = rss_bytes(pid);
+    let rss = rss_kib(pid) * 1024;
     let peak = peak.into_inner();
     eprintln!(
         "hostile mix: RSS after {} MiB, peak {} MiB, fds {}",

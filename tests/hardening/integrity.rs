@@ -125,15 +125,6 @@ async fn deleting_a_blob_a_tagged_manifest_uses_is_refused_naming_it_and_the_ima
     assert_eq!(r.status(), 202);
 }
 
-/// The stored file of a blob of the default store.
-fn blob_file(app: &TestApp, digest: &str) -> std::path::PathBuf {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    app.data_dir()
-        .join("blobstores/default/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex)
-}
-
 #[tokio::test]
 async fn a_blob_file_of_the_wrong_length_is_not_served_and_a_push_repairs_it() {
     // Arrange: two blobs (one small, one past the streaming threshold) whose files grow.
@@ -144,7 +135,7 @@ async fn a_blob_file_of_the_wrong_length_is_not_served_and_a_push_repairs_it() {
         let digest = app.push_blob("damaged/blob", content).await;
         let mut f = std::fs::OpenOptions::new()
             .append(true)
-            .open(blob_file(&app, &digest))
+            .open(app.blob_path(&digest))
             .unwrap();
         f.write_all(b"garbage appended behind Berth's back")
             .unwrap();

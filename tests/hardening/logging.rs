@@ -24,12 +24,8 @@ async fn run_purge_twice(app: &TestApp) {
         for _ in 0..200 {
             task = app
                 .req(Method::GET, &format!("/service/rest/v1/tasks/{PURGE}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json_body()
+                .await;
             if task["currentState"] != "RUNNING" {
                 break;
             }

@@ -44,11 +44,6 @@ pub fn stalled_body(first: &'static [u8]) -> (reqwest::Body, oneshot::Sender<()>
     (reqwest::Body::wrap_stream(head.chain(tail)), tx)
 }
 
-/// Resident memory of process `pid`, in bytes (Linux `/proc`).
-pub fn rss_bytes(pid: u32) -> u64 {
-    crate::common::proc_status_kib(pid, "VmRSS:") * 1024
-}
-
 /// Open file descriptors of process `pid` (Linux `/proc`).
 pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -67,17 +62,5 @@ pub fn fds_under(pid: u32, dir: &std::path::Path) -> usize {
 
 /// The value of a counter or gauge in `/metrics` (summed over its series), 0 if absent.
 pub async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .req(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    value(&scrape(app).await, name, &[]).unwrap_or(0.0)
 }

@@ -2,8 +2,6 @@
 //! multi-arch OCI index pushed by `skopeo copy --all` into the source; after the import,
 //! `docker pull` from the target gives the same image ids and every tag the same digest.
 
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -75,25 +73,13 @@ async fn docker_and_multi_arch_images_pulled_from_the_target_have_the_same_ids_a
     // A multi-arch OCI index by skopeo.
     let layout = tempfile::tempdir().unwrap();
     multi_arch_layout(layout.path(), "1");
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--all",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:1", layout.path().display()))
-        .arg(format!(
-            "docker://127.0.0.1:{}/import/multi:1",
-            seed.hosted_port
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:1", layout.path().display()),
+        &format!("docker://127.0.0.1:{}/import/multi:1", seed.hosted_port),
+    ]);
     let dir = tempfile::tempdir().unwrap();
 
     let (success, report, stderr) = run_import(&source, &target, dir.path(), &[]);
@@ -134,12 +120,8 @@ async fn docker_and_multi_arch_images_pulled_from_the_target_have_the_same_ids_a
         &format!("/repository/docker-hosted/v2/import/multi/manifests/{index_digest}"),
     )
     .header("Accept", OCI_INDEX)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .json_body()
+    .await;
     assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
     for child in index["manifests"].as_array().unwrap() {
         let d = child["digest"].as_str().unwrap();

@@ -192,49 +192,17 @@ pub async fn push_raw_image(
     tag: &str,
     layers: &[Vec<u8>],
 ) -> String {
-    let config =
-        json!({"architecture": "amd64", "os": "linux", "image": image, "tag": tag}).to_string();
-    let config_digest = push_raw_blob(app, secured, repo, image, config.as_bytes()).await;
-    let mut descriptors = Vec::new();
-    for layer in layers {
-        let digest = push_raw_blob(app, secured, repo, image, layer).await;
-        descriptors.push(
-            json!({"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            "digest": digest, "size": layer.len()}),
-        );
-    }
-    let manifest = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "digest": config_digest, "size": config.len()},
-        "layers": descriptors})
-    .to_string();
-    let path = format!("/repository/{repo}/v2/{image}/manifests/{tag}");
-    let r = registry(app, secured, Method::PUT, &path)
-        .header("Content-Type", DOCKER_MANIFEST)
-        .body(manifest.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    sha256(manifest.as_bytes())
-}
-
-async fn push_raw_blob(
-    app: &TestApp,
-    secured: bool,
-    repo: &str,
-    image: &str,
-    bytes: &[u8],
-) -> String {
-    let digest = sha256(bytes);
-    let path = format!("/repository/{repo}/v2/{image}/blobs/uploads/?digest={digest}");
-    let r = registry(app, secured, Method::POST, &path)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    digest
+    let config = json!({"architecture": "amd64", "os": "linux", "image": image, "tag": tag});
+    let built = Image::docker(config.to_string().into_bytes(), layers.to_vec());
+    let r = push_with(
+        |method, path| registry(app, secured, method, path),
+        &format!("/repository/{repo}/v2/{image}"),
+        tag,
+        &built,
+    )
+    .await;
+    expect_status(r, 201, &format!("push {repo}/{image}:{tag}")).await;
+    built.digest
 }
 
 /// A registry request, with admin Basic credentials when `secured`.
@@ -348,20 +316,10 @@ pub fn content<'a>(report: &'a Value, name: &str) -> &'a Value {
 /// Blobs committed by uploads on `app` so far (`berth_blobs_pushed_total`, all series).
 pub async fn blobs_pushed(app: &TestApp, secured: bool) -> u64 {
     let text = registry(app, secured, Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     text.lines()
         .filter(|l| l.starts_with("berth_blobs_pushed_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }

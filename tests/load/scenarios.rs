@@ -7,15 +7,7 @@ async fn pull_storm_pulls_like_docker_and_verifies_every_blob() {
 
     let run = berth_load(
         &app,
-        &[
-            "pull-storm",
-            "--layers",
-            LAYERS,
-            "--clients",
-            "4",
-            "--count",
-            "12",
-        ],
+        &format!("pull-storm --layers {LAYERS} --clients 4 --count 12"),
     )
     .await;
 
@@ -34,17 +26,7 @@ async fn manifest_storm_heads_and_gets_the_seeded_tag() {
 
     let run = berth_load(
         &app,
-        &[
-            "manifest-storm",
-            "--layers",
-            "4K",
-            "--clients",
-            "16",
-            "--count",
-            "400",
-            "--method",
-            "both",
-        ],
+        "manifest-storm --layers 4K --clients 16 --count 400 --method both",
     )
     .await;
 
@@ -61,32 +43,12 @@ async fn push_storm_pushes_distinct_images_monolithic_and_chunked() {
 
     let mono = berth_load(
         &app,
-        &[
-            "push-storm",
-            "--clients",
-            "4",
-            "--count",
-            "8",
-            "--push-layers",
-            "4K,300K",
-        ],
+        "push-storm --clients 4 --count 8 --push-layers 4K,300K",
     )
     .await;
     let chunked = berth_load(
         &app,
-        &[
-            "push-storm",
-            "--clients",
-            "4",
-            "--count",
-            "8",
-            "--push-layers",
-            "4K,300K",
-            "--mode",
-            "chunked",
-            "--chunk-size",
-            "64K",
-        ],
+        "push-storm --clients 4 --count 8 --push-layers 4K,300K --mode chunked --chunk-size 64K",
     )
     .await;
 
@@ -106,16 +68,7 @@ async fn push_storm_of_small_blobs_only_pushes_every_blob() {
 
     let run = berth_load(
         &app,
-        &[
-            "push-storm",
-            "--clients",
-            "8",
-            "--count",
-            "64",
-            "--push-layers",
-            "2K",
-            "--blobs-only",
-        ],
+        "push-storm --clients 8 --count 64 --push-layers 2K --blobs-only",
     )
     .await;
 
@@ -127,7 +80,7 @@ async fn push_storm_of_small_blobs_only_pushes_every_blob() {
 async fn big_push_uploads_one_blob_each_way() {
     let app = spawn_app().await;
 
-    let run = berth_load(&app, &["big-push", "--size", "5M", "--chunk-size", "1M"]).await;
+    let run = berth_load(&app, "big-push --size 5M --chunk-size 1M").await;
 
     run.assert_clean();
     assert_eq!(run.requests("big-push-mono"), 1);
@@ -141,17 +94,7 @@ async fn mixed_pulls_verify_while_pushes_run() {
 
     let run = berth_load(
         &app,
-        &[
-            "mixed",
-            "--layers",
-            LAYERS,
-            "--duration",
-            "2s",
-            "--pull-clients",
-            "3",
-            "--push-clients",
-            "2",
-        ],
+        &format!("mixed --layers {LAYERS} --duration 2s --pull-clients 3 --push-clients 2"),
     )
     .await;
 
@@ -166,7 +109,7 @@ async fn mixed_pulls_verify_while_pushes_run() {
 #[tokio::test]
 async fn a_registry_serving_corrupted_bytes_fails_the_pull_storm() {
     let app = spawn_app().await;
-    let seed = berth_load(&app, &["seed", "--layers", "4K,64K"]).await;
+    let seed = berth_load(&app, "seed --layers 4K,64K").await;
     seed.assert_clean();
     // Flip bytes of every stored blob of 64 KiB behind the registry's back, keeping the size.
     let mut corrupted = 0;
@@ -183,19 +126,7 @@ async fn a_registry_serving_corrupted_bytes_fails_the_pull_storm() {
         "expected to find the 64 KiB layer in the store"
     );
 
-    let run = berth_load(
-        &app,
-        &[
-            "pull-storm",
-            "--layers",
-            "4K,64K",
-            "--clients",
-            "2",
-            "--count",
-            "4",
-        ],
-    )
-    .await;
+    let run = berth_load(&app, "pull-storm --layers 4K,64K --clients 2 --count 4").await;
 
     assert!(
         !run.output.status.success(),

@@ -40,12 +40,13 @@ impl Run {
     }
 }
 
-/// `berth-load <args…> --url <app> --json <tmp>`, waited for on the blocking pool.
-pub async fn berth_load(app: &TestApp, args: &[&str]) -> Run {
+/// `berth-load <args…> --url <app> --json <tmp>` (`args` split at white space), waited for
+/// on the blocking pool.
+pub async fn berth_load(app: &TestApp, args: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth-load"));
-    cmd.args(args)
+    cmd.args(args.split_whitespace())
         .arg("--url")
         .arg(&app.base)
         .arg("--json")

@@ -3,7 +3,6 @@
 use reqwest::Method;
 
 use crate::common::*;
-use crate::support::*;
 
 const IMAGES: usize = 30;
 const TAGS: usize = 1_000;

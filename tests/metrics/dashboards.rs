@@ -10,10 +10,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::client_support::client_present;
 use crate::common::*;
 use crate::prometheus::{start_prometheus_with_rules, Prometheus};
-use crate::support::{scrape, value};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)

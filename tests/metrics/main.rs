@@ -4,10 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-#[path = "../clients/support.rs"]
-#[allow(dead_code)]
-mod client_support;
-
 #[path = "../security/support.rs"]
 #[allow(dead_code)]
 mod security_support;
@@ -17,4 +13,3 @@ mod dashboards;
 mod prometheus;
 mod secured;
 mod series;
-mod support;

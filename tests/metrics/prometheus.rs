@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::client_support::client_present;
 use crate::common::*;
 
 /// A Prometheus server on a free port with its own data directory; killed on drop.
@@ -22,11 +21,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 pub fn start_prometheus(target: &str) -> Prometheus {

@@ -7,7 +7,6 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client_support::client_present;
 use crate::common::*;
 use crate::prometheus::start_prometheus_with_config;
 use crate::security_support::*;

@@ -3,7 +3,6 @@
 use reqwest::Method;
 
 use crate::common::*;
-use crate::support::*;
 
 const REPO: (&str, &str) = ("repository", "docker-hosted");
 
@@ -156,11 +155,7 @@ async fn unknown_paths_and_admin_calls_use_fixed_route_names() {
 #[tokio::test]
 async fn connector_ports_do_not_serve_metrics() {
     let app = spawn_app().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let body = serde_json::json!({
         "name": "h",
         "online": true,

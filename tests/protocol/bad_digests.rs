@@ -134,7 +134,7 @@ async fn malformed_digest_in_a_single_post_upload_is_refused_and_stores_nothing(
 async fn malformed_digest_on_the_completing_put_keeps_the_session_usable() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "dig/put").await;
+    let location = app.start_upload("dig/put").await;
     let r = patch_chunk(&app, &location, b"x", None).await;
     assert_eq!(r.status(), 202);
     for (digest, why) in bad_digests() {
@@ -161,7 +161,7 @@ async fn malformed_digest_on_the_completing_put_keeps_the_session_usable() {
 async fn completing_put_without_a_digest_is_refused_and_keeps_the_session() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "dig/none").await;
+    let location = app.start_upload("dig/none").await;
     // Act
     let r = at(&app, Method::PUT, &location)
         .body(b"x".to_vec())
@@ -182,7 +182,7 @@ async fn a_sha512_digest_is_supported_for_blobs() {
         "sha512:{}",
         hex::encode(<sha2::Sha512 as sha2::Digest>::digest(bytes))
     );
-    let location = start_upload(&app, "dig/sha512").await;
+    let location = app.start_upload("dig/sha512").await;
     // Act
     let r = at(&app, Method::PUT, &with_digest(&location, &digest))
         .body(bytes.to_vec())

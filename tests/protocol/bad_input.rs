@@ -17,7 +17,7 @@ async fn assert_416(r: reqwest::Response, received: usize) {
 
 /// Starts a session and PATCHes `0-9`; returns its Location.
 async fn session_with_ten_bytes(app: &TestApp, name: &str) -> String {
-    let location = start_upload(app, name).await;
+    let location = app.start_upload(name).await;
     let r = patch_chunk(app, &location, b"0123456789", Some((0, 9))).await;
     assert_eq!(r.status(), 202);
     location
@@ -60,7 +60,7 @@ async fn patch_with_out_of_order_content_range_returns_416_and_keeps_the_session
 async fn first_patch_not_starting_at_zero_returns_416() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "bad/first").await;
+    let location = app.start_upload("bad/first").await;
     // Act
     let r = patch_chunk(&app, &location, b"tail", Some((22, 25))).await;
     // Assert
@@ -208,7 +208,7 @@ async fn monolithic_put_with_a_mismatching_digest_returns_digest_invalid_and_sto
     // Arrange
     let app = spawn_app().await;
     let image = push_known_image(&app, "bad/mono", "v1", "kept").await;
-    let location = start_upload(&app, "bad/mono").await;
+    let location = app.start_upload("bad/mono").await;
     let claimed = sha256(b"what I claim");
     // Act
     let r = at(&app, Method::PUT, &with_digest(&location, &claimed))
@@ -283,7 +283,7 @@ async fn pushing_over_an_existing_blob_with_wrong_bytes_leaves_the_blob_intact()
     let app = spawn_app().await;
     let image = push_known_image(&app, "bad/overwrite", "v1", "kept").await;
     let (layer_digest, _) = &image.blobs[1];
-    let location = start_upload(&app, "bad/overwrite").await;
+    let location = app.start_upload("bad/overwrite").await;
     // Act
     let r = at(&app, Method::PUT, &with_digest(&location, layer_digest))
         .body(b"impostor bytes".to_vec())

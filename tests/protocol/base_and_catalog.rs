@@ -70,7 +70,7 @@ async fn unsupported_methods_return_405_unsupported() {
     let app = spawn_app().await;
     let image = push_known_image(&app, "base/methods", "v1", "a").await;
     let blob = &image.blobs[0].0;
-    let location = start_upload(&app, "base/methods").await;
+    let location = app.start_upload("base/methods").await;
     let cases = [
         (Method::POST, "/v2/".to_string()),
         (Method::DELETE, "/v2/_catalog".to_string()),

@@ -135,7 +135,7 @@ async fn deletions_and_blob_isolation_survive_a_restart() {
 async fn an_upload_session_does_not_survive_a_restart() {
     // Arrange
     let mut app = spawn_app().await;
-    let location = start_upload(&app, "keep/upload").await;
+    let location = app.start_upload("keep/upload").await;
     let r = patch_chunk(&app, &location, b"half", None).await;
     assert_eq!(r.status(), 202);
     // Act

@@ -15,19 +15,6 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const OCTET: &str = "application/octet-stream";
 
-/// `POST /v2/<name>/blobs/uploads/`; asserts 202 and returns the session's Location.
-pub async fn start_upload(app: &TestApp, name: &str) -> String {
-    let r = app
-        .req(Method::POST, &format!("/v2/{name}/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202, "start_upload: {}", r.text().await.unwrap());
-    let location = header(&r, "location");
-    assert!(!location.is_empty(), "POST must return a Location");
-    location
-}
-
 /// A request to a Location the server handed out (a path, possibly with a query).
 pub fn at(app: &TestApp, method: Method, location: &str) -> reqwest::RequestBuilder {
     assert!(
@@ -35,12 +22,6 @@ pub fn at(app: &TestApp, method: Method, location: &str) -> reqwest::RequestBuil
         "relative Location expected: {location}"
     );
     app.req(method, location)
-}
-
-/// `location` with `?digest=` (or `&digest=`) appended.
-pub fn with_digest(location: &str, digest: &str) -> String {
-    let sep = if location.contains('?') { '&' } else { '?' };
-    format!("{location}{sep}digest={digest}")
 }
 
 /// PATCHes `chunk` to `location`, optionally with `Content-Range: start-end`.
@@ -87,15 +68,14 @@ pub struct Pushed {
 
 /// Pushes config + layer + manifest under `name:tag` and remembers every byte.
 pub async fn push_known_image(app: &TestApp, name: &str, tag: &str, seed: &str) -> Pushed {
-    let (digest, manifest) = app.push_image(name, tag, seed).await;
-    let config = format!("{{\"seed\":\"{seed}\"}}").into_bytes();
-    let layer = format!("layer of {seed}").into_bytes();
+    let image = Image::seeded(seed);
+    app.push(name, tag, &image).await;
     Pushed {
         name: name.to_string(),
         tag: tag.to_string(),
-        digest,
-        manifest,
-        blobs: vec![(sha256(&config), config), (sha256(&layer), layer)],
+        blobs: image.blobs().cloned().collect(),
+        digest: image.digest,
+        manifest: image.manifest,
     }
 }
 

@@ -44,7 +44,7 @@ fn assert_refused(response: Option<RawResponse>, code: &str) {
 async fn truncated_patch_keeps_exactly_the_bytes_received_and_the_session_resumes() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "trunc/patch").await;
+    let location = app.start_upload("trunc/patch").await;
     // Act
     let response = raw_http(&app, &truncated(&app, "PATCH", &location, OCTET), true).await;
     // Assert
@@ -89,7 +89,7 @@ async fn truncated_completing_put_does_not_store_the_blob() {
     // Arrange
     let app = spawn_app().await;
     let image = push_known_image(&app, "trunc/put", "v1", "kept").await;
-    let location = start_upload(&app, "trunc/put").await;
+    let location = app.start_upload("trunc/put").await;
     let claimed = sha256(&full_blob());
     let path = with_digest(&location, &claimed);
     // Act

@@ -77,7 +77,7 @@ async fn post_then_put_with_the_whole_body_completes_the_upload() {
     let app = spawn_app().await;
     let blob = blob_100();
     let digest = sha256(&blob);
-    let location = start_upload(&app, "up/put").await;
+    let location = app.start_upload("up/put").await;
     // Act
     let r = at(&app, Method::PUT, &with_digest(&location, &digest))
         .header("Content-Type", OCTET)
@@ -96,7 +96,7 @@ async fn streamed_patch_without_content_range_then_put_without_body_completes() 
     let app = spawn_app().await;
     let blob = blob_100();
     let digest = sha256(&blob);
-    let location = start_upload(&app, "up/stream").await;
+    let location = app.start_upload("up/stream").await;
     // Act
     let patched = patch_chunk(&app, &location, &blob, None).await;
     assert_eq!(patched.status(), 202);
@@ -117,7 +117,7 @@ async fn chunked_upload_with_content_ranges_then_put_with_a_final_chunk() {
     let app = spawn_app().await;
     let blob = blob_100();
     let digest = sha256(&blob);
-    let mut location = start_upload(&app, "up/chunks").await;
+    let mut location = app.start_upload("up/chunks").await;
     // Act
     for (start, end) in [(0, 29), (30, 59), (60, 79)] {
         let r = patch_chunk(&app, &location, &blob[start..=end], Some((start, end))).await;
@@ -143,7 +143,7 @@ async fn chunked_upload_without_content_range_appends_each_patch_in_order() {
     let app = spawn_app().await;
     let blob = blob_100();
     let digest = sha256(&blob);
-    let location = start_upload(&app, "up/appends").await;
+    let location = app.start_upload("up/appends").await;
     // Act
     for chunk in blob.chunks(25) {
         let r = patch_chunk(&app, &location, chunk, None).await;
@@ -164,7 +164,7 @@ async fn the_location_from_post_stays_valid_after_patches() {
     // Arrange
     let app = spawn_app().await;
     let blob = blob_100();
-    let first = start_upload(&app, "up/stable").await;
+    let first = app.start_upload("up/stable").await;
     // Act
     let r = patch_chunk(&app, &first, &blob[..50], Some((0, 49))).await;
     assert_eq!(r.status(), 202);
@@ -178,7 +178,7 @@ async fn the_location_from_post_stays_valid_after_patches() {
 async fn upload_status_returns_204_with_range_location_and_no_body() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "up/status").await;
+    let location = app.start_upload("up/status").await;
     let r = patch_chunk(&app, &location, &blob_100()[..42], None).await;
     assert_eq!(r.status(), 202);
     // Act
@@ -195,7 +195,7 @@ async fn upload_status_returns_204_with_range_location_and_no_body() {
 async fn cancelling_an_upload_returns_204_and_then_the_session_is_unknown() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "up/cancel").await;
+    let location = app.start_upload("up/cancel").await;
     let r = patch_chunk(&app, &location, b"some bytes", None).await;
     assert_eq!(r.status(), 202);
     // Act
@@ -219,7 +219,7 @@ async fn cancelling_an_upload_returns_204_and_then_the_session_is_unknown() {
 async fn a_completed_session_is_gone() {
     // Arrange
     let app = spawn_app().await;
-    let location = start_upload(&app, "up/done").await;
+    let location = app.start_upload("up/done").await;
     let digest = sha256(b"done");
     let r = at(&app, Method::PUT, &with_digest(&location, &digest))
         .body(b"done".to_vec())
@@ -238,7 +238,7 @@ async fn an_empty_blob_can_be_uploaded_with_an_empty_put() {
     // Arrange
     let app = spawn_app().await;
     let digest = sha256(b"");
-    let location = start_upload(&app, "up/empty").await;
+    let location = app.start_upload("up/empty").await;
     // Act
     let r = at(&app, Method::PUT, &with_digest(&location, &digest))
         .send()
@@ -273,7 +273,7 @@ async fn a_large_streamed_blob_round_trips_byte_for_byte() {
     let app = spawn_app().await;
     let blob: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
     let digest = sha256(&blob);
-    let location = start_upload(&app, "up/large").await;
+    let location = app.start_upload("up/large").await;
     // Act
     let r = patch_chunk(&app, &location, &blob[..2_000_000], None).await;
     assert_eq!(r.status(), 202);

@@ -18,7 +18,7 @@ fn streamed(bytes: &[u8]) -> Body {
 /// The suite's blob push: POST, then PUT to its Location with the (streamed) blob.
 async fn suite_push_blob(app: &TestApp, name: &str, bytes: &[u8]) -> String {
     let digest = sha256(bytes);
-    let location = start_upload(app, name).await;
+    let location = app.start_upload(name).await;
     let r = at(app, Method::PUT, &with_digest(&location, &digest))
         .header("Content-Type", OCTET)
         .body(streamed(bytes))
@@ -80,10 +80,10 @@ async fn push_workflow_chunked_upload_with_retry_and_stale_location() {
     let app = spawn_app().await;
     let blob: Vec<u8> = (0..42u8).map(|i| i.wrapping_mul(97)).collect();
     let (chunk1, chunk2) = blob.split_at(22);
-    let out_of_order = start_upload(&app, "myorg/myrepo").await;
+    let out_of_order = app.start_upload("myorg/myrepo").await;
     let r = patch_chunk(&app, &out_of_order, chunk2, Some((22, 41))).await;
     assert_eq!(r.status(), 416, "out-of-order chunk");
-    let prev = start_upload(&app, "myorg/myrepo").await;
+    let prev = app.start_upload("myorg/myrepo").await;
     // Act
     let first = at(&app, Method::PATCH, &prev)
         .header("Content-Type", OCTET)
@@ -121,7 +121,7 @@ async fn push_workflow_streamed_patch_monolithic_post_and_cross_mount() {
     let app = spawn_app().await;
     let blob: Vec<u8> = (0..42u8).map(|i| i.wrapping_mul(31)).collect();
     let digest = sha256(&blob);
-    let location = start_upload(&app, "myorg/myrepo").await;
+    let location = app.start_upload("myorg/myrepo").await;
     // Act
     let patched = at(&app, Method::PATCH, &location)
         .header("Content-Type", OCTET)

@@ -4,7 +4,6 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cache::admin_get;
 use crate::common::*;
 
 const PROXY: &str = "/service/rest/v1/repositories/docker/proxy";
@@ -47,7 +46,7 @@ async fn a_proxy_is_created_read_back_and_updated_in_the_nexus_shape() {
     .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
-    let (status, got) = admin_get(&app, &format!("{PROXY}/docker-hub")).await;
+    let (status, got) = app.get_json(&format!("{PROXY}/docker-hub")).await;
     assert_eq!(status, 200);
     assert_eq!(got["type"], "proxy");
     assert_eq!(got["proxy"]["remoteUrl"], "https://registry-1.docker.io");
@@ -73,13 +72,13 @@ async fn a_proxy_is_created_read_back_and_updated_in_the_nexus_shape() {
     changed["httpClient"]["blocked"] = json!(true);
     let r = send(&app, Method::PUT, &format!("{PROXY}/docker-hub"), &changed).await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    let (_, again) = admin_get(&app, &format!("{PROXY}/docker-hub")).await;
+    let (_, again) = app.get_json(&format!("{PROXY}/docker-hub")).await;
     assert_eq!(again["httpClient"]["blocked"], true);
     assert_eq!(again["berthProxyStatus"]["status"], "BLOCKED");
     // Persisted with the password (it is needed after a restart), shown nowhere.
     assert!(!app.log().contains("pw-secret"));
 
-    let (_, list) = admin_get(&app, "/service/rest/v1/repositories").await;
+    let (_, list) = app.get_json("/service/rest/v1/repositories").await;
     let entry = list
         .as_array()
         .unwrap()
@@ -92,11 +91,9 @@ async fn a_proxy_is_created_read_back_and_updated_in_the_nexus_shape() {
         "https://registry-1.docker.io"
     );
     // Another type's path does not find it.
-    let (status, _) = admin_get(
-        &app,
-        "/service/rest/v1/repositories/docker/hosted/docker-hub",
-    )
-    .await;
+    let (status, _) = app
+        .get_json("/service/rest/v1/repositories/docker/hosted/docker-hub")
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -126,6 +123,6 @@ async fn bad_proxy_definitions_are_refused_with_the_field_named() {
         let text = r.text().await.unwrap();
         assert!(text.contains(field), "{pointer}: {text}");
     }
-    let (_, list) = admin_get(&app, "/service/rest/v1/repositories").await;
+    let (_, list) = app.get_json("/service/rest/v1/repositories").await;
     assert!(!list.to_string().contains("docker-hub"));
 }

@@ -5,7 +5,6 @@
 
 use futures_util::future::join_all;
 
-use crate::cache::admin_get;
 use crate::common::*;
 use crate::support::*;
 
@@ -23,10 +22,8 @@ async fn cache_image(app: &TestApp, upstream: &Upstream, layer: &[u8]) -> String
 
 #[tokio::test]
 async fn a_429_storm_is_served_stale_for_the_advertised_time_without_asking_again() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("metadata_max_age_secs = 0").await;
     front.set_ratelimit(Some((100, 42)));
-    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 0").await;
     let layer = cache_image(&app, &upstream, &noise(21, 10_000)).await;
     let metrics = scrape(&app).await;
     assert_eq!(
@@ -64,7 +61,9 @@ async fn a_429_storm_is_served_stale_for_the_advertised_time_without_asking_agai
         "nothing was asked during the pause: {:?}",
         front.requests()
     );
-    let (_, detail) = admin_get(&app, "/service/rest/v1/repositories/docker/proxy/hub").await;
+    let (_, detail) = app
+        .get_json("/service/rest/v1/repositories/docker/proxy/hub")
+        .await;
     assert_eq!(
         detail["berthProxyStatus"]["status"], "RATE_LIMITED",
         "{detail}"
@@ -73,8 +72,8 @@ async fn a_429_storm_is_served_stale_for_the_advertised_time_without_asking_agai
 
 #[tokio::test]
 async fn with_every_upstream_slot_busy_a_revalidation_is_skipped_and_a_cold_miss_waits() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) =
+        proxied("metadata_max_age_secs = 0\nmax_connections = 1").await;
     let big = noise(22, 4 << 20);
     let big_digest = sha256(&big);
     let small = noise(23, 1000);
@@ -82,8 +81,6 @@ async fn with_every_upstream_slot_busy_a_revalidation_is_skipped_and_a_cold_miss
     upstream
         .push_image("app", "v1", &[big.clone(), small.clone()])
         .await;
-    let (app, _cfg) =
-        spawn_proxy(&front.url, "metadata_max_age_secs = 0\nmax_connections = 1").await;
     let tag = format!("{HUB}/app/manifests/v1");
     assert_eq!(get(&app, &tag).await.status(), 200);
     front.set_fault(Fault::Slow);
@@ -116,10 +113,8 @@ async fn with_every_upstream_slot_busy_a_revalidation_is_skipped_and_a_cold_miss
 
 #[tokio::test]
 async fn when_the_upstream_budget_is_nearly_spent_revalidations_stop_and_misses_go_on() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("metadata_max_age_secs = 0").await;
     front.set_ratelimit(Some((100, 3)));
-    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 0").await;
     cache_image(&app, &upstream, &noise(24, 1000)).await;
     let layer = noise(25, 1000);
     upstream
@@ -138,12 +133,10 @@ async fn when_the_upstream_budget_is_nearly_spent_revalidations_stop_and_misses_
 
 #[tokio::test]
 async fn cache_hits_and_coalesced_downloads_are_counted_as_saved_upstream_requests() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let layer = noise(26, 2 << 20);
     let digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     assert_eq!(
         get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),
         200

@@ -11,12 +11,10 @@ const HUB: &str = "/repository/hub/v2";
 
 #[tokio::test]
 async fn a_second_pull_is_served_from_the_cache_without_touching_the_upstream() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let digest = upstream
         .push_image("team/app", "v1", &[noise(1, 100_000), noise(2, 5000)])
         .await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
 
     let r = get(&app, &format!("{HUB}/team/app/manifests/v1")).await;
     assert_eq!(r.status(), 200);
@@ -56,12 +54,10 @@ async fn a_second_pull_is_served_from_the_cache_without_touching_the_upstream() 
 
 #[tokio::test]
 async fn a_moved_tag_is_seen_after_the_metadata_age_and_not_before() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("metadata_max_age_secs = 2").await;
     let first = upstream
         .push_image("app", "latest", &[noise(3, 1000)])
         .await;
-    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 2").await;
     let tag_url = format!("{HUB}/app/manifests/latest");
 
     let r = get(&app, &tag_url).await;
@@ -129,7 +125,9 @@ async fn with_the_upstream_down_cached_content_is_served_stale_and_uncached_cont
     // the admin API and the metrics, and the cache still serves.
     let r = get(&app, &format!("{HUB}/other/manifests/v2")).await;
     assert_oci_error(r, 503, "UNAVAILABLE").await;
-    let (_, detail) = admin_get(&app, "/service/rest/v1/repositories/docker/proxy/hub").await;
+    let (_, detail) = app
+        .get_json("/service/rest/v1/repositories/docker/proxy/hub")
+        .await;
     assert_eq!(
         detail["berthProxyStatus"]["status"], "AUTO_BLOCKED",
         "{detail}"
@@ -140,14 +138,7 @@ async fn with_the_upstream_down_cached_content_is_served_stale_and_uncached_cont
         .as_str()
         .unwrap()
         .contains("auto-blocked"));
-    let metrics = app
-        .req(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&app).await;
     assert!(
         metrics.contains("berth_proxy_upstream_blocked{repository=\"hub\"} 1"),
         "{metrics}"
@@ -158,16 +149,9 @@ async fn with_the_upstream_down_cached_content_is_served_stale_and_uncached_cont
     assert_eq!(header(&r, "x-berth-cache"), "stale");
 }
 
-pub async fn admin_get(app: &TestApp, path: &str) -> (u16, serde_json::Value) {
-    let r = app.req(reqwest::Method::GET, path).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
-}
-
 #[tokio::test]
 async fn the_negative_cache_remembers_a_miss_for_its_ttl() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
-    let (app, _cfg) = spawn_proxy(&front.url, "negative_cache_ttl_secs = 2").await;
+    let (upstream, front, app, _cfg) = proxied("negative_cache_ttl_secs = 2").await;
     let url = format!("{HUB}/late/manifests/v1");
 
     for _ in 0..3 {
@@ -186,12 +170,10 @@ async fn the_negative_cache_remembers_a_miss_for_its_ttl() {
 
 #[tokio::test]
 async fn a_hub_proxy_asks_for_single_component_names_under_library() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("index_type = \"HUB\"").await;
     let digest = upstream
         .push_image("library/alpine", "3", &[noise(7, 100)])
         .await;
-    let (app, _cfg) = spawn_proxy(&front.url, "index_type = \"HUB\"").await;
     // Through the group, as `docker pull host/alpine:3` with the group as default.
     let r = get(&app, "/v2/alpine/manifests/3").await;
     assert_eq!(r.status(), 200);
@@ -205,10 +187,8 @@ async fn a_hub_proxy_asks_for_single_component_names_under_library() {
 
 #[tokio::test]
 async fn a_rate_limiting_upstream_gets_the_cached_copy_served_and_a_429_when_nothing_is_cached() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("metadata_max_age_secs = 0").await;
     let digest = upstream.push_image("app", "v1", &[noise(15, 100)]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 0").await;
     assert_eq!(
         get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),
         200
@@ -229,12 +209,10 @@ async fn a_rate_limiting_upstream_gets_the_cached_copy_served_and_a_429_when_not
 
 #[tokio::test]
 async fn blob_redirects_to_a_storage_host_are_followed() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let layer = noise(16, 200_000);
     let layer_digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     front.set_fault(Fault::Redirect);
     let r = get(&app, &format!("{HUB}/app/blobs/{layer_digest}")).await;
     assert_eq!(r.status(), 200);

@@ -5,30 +5,14 @@
 //! A daemon configured with `registry-mirrors` is not tested: that needs dockerd restarted
 //! with a new daemon.json, which a test cannot do to the machine's daemon.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use crate::common::docker::*;
 use crate::common::*;
 use crate::support::*;
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.stdin(Stdio::null()).output().expect("start command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn skopeo_copy(from: &str, to: &str) {
-    run(Command::new("skopeo").args([
-        "--insecure-policy",
-        "copy",
-        "--src-tls-verify=false",
-        from,
-        to,
-    ]));
+    skopeo(&["copy", "--src-tls-verify=false", from, to]);
 }
 
 #[tokio::test]
@@ -63,12 +47,7 @@ async fn skopeo_pulls_through_the_proxy_and_again_from_the_cache_alone() {
 
 #[tokio::test]
 async fn the_docker_engine_pulls_through_the_group_and_again_from_the_cache_alone() {
-    if !docker_available() {
-        assert_eq!(
-            std::env::var("BERTH_SKIP_DOCKER").as_deref(),
-            Ok("1"),
-            "docker is not available (set BERTH_SKIP_DOCKER=1 to skip deliberately)"
-        );
+    if !docker_present() {
         return;
     }
     let upstream = Upstream::start().await;
@@ -79,50 +58,31 @@ async fn the_docker_engine_pulls_through_the_group_and_again_from_the_cache_alon
         std::process::id(),
         upstream.addr.replace([':', '.'], "-")
     );
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(context.path().join("data.bin"), noise(13, 1 << 20)).unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY data.bin /data.bin\nCMD [\"/data.bin\"]\n",
-    )
-    .unwrap();
     let pushed = format!("{}/{name}:v1", upstream.addr);
     let pulled = format!("{}/{name}:v1", app.addr);
-    let _cleanup = Cleanup(vec![pushed.clone(), pulled.clone()]);
-    run(Command::new("docker")
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", "-q", "-t", &pushed])
-        .arg(context.path()));
-    let id = run(Command::new("docker").args(["image", "inspect", "-f", "{{.Id}}", &pushed]));
-    run(Command::new("docker").args(["push", &pushed]));
-    run(Command::new("docker").args(["rmi", "-f", &pushed]));
+    let _cleanup = LocalImages(vec![pushed.clone(), pulled.clone()]);
+    let context = tempfile::tempdir().unwrap();
+    let id = build_scratch_files(
+        context.path(),
+        &pushed,
+        &[("data.bin", noise(13, 1 << 20))],
+        "",
+    );
+    docker(&["push", &pushed]);
+    docker(&["rmi", "-f", &pushed]);
 
-    run(Command::new("docker").args(["pull", &pulled]));
-    let got = run(Command::new("docker").args(["image", "inspect", "-f", "{{.Id}}", &pulled]));
+    docker(&["pull", &pulled]);
+    let got = image_id(&pulled);
     assert_eq!(got, id);
     let after_first = front.total();
-    run(Command::new("docker").args(["rmi", "-f", &pulled]));
-    run(Command::new("docker").args(["pull", &pulled]));
+    docker(&["rmi", "-f", &pulled]);
+    docker(&["pull", &pulled]);
     assert_eq!(
         front.total(),
         after_first,
         "the second pull reached the upstream: {:?}",
         front.requests()
     );
-}
-
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for image in &self.0 {
-            let _ = Command::new("docker")
-                .args(["rmi", "-f", image])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
 }
 
 #[tokio::test]
@@ -151,14 +111,17 @@ async fn an_upstream_behind_a_token_server_is_pulled_with_the_proxys_credentials
     );
 
     // The password never shows: not in the log, the admin API or `berth config`.
-    let (_, detail) =
-        crate::cache::admin_get(&app, "/service/rest/v1/repositories/docker/proxy/hub").await;
+    let (_, detail) = app
+        .get_json("/service/rest/v1/repositories/docker/proxy/hub")
+        .await;
     assert_eq!(detail["httpClient"]["authentication"]["username"], "svc");
     assert!(!detail.to_string().contains("s3cret-pw"));
     assert!(!app.log().contains("s3cret-pw"));
-    let dump = run(Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["config", "--config"])
-        .arg(cfg.path().join("berth.toml")));
+    let dump = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["config", "--config"])
+            .arg(cfg.path()),
+    );
     assert!(
         dump.contains("remote_url") && !dump.contains("s3cret-pw"),
         "{dump}"

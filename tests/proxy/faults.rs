@@ -35,12 +35,10 @@ async fn fetch_with_cache_header(
 
 #[tokio::test]
 async fn twenty_concurrent_pulls_of_an_uncached_64_mib_layer_make_one_upstream_fetch() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let layer = noise(64, 64 << 20);
     let layer_digest = sha256(&layer);
     upstream.push_image("big", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     assert_eq!(
         get(&app, &format!("{HUB}/big/manifests/v1")).await.status(),
         200
@@ -72,12 +70,10 @@ async fn twenty_concurrent_pulls_of_an_uncached_64_mib_layer_make_one_upstream_f
 }
 
 async fn a_faulty_blob_is_not_cached(fault: Fault) {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let layer = noise(9, 3 << 20);
     let layer_digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     assert_eq!(
         get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),
         200

@@ -15,10 +15,8 @@ fn age(r: &reqwest::Response) -> u64 {
 
 #[tokio::test]
 async fn proxied_manifests_say_how_they_were_served_and_how_old_the_confirmation_is() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("metadata_max_age_secs = 2").await;
     let digest = upstream.push_image("app", "v1", &[noise(8, 5000)]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "metadata_max_age_secs = 2").await;
     let tag = format!("{HUB}/app/manifests/v1");
 
     let first = get(&app, &tag).await;
@@ -53,12 +51,10 @@ async fn proxied_manifests_say_how_they_were_served_and_how_old_the_confirmation
 
 #[tokio::test]
 async fn proxied_blobs_say_miss_then_hit() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, _front, app, _cfg) = proxied("").await;
     let layer = noise(9, 100_000);
     let digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let path = format!("{HUB}/app/blobs/{digest}");
 
     let miss = get(&app, &path).await;

@@ -10,10 +10,8 @@ const MIB: u64 = 1 << 20;
 
 #[tokio::test]
 async fn a_huge_chunked_upstream_manifest_is_cut_off_at_the_limit_with_a_clear_error() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     upstream.push_image("app", "v1", &[b"layer".to_vec()]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let pid = app.pid();
     front.set_fault(Fault::EndlessManifest);
     let before = rss_kib(pid);
@@ -41,12 +39,10 @@ async fn a_huge_chunked_upstream_manifest_is_cut_off_at_the_limit_with_a_clear_e
 
 #[tokio::test]
 async fn a_chunked_upstream_blob_is_cut_off_at_its_descriptor_size_and_not_cached() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let layer = noise(77, 1 << 20);
     let digest = sha256(&layer);
     upstream.push_image("app", "v1", &[layer]).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     // The manifest (fetched cleanly) announces the layer's size.
     assert_eq!(
         get(&app, &format!("{HUB}/app/manifests/v1")).await.status(),

@@ -5,7 +5,6 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cache::admin_get;
 use crate::common::*;
 use crate::support::*;
 
@@ -61,7 +60,9 @@ async fn a_dead_mirror_fails_over_to_the_remote_and_is_then_skipped() {
     // Three failures block the dead mirror; after that only the remote is asked.
     assert_eq!(dead.total(), 3, "{:?}", dead.requests());
     assert_eq!(live.count("GET", "/manifests/v1"), 5);
-    let (_, detail) = admin_get(&app, "/service/rest/v1/repositories/docker/proxy/hub").await;
+    let (_, detail) = app
+        .get_json("/service/rest/v1/repositories/docker/proxy/hub")
+        .await;
     let status = &detail["berthProxyStatus"];
     assert_eq!(status["status"], "READY", "{detail}");
     assert_eq!(status["upstreams"][0]["url"], dead.url);
@@ -124,7 +125,7 @@ async fn mirror_urls_and_upstream_caps_round_trip_through_the_nexus_shaped_admin
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
-    let (_, got) = admin_get(&app, &format!("{path}/hub-mirrored")).await;
+    let (_, got) = app.get_json(&format!("{path}/hub-mirrored")).await;
 
     assert_eq!(
         got["proxy"]["mirrorUrls"],

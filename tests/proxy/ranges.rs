@@ -31,10 +31,8 @@ async fn one_layer_image(upstream: &Upstream, len: usize) -> (Vec<u8>, String) {
 
 #[tokio::test]
 async fn a_bytes_0_0_probe_of_an_uncached_blob_gets_206_with_its_first_byte() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, _front, app, _cfg) = proxied("").await;
     let (layer, digest) = one_layer_image(&upstream, 3 << 20).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let path = format!("{HUB}/app/blobs/{digest}");
 
     let r = ranged(&app, Method::GET, &path, "bytes=0-0").await;
@@ -51,10 +49,8 @@ async fn a_bytes_0_0_probe_of_an_uncached_blob_gets_206_with_its_first_byte() {
 
 #[tokio::test]
 async fn ranges_on_an_uncached_blob_share_one_download_that_caches_it() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let (layer, digest) = one_layer_image(&upstream, 5 << 20).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let path = format!("{HUB}/app/blobs/{digest}");
     let len = layer.len();
     // A slow upstream body: the ranges arrive while the download is under way.
@@ -102,10 +98,8 @@ async fn ranges_on_an_uncached_blob_share_one_download_that_caches_it() {
 
 #[tokio::test]
 async fn a_range_past_the_end_of_an_uncached_blob_is_416_range_invalid() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, _front, app, _cfg) = proxied("").await;
     let (layer, digest) = one_layer_image(&upstream, 100_000).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let path = format!("{HUB}/app/blobs/{digest}");
     let past = format!("bytes={}-{}", layer.len(), layer.len() + 10);
 
@@ -122,10 +116,8 @@ async fn a_range_past_the_end_of_an_uncached_blob_is_416_range_invalid() {
 
 #[tokio::test]
 async fn head_with_a_range_on_an_uncached_blob_answers_the_206_headers_without_downloading() {
-    let upstream = Upstream::start().await;
-    let front = Front::start(&upstream.url(), None);
+    let (upstream, front, app, _cfg) = proxied("").await;
     let (layer, digest) = one_layer_image(&upstream, 100_000).await;
-    let (app, _cfg) = spawn_proxy(&front.url, "").await;
     let path = format!("{HUB}/app/blobs/{digest}");
 
     let r = ranged(&app, Method::HEAD, &path, "bytes=-10").await;

@@ -24,14 +24,6 @@ pub struct Upstream {
     config: PathBuf,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Upstream {
     pub async fn start() -> Upstream {
         assert!(
@@ -108,9 +100,8 @@ impl Upstream {
         } else {
             format!("{}{location}", self.url())
         };
-        let sep = if location.contains('?') { '&' } else { '?' };
         let r = client
-            .put(format!("{location}{sep}digest={digest}"))
+            .put(with_digest(&location, &digest))
             .body(bytes.to_vec())
             .send()
             .await
@@ -122,27 +113,20 @@ impl Upstream {
     /// Pushes config + layers and an OCI manifest tagged `tag`; returns the manifest digest.
     pub async fn push_image(&self, name: &str, tag: &str, layers: &[Vec<u8>]) -> String {
         let config = format!("{{\"tag\":\"{tag}\",\"layers\":{}}}", layers.len());
-        let config_digest = self.push_blob(name, config.as_bytes()).await;
-        let mut descs = Vec::new();
-        for layer in layers {
-            descs.push((self.push_blob(name, layer).await, layer.len()));
+        let image = Image::oci(config.into_bytes(), layers.to_vec());
+        for (_, bytes) in image.blobs() {
+            self.push_blob(name, bytes).await;
         }
-        let refs: Vec<(&str, usize)> = descs.iter().map(|(d, n)| (d.as_str(), *n)).collect();
-        let manifest = oci_manifest((&config_digest, config.len()), &refs);
-        let r = reqwest::Client::new()
-            .put(format!("{}/v2/{name}/manifests/{tag}", self.url()))
-            .header("content-type", OCI_MANIFEST)
-            .body(manifest.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            201,
-            "push manifest: {}",
-            r.text().await.unwrap()
-        );
-        sha256(manifest.as_bytes())
+        let client = reqwest::Client::new();
+        let r = put_manifest_with(
+            |method, path| client.request(method, format!("{}{path}", self.url())),
+            &format!("/v2/{name}"),
+            tag,
+            &image,
+        )
+        .await;
+        expect_status(r, 201, "push manifest").await;
+        image.digest
     }
 }
 
@@ -524,27 +508,18 @@ writable_member = "docker-hosted"
     )
 }
 
-/// A TOML config file in a temp dir (kept alive by the returned guard).
-pub async fn spawn_proxy(remote: &str, extra: &str) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("berth.toml");
-    std::fs::write(&path, proxy_toml(remote, extra)).unwrap();
-    let app = spawn_app_with(&["--config", path.to_str().unwrap()]).await;
-    (app, dir)
+/// A `docker-registry` upstream, a [`Front`] before it (no token auth) and Berth proxying
+/// the front ([`proxy_toml`] with `extra`).
+pub async fn proxied(extra: &str) -> (Upstream, Front, TestApp, ConfigFile) {
+    let upstream = Upstream::start().await;
+    let front = Front::start(&upstream.url(), None);
+    let (app, config) = spawn_proxy(&front.url, extra).await;
+    (upstream, front, app, config)
 }
 
-/// Deterministic pseudo-random bytes.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+/// Berth with a proxy of `remote` ([`proxy_toml`]).
+pub async fn spawn_proxy(remote: &str, extra: &str) -> (TestApp, ConfigFile) {
+    spawn_with_config(&proxy_toml(remote, extra)).await
 }
 
 /// GET through Berth's path routing to repository `repo`.
@@ -556,27 +531,7 @@ pub async fn get(app: &TestApp, path: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// Resident memory of a process, KiB (from `/proc/<pid>/status`).
-pub fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// The Prometheus text of `/metrics`.
-pub async fn scrape(app: &TestApp) -> String {
-    app.req(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of the series whose line starts with `series` (name and labels), or 0.
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines()

@@ -89,7 +89,7 @@ async fn berth_warm_caches_a_multi_arch_list_for_the_chosen_platforms_after_a_dr
         .push_image("plain", "v1", std::slice::from_ref(&plain))
         .await;
     let (app, cfg) = spawn_proxy(&front.url, "").await;
-    let list = cfg.path().join("images.txt");
+    let list = cfg.dir().join("images.txt");
     std::fs::write(&list, "# CI base images\nmulti:v1 linux/amd64\nplain\n").unwrap();
     // `plain` means `plain:latest`: tag it so.
     upstream
@@ -164,12 +164,8 @@ async fn a_scheduled_warm_task_rechecks_its_tags_on_each_run() {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 let t: Value = app
                     .req(Method::GET, &format!("/service/rest/v1/tasks/{id}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                    .json_body()
+                    .await;
                 if t["currentState"] == "WAITING" {
                     return t;
                 }

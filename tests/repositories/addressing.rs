@@ -64,9 +64,9 @@ async fn path_routing_urls_echo_the_v2_repository_prefix() {
         .await
         .unwrap();
     let location = header(&start, "location");
-    let image = prepare_image(&app, name, "routed").await;
-    let put = put_prepared(&app, name, "v1", &image).await;
-    put_prepared(&app, name, "v2", &image).await;
+    let image = app.push_blobs_of(name, Image::seeded("routed")).await;
+    let put = app.put_image(name, "v1", &image).await;
+    app.put_image(name, "v2", &image).await;
     let r = app
         .req(Method::GET, &format!("/v2/{name}/tags/list?n=1"))
         .send()
@@ -344,11 +344,7 @@ async fn a_push_to_an_unknown_repository_under_path_routing_is_refused_not_redir
     crate::common::assert_oci_error(r, 404, "NAME_UNKNOWN").await;
     let catalog: serde_json::Value = app
         .req(reqwest::Method::GET, "/v2/_catalog")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     assert_eq!(catalog["repositories"], serde_json::json!([]));
 }

@@ -28,12 +28,14 @@ blob_store = "fast"
     .await;
     let stores = app.data_dir().join("blobstores");
     // Act
-    let image = prepare_image(&app, "repository/on-fast/app", "fast").await;
-    let r = put_prepared(&app, "repository/on-fast/app", "v1", &image).await;
+    let image = app
+        .push_blobs_of("repository/on-fast/app", Image::seeded("fast"))
+        .await;
+    let r = app.put_image("repository/on-fast/app", "v1", &image).await;
     let (default_digest, _) = app.push_image("elsewhere", "v1", "default").await;
     // Assert
     assert_eq!(r.status(), 201);
-    for digest in [&image.layer.0, &image.config.0, &image.digest] {
+    for digest in [&image.layer().0, &image.config.0, &image.digest] {
         assert!(
             blob_file(&stores.join("fast-disk"), digest).is_file(),
             "{digest} is not in the fast store: {:?}",

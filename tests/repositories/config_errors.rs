@@ -21,10 +21,21 @@ fn assert_mentions(log: &str, words: &[&str]) {
     }
 }
 
-#[tokio::test]
-async fn a_group_member_that_does_not_exist_refuses_to_start() {
-    let log = refused(
-        r#"
+/// One named test per case, so a failure names the configuration that was not refused:
+/// `name: toml => [words the refusal must mention];`.
+macro_rules! refuses_to_start {
+    ($($name:ident: $toml:expr => [$($word:expr),+ $(,)?];)+) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                assert_mentions(&refused($toml).await, &[$($word),+]);
+            }
+        )+
+    };
+}
+
+refuses_to_start! {
+    a_group_member_that_does_not_exist_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
@@ -33,16 +44,9 @@ type = "hosted"
 name = "docker-group"
 type = "group"
 members = ["docker-hosted", "missing-hosted"]
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["docker-group", "missing-hosted", "does not exist"]);
-}
-
-#[tokio::test]
-async fn two_groups_containing_each_other_refuse_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["docker-group", "missing-hosted", "does not exist"];
+    two_groups_containing_each_other_refuse_to_start: r#"
 [[repositories]]
 name = "group-a"
 type = "group"
@@ -52,16 +56,9 @@ members = ["group-b"]
 name = "group-b"
 type = "group"
 members = ["group-a"]
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["cycle", "group-a", "group-b"]);
-}
-
-#[tokio::test]
-async fn a_writable_member_that_is_a_group_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["cycle", "group-a", "group-b"];
+    a_writable_member_that_is_a_group_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
@@ -76,16 +73,9 @@ name = "outer"
 type = "group"
 members = ["inner"]
 writable_member = "inner"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["outer", "writable member inner", "hosted"]);
-}
-
-#[tokio::test]
-async fn a_writable_member_outside_the_group_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["outer", "writable member inner", "hosted"];
+    a_writable_member_outside_the_group_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
@@ -99,33 +89,16 @@ name = "docker-group"
 type = "group"
 members = ["docker-hosted"]
 writable_member = "elsewhere"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["elsewhere", "not a member"]);
-}
-
-#[tokio::test]
-async fn a_repository_on_an_unknown_blob_store_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["elsewhere", "not a member"];
+    a_repository_on_an_unknown_blob_store_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
 blob_store = "nowhere"
-"#,
-    )
-    .await;
-    assert_mentions(
-        &log,
-        &["docker-hosted", "blob store nowhere", "does not exist"],
-    );
-}
-
-#[tokio::test]
-async fn two_repositories_on_one_port_refuse_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["docker-hosted", "blob store nowhere", "does not exist"];
+    two_repositories_on_one_port_refuse_to_start: r#"
 [[repositories]]
 name = "first"
 type = "hosted"
@@ -135,90 +108,46 @@ http_port = 47913
 name = "second"
 type = "hosted"
 http_port = 47913
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["first", "second", "47913"]);
-}
-
-#[tokio::test]
-async fn an_invalid_repository_name_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["first", "second", "47913"];
+    an_invalid_repository_name_refuses_to_start: r#"
 [[repositories]]
 name = "bad name!"
 type = "hosted"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["bad name!", "must start with a letter"]);
-}
-
-#[tokio::test]
-async fn an_upper_case_repository_name_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["bad name!", "must start with a letter"];
+    an_upper_case_repository_name_refuses_to_start: r#"
 [[repositories]]
 name = "Docker-Hosted"
 type = "hosted"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["Docker-Hosted", "lower case"]);
-}
-
-#[tokio::test]
-async fn an_unknown_key_in_a_repository_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["Docker-Hosted", "lower case"];
+    an_unknown_key_in_a_repository_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
 wirte_policy = "DENY"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["wirte_policy"]);
-}
-
-#[tokio::test]
-async fn an_unknown_write_policy_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["wirte_policy"];
+    an_unknown_write_policy_refuses_to_start: r#"
 [[repositories]]
 name = "docker-hosted"
 type = "hosted"
 write_policy = "SOMETIMES"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["SOMETIMES"]);
-}
-
-#[tokio::test]
-async fn a_group_without_members_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["SOMETIMES"];
+    a_group_without_members_refuses_to_start: r#"
 [[repositories]]
 name = "empty-group"
 type = "group"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["empty-group", "at least one member"]);
-}
-
-#[tokio::test]
-async fn a_blob_store_path_leaving_the_data_directory_refuses_to_start() {
-    let log = refused(
-        r#"
+"#
+        => ["empty-group", "at least one member"];
+    a_blob_store_path_leaving_the_data_directory_refuses_to_start: r#"
 [[blob_stores]]
 name = "escape"
 path = "../outside"
-"#,
-    )
-    .await;
-    assert_mentions(&log, &["escape", ".."]);
+"#
+        => ["escape", ".."];
 }
 
 #[tokio::test]

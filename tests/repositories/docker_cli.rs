@@ -3,13 +3,8 @@
 //! through the default repository (the group), getting the same image id each time.
 
 use crate::common::docker::*;
+use crate::common::*;
 use crate::support::*;
-
-fn absent_locally(reference: &str) -> bool {
-    !docker_output(&["image", "inspect", reference])
-        .status
-        .success()
-}
 
 #[tokio::test]
 async fn docker_pushes_by_path_routing_and_pulls_through_the_group_and_the_default_repository() {

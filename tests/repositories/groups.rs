@@ -32,11 +32,15 @@ async fn a_tag_in_two_members_is_served_by_the_first_and_a_tag_only_in_the_secon
 async fn manifests_and_blobs_by_digest_resolve_through_any_member() {
     // Arrange
     let (app, _config) = spawn_with_config(GROUP_CONFIG).await;
-    let hosted = prepare_image(&app, &format!("{HOSTED}/app"), "in-hosted").await;
-    let r = put_prepared(&app, &format!("{HOSTED}/app"), "1", &hosted).await;
+    let hosted = app
+        .push_blobs_of(&format!("{HOSTED}/app"), Image::seeded("in-hosted"))
+        .await;
+    let r = app.put_image(&format!("{HOSTED}/app"), "1", &hosted).await;
     assert_eq!(r.status(), 201);
-    let other = prepare_image(&app, &format!("{OTHER}/app"), "in-other").await;
-    let r = put_prepared(&app, &format!("{OTHER}/app"), "2", &other).await;
+    let other = app
+        .push_blobs_of(&format!("{OTHER}/app"), Image::seeded("in-other"))
+        .await;
+    let r = app.put_image(&format!("{OTHER}/app"), "2", &other).await;
     assert_eq!(r.status(), 201);
     // Act + Assert
     for image in [&hosted, &other] {
@@ -45,7 +49,7 @@ async fn manifests_and_blobs_by_digest_resolve_through_any_member() {
         assert_eq!(status, 200);
         assert_eq!(digest, image.digest);
         assert_eq!(body, image.manifest);
-        for (digest, bytes) in [&image.config, &image.layer] {
+        for (digest, bytes) in [&image.config, image.layer()] {
             let path = format!("/v2/{GROUP}/app/blobs/{digest}");
             let r = app.req(Method::GET, &path).send().await.unwrap();
             assert_eq!(r.status(), 200, "{path}");

@@ -32,8 +32,12 @@ writable_member = "docker-hosted"
 async fn declared_repositories_keep_their_content_across_a_restart() {
     // Arrange
     let (mut app, _config) = spawn_with_config(DECLARED).await;
-    let hosted = prepare_image(&app, "repository/docker-group/app", "hosted").await;
-    let r = put_prepared(&app, "repository/docker-group/app", "v1", &hosted).await;
+    let hosted = app
+        .push_blobs_of("repository/docker-group/app", Image::seeded("hosted"))
+        .await;
+    let r = app
+        .put_image("repository/docker-group/app", "v1", &hosted)
+        .await;
     assert_eq!(r.status(), 201);
     let (other, _) = app
         .push_image("repository/other-hosted/app", "v2", "other")
@@ -56,13 +60,13 @@ async fn declared_repositories_keep_their_content_across_a_restart() {
     let r = app
         .req(
             Method::GET,
-            &format!("/v2/repository/docker-group/app/blobs/{}", hosted.layer.0),
+            &format!("/v2/repository/docker-group/app/blobs/{}", hosted.layer().0),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.bytes().await.unwrap().to_vec(), hosted.layer.1);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), hosted.layer().1);
     let (_, tags) = get_json(&app, "/v2/repository/docker-group/app/tags/list").await;
     assert_eq!(strings(&tags["tags"]), ["v1", "v2"]);
 }
@@ -85,8 +89,12 @@ async fn starting_twice_with_the_same_configuration_is_idempotent() {
         digest_of(&app, "repository/docker-group/app", "v1").await,
         digest
     );
-    let moved = prepare_image(&app, "repository/docker-hosted/app", "moved").await;
-    let r = put_prepared(&app, "repository/docker-hosted/app", "v1", &moved).await;
+    let moved = app
+        .push_blobs_of("repository/docker-hosted/app", Image::seeded("moved"))
+        .await;
+    let r = app
+        .put_image("repository/docker-hosted/app", "v1", &moved)
+        .await;
     let body = assert_oci_error(r, 403, "DENIED").await;
     assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
     let (pushed, _) = app
@@ -111,14 +119,14 @@ async fn a_changed_policy_in_the_file_applies_at_the_next_start() {
     let (mut app, config) = spawn_with_config(DECLARED).await;
     let name = "repository/docker-hosted/app";
     app.push_image(name, "v1", "first").await;
-    let second = prepare_image(&app, name, "second").await;
-    let r = put_prepared(&app, name, "v1", &second).await;
+    let second = app.push_blobs_of(name, Image::seeded("second")).await;
+    let r = app.put_image(name, "v1", &second).await;
     assert_oci_error(r, 403, "DENIED").await;
     // Act
     config.rewrite(&DECLARED.replace("ALLOW_ONCE", "ALLOW"));
     app.restart().await;
     // Assert
-    let r = put_prepared(&app, name, "v1", &second).await;
+    let r = app.put_image(name, "v1", &second).await;
     assert_eq!(r.status(), 201);
     assert_eq!(digest_of(&app, name, "v1").await, second.digest);
 }

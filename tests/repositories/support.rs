@@ -3,46 +3,10 @@
 
 use std::path::PathBuf;
 
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::*;
-
-/// A TOML configuration file in its own temp directory (removed on drop).
-pub struct ConfigFile {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl ConfigFile {
-    pub fn new(toml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("berth.toml");
-        std::fs::write(&path, toml).expect("write config");
-        ConfigFile { _dir: dir, path }
-    }
-
-    /// Replaces the file's content (the next restart reads it).
-    pub fn rewrite(&self, toml: &str) {
-        std::fs::write(&self.path, toml).expect("rewrite config");
-    }
-
-    pub fn path(&self) -> &str {
-        self.path.to_str().expect("UTF-8 temp path")
-    }
-
-    /// `--config <path>`, for `spawn_app_with` and `start_failure`.
-    pub fn args(&self) -> [&str; 2] {
-        ["--config", self.path()]
-    }
-}
-
-/// Starts Berth with `toml` as its configuration file.
-pub async fn spawn_with_config(toml: &str) -> (TestApp, ConfigFile) {
-    let config = ConfigFile::new(toml);
-    let app = spawn_app_with(&config.args()).await;
-    (app, config)
-}
 
 /// The usual pair of hosted repositories and a group over them, with the first writable.
 pub const GROUP_CONFIG: &str = r#"
@@ -60,40 +24,6 @@ type = "group"
 members = ["docker-hosted", "other-hosted"]
 writable_member = "docker-hosted"
 "#;
-
-/// An image whose blobs are pushed but whose manifest is not (yet).
-pub struct Prepared {
-    pub digest: String,
-    pub manifest: Vec<u8>,
-    pub config: (String, Vec<u8>),
-    pub layer: (String, Vec<u8>),
-}
-
-/// Pushes the config and layer `push_image` would push for `seed`; returns the manifest
-/// that would reference them, unpushed. The manifest digest is the one `push_image` returns.
-pub async fn prepare_image(app: &TestApp, name: &str, seed: &str) -> Prepared {
-    let config = format!("{{\"seed\":\"{seed}\"}}").into_bytes();
-    let layer = format!("layer of {seed}").into_bytes();
-    let config_digest = app.push_blob(name, &config).await;
-    let layer_digest = app.push_blob(name, &layer).await;
-    let manifest = oci_manifest(
-        (&config_digest, config.len()),
-        &[(&layer_digest, layer.len())],
-    )
-    .into_bytes();
-    Prepared {
-        digest: sha256(&manifest),
-        manifest,
-        config: (config_digest, config),
-        layer: (layer_digest, layer),
-    }
-}
-
-/// PUTs a prepared image's manifest under `reference`.
-pub async fn put_prepared(app: &TestApp, name: &str, reference: &str, p: &Prepared) -> Response {
-    app.put_manifest(name, reference, OCI_MANIFEST, &p.manifest)
-        .await
-}
 
 /// GET of a manifest; returns (status, Docker-Content-Digest, body).
 pub async fn get_manifest(app: &TestApp, name: &str, reference: &str) -> (u16, String, Vec<u8>) {
@@ -201,14 +131,4 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// Where a store rooted at `store_root` keeps the blob `digest` (`sha256:<hex>`).
-pub fn blob_file(store_root: &std::path::Path, digest: &str) -> PathBuf {
-    let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
-    store_root
-        .join("blobs")
-        .join("sha256")
-        .join(&hex[..2])
-        .join(hex)
 }

@@ -31,9 +31,9 @@ async fn allow_lets_a_tag_move_to_another_digest() {
     let (app, _config) = spawn_with_config(POLICIES).await;
     let name = "repository/allow/app";
     let (old, _) = app.push_image(name, "v1", "old").await;
-    let new = prepare_image(&app, name, "new").await;
+    let new = app.push_blobs_of(name, Image::seeded("new")).await;
     // Act
-    let r = put_prepared(&app, name, "v1", &new).await;
+    let r = app.put_image(name, "v1", &new).await;
     // Assert
     assert_eq!(r.status(), 201);
     assert_ne!(old, new.digest);
@@ -46,9 +46,9 @@ async fn allow_once_refuses_moving_a_tag_with_denied_naming_the_policy_and_keeps
     let (app, _config) = spawn_with_config(POLICIES).await;
     let name = "repository/once/app";
     let (old, _) = app.push_image(name, "v1", "old").await;
-    let new = prepare_image(&app, name, "new").await;
+    let new = app.push_blobs_of(name, Image::seeded("new")).await;
     // Act
-    let r = put_prepared(&app, name, "v1", &new).await;
+    let r = app.put_image(name, "v1", &new).await;
     // Assert
     let body = assert_oci_error(r, 403, "DENIED").await;
     assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
@@ -67,12 +67,12 @@ async fn allow_once_accepts_the_same_digest_again_new_tags_and_pushes_by_digest(
     let (app, _config) = spawn_with_config(POLICIES).await;
     let name = "repository/once-strict/app";
     let (old, manifest) = app.push_image(name, "v1", "old").await;
-    let other = prepare_image(&app, name, "other").await;
+    let other = app.push_blobs_of(name, Image::seeded("other")).await;
     // Act
     let again = app.put_manifest(name, "v1", OCI_MANIFEST, &manifest).await;
     let new_tag = app.put_manifest(name, "v2", OCI_MANIFEST, &manifest).await;
-    let by_digest = put_prepared(&app, name, &other.digest, &other).await;
-    let other_tag = put_prepared(&app, name, "v3", &other).await;
+    let by_digest = app.put_image(name, &other.digest, &other).await;
+    let other_tag = app.put_image(name, "v3", &other).await;
     // Assert
     assert_eq!(again.status(), 201, "re-pushing the same digest is fine");
     assert_eq!(new_tag.status(), 201);
@@ -90,10 +90,10 @@ async fn allow_once_with_latest_policy_lets_latest_move_but_no_other_tag() {
     let name = "repository/once/app";
     app.push_image(name, "latest", "one").await;
     let (pinned, _) = app.push_image(name, "1.0", "one").await;
-    let two = prepare_image(&app, name, "two").await;
+    let two = app.push_blobs_of(name, Image::seeded("two")).await;
     // Act
-    let latest = put_prepared(&app, name, "latest", &two).await;
-    let other = put_prepared(&app, name, "1.0", &two).await;
+    let latest = app.put_image(name, "latest", &two).await;
+    let other = app.put_image(name, "1.0", &two).await;
     // Assert
     assert_eq!(latest.status(), 201);
     assert_eq!(digest_of(&app, name, "latest").await, two.digest);
@@ -107,9 +107,9 @@ async fn allow_once_without_latest_policy_refuses_moving_latest_too() {
     let (app, _config) = spawn_with_config(POLICIES).await;
     let name = "repository/once-strict/app";
     let (old, _) = app.push_image(name, "latest", "one").await;
-    let two = prepare_image(&app, name, "two").await;
+    let two = app.push_blobs_of(name, Image::seeded("two")).await;
     // Act
-    let r = put_prepared(&app, name, "latest", &two).await;
+    let r = app.put_image(name, "latest", &two).await;
     // Assert
     let body = assert_oci_error(r, 403, "DENIED").await;
     assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
@@ -130,9 +130,11 @@ writable_member = \"once\"
     );
     let (app, _config) = spawn_with_config(&config).await;
     let (old, _) = app.push_image("repository/group/app", "v1", "old").await;
-    let new = prepare_image(&app, "repository/group/app", "new").await;
+    let new = app
+        .push_blobs_of("repository/group/app", Image::seeded("new"))
+        .await;
     // Act
-    let r = put_prepared(&app, "repository/group/app", "v1", &new).await;
+    let r = app.put_image("repository/group/app", "v1", &new).await;
     // Assert
     let body = assert_oci_error(r, 403, "DENIED").await;
     assert!(message(&body).contains("ALLOW_ONCE"), "{body}");
@@ -158,8 +160,8 @@ async fn deny_refuses_uploads_manifest_puts_and_deletes_but_serves_existing_cont
     // Arrange: content pushed while the repository allowed it, then made read-only.
     let (mut app, config) = spawn_with_config(WRITABLE).await;
     let name = "repository/docker-hosted/app";
-    let image = prepare_image(&app, name, "kept").await;
-    let r = put_prepared(&app, name, "v1", &image).await;
+    let image = app.push_blobs_of(name, Image::seeded("kept")).await;
+    let r = app.put_image(name, "v1", &image).await;
     assert_eq!(r.status(), 201);
     config.rewrite(READ_ONLY);
     app.restart().await;
@@ -175,7 +177,7 @@ async fn deny_refuses_uploads_manifest_puts_and_deletes_but_serves_existing_cont
             Method::POST,
             &format!(
                 "/v2/{name}/blobs/uploads/?mount={}&from=repository/docker-hosted/app",
-                image.layer.0
+                image.layer().0
             ),
         ),
         app.req(Method::PUT, &format!("/v2/{name}/manifests/v2"))
@@ -188,7 +190,7 @@ async fn deny_refuses_uploads_manifest_puts_and_deletes_but_serves_existing_cont
         ),
         app.req(
             Method::DELETE,
-            &format!("/v2/{name}/blobs/{}", image.layer.0),
+            &format!("/v2/{name}/blobs/{}", image.layer().0),
         ),
     ];
     // Act + Assert
@@ -201,7 +203,7 @@ async fn deny_refuses_uploads_manifest_puts_and_deletes_but_serves_existing_cont
     }
     assert_eq!(digest_of(&app, name, "v1").await, image.digest);
     assert_eq!(digest_of(&app, name, &image.digest).await, image.digest);
-    for (digest, bytes) in [&image.config, &image.layer] {
+    for (digest, bytes) in [&image.config, image.layer()] {
         let r = app
             .req(Method::GET, &format!("/v2/{name}/blobs/{digest}"))
             .send()
@@ -259,28 +261,8 @@ async fn docker_style_blob_push(app: &TestApp, name: &str, from: &str, bytes: &[
         return;
     }
     assert_eq!(started.status(), 202, "start {name} {digest}");
-    let location = header(&started, "location");
-    let patched = app
-        .req(Method::PATCH, &location)
-        .header("Content-Type", "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(patched.status(), 202, "patch {name} {digest}");
-    let location = header(&patched, "location");
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let put = app
-        .req(Method::PUT, &format!("{location}{sep}digest={digest}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        put.status(),
-        201,
-        "put {name} {digest}: {}",
-        put.text().await.unwrap()
-    );
+    app.push_chunks(header(&started, "location"), bytes, bytes.len())
+        .await;
 }
 
 /// Pushes the shared `blobs` (the first is the config) and a manifest over them as `tag`.
@@ -288,22 +270,9 @@ async fn docker_style_push(app: &TestApp, name: &str, from: &str, tag: &str, blo
     for b in blobs {
         docker_style_blob_push(app, name, from, b).await;
     }
-    let digests: Vec<String> = blobs.iter().map(|b| sha256(b)).collect();
-    let layers: Vec<(&str, usize)> = digests[1..]
-        .iter()
-        .zip(&blobs[1..])
-        .map(|(d, b)| (d.as_str(), b.len()))
-        .collect();
-    let manifest = oci_manifest((&digests[0], blobs[0].len()), &layers);
-    let r = app
-        .put_manifest(name, tag, OCI_MANIFEST, manifest.as_bytes())
-        .await;
-    assert_eq!(
-        r.status(),
-        201,
-        "manifest {name}:{tag}: {}",
-        r.text().await.unwrap()
-    );
+    let image = Image::oci(blobs[0].clone(), blobs[1..].to_vec());
+    let r = app.put_image(name, tag, &image).await;
+    expect_status(r, 201, &format!("manifest {name}:{tag}")).await;
 }
 
 #[tokio::test]

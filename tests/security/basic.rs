@@ -123,14 +123,7 @@ async fn the_seeds_recipe_lets_a_user_push_to_one_repository_only() {
     // Arrange: the role holds add+edit+read+browse on docker-hosted only.
     let app = spawn_secure(&[]).await;
     create_hosted(&app, "other", true, None).await;
-    create_user_with(
-        &app,
-        "ci",
-        "ci-pw-1",
-        "docker-hosted",
-        &["add", "edit", "read", "browse"],
-    )
-    .await;
+    create_ci_pusher(&app, "ci-pw-1").await;
     let ci = basic("ci", "ci-pw-1");
     // Act
     let own = try_push(&app, &ci, "team/app", "1").await;

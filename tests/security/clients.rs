@@ -2,71 +2,15 @@
 //! seeds' workflow with the docker CLI (login right and wrong, push where allowed and
 //! refused elsewhere, anonymous pull where enabled, logout), and skopeo with `--creds`.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
+use crate::common::docker::*;
 use crate::common::*;
 use crate::support::*;
 
-pub fn present(available: bool, what: &str, skip: &str) -> bool {
-    if available {
-        return true;
-    }
-    if std::env::var(skip).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {what} is not available and {skip}=1");
-        return false;
-    }
-    panic!("{what} is not available: run scripts/install-test-deps.sh (or set {skip}=1)");
-}
-
-/// `docker --config <dir> args…` (a private config dir: logins never touch the user's).
-pub fn docker_in(config: &Path, args: &[&str]) -> Output {
-    Command::new("docker")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start docker {args:?}: {e}"))
-}
-
-pub fn ok(out: Output, what: &str) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{what} failed:\n{text}");
-    text
-}
-
-fn failed(out: Output, what: &str) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{what} should have failed:\n{text}");
-    text
-}
-
-pub use crate::common::docker::login;
-
-/// Local images removed on drop.
-pub struct LocalImages(pub std::path::PathBuf, pub Vec<String>);
-
-impl Drop for LocalImages {
-    fn drop(&mut self) {
-        for r in &self.1 {
-            let _ = docker_in(&self.0, &["rmi", "-f", r]);
-        }
-    }
-}
-
 #[tokio::test]
 async fn docker_follows_the_seeds_workflow_with_the_token_realm() {
-    if !present(docker_available(), "docker", "BERTH_SKIP_DOCKER") {
+    if !docker_present() {
         return;
     }
     // Arrange: realm on, anonymous on, "public" allows anonymous pull, "ci" may push to
@@ -75,63 +19,26 @@ async fn docker_follows_the_seeds_workflow_with_the_token_realm() {
     activate_token_realm(&app).await;
     set_anonymous(&app, true).await;
     create_hosted(&app, "public", false, None).await;
-    create_user_with(
-        &app,
-        "ci",
-        "ci-Pw-123",
-        "docker-hosted",
-        &["add", "edit", "read", "browse"],
-    )
-    .await;
+    create_ci_pusher(&app, "ci-Pw-123").await;
     let config = tempfile::tempdir().unwrap();
     let cfg = config.path();
     let host = app.addr.clone();
-    let unique = format!(
-        "sec-{}-{}",
-        app.addr.rsplit(':').next().unwrap(),
-        std::process::id()
-    );
+    let unique = unique("sec", &app.addr);
     let build = format!("berth-build-{unique}:latest");
     let own = format!("{host}/{unique}:1");
     let other = format!("{host}/repository/public/{unique}:1");
-    let mut images = LocalImages(
-        cfg.to_path_buf(),
-        vec![build.clone(), own.clone(), other.clone()],
-    );
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("hello.txt"),
-        format!("hello {unique}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /hello.txt\n",
-    )
-    .unwrap();
-    ok(
-        docker_in(
-            cfg,
-            &[
-                "build",
-                "-q",
-                "-t",
-                &build,
-                context.path().to_str().unwrap(),
-            ],
-        ),
-        "build",
-    );
-    ok(docker_in(cfg, &["tag", &build, &own]), "tag");
-    ok(docker_in(cfg, &["tag", &build, &other]), "tag");
+    let mut images = LocalImages(vec![build.clone(), own.clone(), other.clone()]);
+    build_text_image(&build, &format!("hello {unique}\n"));
+    output_ok(docker_in(cfg, &["tag", &build, &own]), "tag");
+    output_ok(docker_in(cfg, &["tag", &build, &other]), "tag");
 
     // Act + Assert: login wrong then right.
-    let wrong = failed(
+    let wrong = output_failed(
         login(cfg, &host, "ci", "not-it"),
         "login with a wrong password",
     );
     assert!(wrong.to_lowercase().contains("unauthorized"), "{wrong}");
-    assert!(ok(login(cfg, &host, "ci", "ci-Pw-123"), "login").contains("Login Succeeded"));
+    assert!(output_ok(login(cfg, &host, "ci", "ci-Pw-123"), "login").contains("Login Succeeded"));
     let saved = std::fs::read_to_string(cfg.join("config.json")).unwrap();
     assert!(
         saved.contains("identitytoken"),
@@ -139,21 +46,21 @@ async fn docker_follows_the_seeds_workflow_with_the_token_realm() {
     );
 
     // Push where allowed, refused elsewhere.
-    let pushed = ok(docker_in(cfg, &["push", &own]), "push to docker-hosted");
+    let pushed = output_ok(docker_in(cfg, &["push", &own]), "push to docker-hosted");
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
-    let refused = failed(docker_in(cfg, &["push", &other]), "push to public");
+    let refused = output_failed(docker_in(cfg, &["push", &other]), "push to public");
     assert!(
         refused.contains("denied") || refused.contains("unauthorized"),
         "{refused}"
     );
 
     // The admin fills "public"; then, logged out, anonymous pulls work only there.
-    ok(docker_in(cfg, &["logout", &host]), "logout");
-    ok(login(cfg, &host, "admin", ADMIN_PW), "admin login");
-    ok(docker_in(cfg, &["push", &other]), "admin push to public");
-    ok(docker_in(cfg, &["logout", &host]), "logout");
-    ok(docker_in(cfg, &["rmi", &own, &other]), "rmi");
-    let anonymous = ok(
+    output_ok(docker_in(cfg, &["logout", &host]), "logout");
+    output_ok(login(cfg, &host, "admin", ADMIN_PW), "admin login");
+    output_ok(docker_in(cfg, &["push", &other]), "admin push to public");
+    output_ok(docker_in(cfg, &["logout", &host]), "logout");
+    output_ok(docker_in(cfg, &["rmi", &own, &other]), "rmi");
+    let anonymous = output_ok(
         docker_in(cfg, &["pull", &other]),
         "anonymous pull from public",
     );
@@ -161,7 +68,7 @@ async fn docker_follows_the_seeds_workflow_with_the_token_realm() {
         anonymous.contains("Downloaded") || anonymous.contains("Pull complete"),
         "{anonymous}"
     );
-    let private = failed(
+    let private = output_failed(
         docker_in(cfg, &["pull", &own]),
         "anonymous pull from docker-hosted",
     );
@@ -170,39 +77,25 @@ async fn docker_follows_the_seeds_workflow_with_the_token_realm() {
         "{private}"
     );
     // Logged in again, the pusher pulls its own image.
-    ok(login(cfg, &host, "ci", "ci-Pw-123"), "login");
-    ok(docker_in(cfg, &["pull", &own]), "pull as ci");
-    images.1.push(own);
+    output_ok(login(cfg, &host, "ci", "ci-Pw-123"), "login");
+    output_ok(docker_in(cfg, &["pull", &own]), "pull as ci");
+    images.add(&own);
 }
 
 #[tokio::test]
 async fn skopeo_uses_creds_through_the_token_realm() {
-    if !present(have("skopeo"), "skopeo", "BERTH_SKIP_SKOPEO") {
+    if !skopeo_present() {
         return;
     }
     let app = spawn_secure(&[]).await;
     activate_token_realm(&app).await;
-    create_user_with(
-        &app,
-        "ci",
-        "ci-Pw-123",
-        "docker-hosted",
-        &["add", "edit", "read", "browse"],
-    )
-    .await;
+    create_ci_pusher(&app, "ci-Pw-123").await;
     assert_eq!(try_push(&app, &admin(), "src/app", "1").await, 201);
-    let skopeo = |args: &[&str]| {
-        Command::new("skopeo")
-            .arg("--insecure-policy")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let skopeo = skopeo_output;
     let src = format!("docker://{}/src/app:1", app.addr);
     let dst = format!("docker://{}/copy/app:1", app.addr);
     let good = "ci:ci-Pw-123";
-    ok(
+    output_ok(
         skopeo(&[
             "inspect",
             "--raw",
@@ -213,7 +106,7 @@ async fn skopeo_uses_creds_through_the_token_realm() {
         ]),
         "inspect",
     );
-    failed(
+    output_failed(
         skopeo(&[
             "inspect",
             "--raw",
@@ -224,11 +117,11 @@ async fn skopeo_uses_creds_through_the_token_realm() {
         ]),
         "bad creds",
     );
-    failed(
+    output_failed(
         skopeo(&["inspect", "--raw", "--tls-verify=false", &src]),
         "no creds",
     );
-    ok(
+    output_ok(
         skopeo(&[
             "copy",
             "--src-tls-verify=false",
@@ -256,7 +149,7 @@ async fn skopeo_uses_creds_through_the_token_realm() {
 
 #[tokio::test]
 async fn podman_logs_in_only_with_the_right_password() {
-    if !present(have("podman"), "podman", "BERTH_SKIP_PODMAN") {
+    if !client_present(have("podman"), "podman", "BERTH_SKIP_PODMAN") {
         return;
     }
     let app = spawn_secure(&[]).await;
@@ -264,26 +157,16 @@ async fn podman_logs_in_only_with_the_right_password() {
     create_user_with(&app, "ci", "ci-Pw-123", "docker-hosted", &["read"]).await;
     let auth_file = tempfile::tempdir().unwrap();
     let podman = |password: &str| {
-        use std::io::Write;
-        let mut child = Command::new("podman")
-            .args(["login", "--tls-verify=false", "--authfile"])
-            .arg(auth_file.path().join("auth.json"))
-            .args(["-u", "ci", "--password-stdin", &app.addr])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        output_with_stdin(
+            Command::new("podman")
+                .args(["login", "--tls-verify=false", "--authfile"])
+                .arg(auth_file.path().join("auth.json"))
+                .args(["-u", "ci", "--password-stdin", &app.addr]),
+            password,
+        )
     };
-    failed(podman("wrong"), "podman login with a wrong password");
-    assert!(ok(podman("ci-Pw-123"), "podman login").contains("Login Succeeded"));
+    output_failed(podman("wrong"), "podman login with a wrong password");
+    assert!(output_ok(podman("ci-Pw-123"), "podman login").contains("Login Succeeded"));
 }
 
 #[tokio::test]

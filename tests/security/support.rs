@@ -99,6 +99,19 @@ pub async fn create_user_with(
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
+/// The seeds' CI user `ci`: may push to and pull from `docker-hosted` (add, edit, read,
+/// browse) and nothing else.
+pub async fn create_ci_pusher(app: &TestApp, password: &str) {
+    create_user_with(
+        app,
+        "ci",
+        password,
+        "docker-hosted",
+        &["add", "edit", "read", "browse"],
+    )
+    .await;
+}
+
 /// Enables anonymous access and/or the DockerToken realm.
 pub async fn set_anonymous(app: &TestApp, enabled: bool) {
     let body =
@@ -126,38 +139,17 @@ pub async fn activate_token_realm(app: &TestApp) {
 /// Pushes config + layer + manifest under `/v2/<name>` as `auth`; returns the status of
 /// the first refused step, or of the manifest PUT (201) if all went through.
 pub async fn try_push(app: &TestApp, auth: &Auth, name: &str, tag: &str) -> u16 {
-    let config = format!("{{\"seed\":\"{name}:{tag}\"}}");
-    let layer = format!("layer {name}:{tag}");
-    let mut descs = Vec::new();
-    for bytes in [config.as_bytes(), layer.as_bytes()] {
-        let digest = sha256(bytes);
-        let r = call(
-            app,
-            auth,
-            Method::POST,
-            &format!("/v2/{name}/blobs/uploads/?digest={digest}"),
-        )
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-        if r.status() != 201 {
-            return r.status().as_u16();
-        }
-        descs.push((digest, bytes.len()));
-    }
-    let manifest = oci_manifest((&descs[0].0, descs[0].1), &[(&descs[1].0, descs[1].1)]);
-    let r = call(
-        app,
-        auth,
-        Method::PUT,
-        &format!("/v2/{name}/manifests/{tag}"),
+    let image = Image::oci(
+        format!("{{\"seed\":\"{name}:{tag}\"}}").into_bytes(),
+        vec![format!("layer {name}:{tag}").into_bytes()],
+    );
+    let r = push_with(
+        |method, path| call(app, auth, method, path),
+        &format!("/v2/{name}"),
+        tag,
+        &image,
     )
-    .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-    .body(manifest)
-    .send()
-    .await
-    .unwrap();
+    .await;
     r.status().as_u16()
 }
 

@@ -20,14 +20,6 @@ fn tls_client(dir: &Path) -> reqwest::Client {
         .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn challenge_realm(header: &str) -> String {
     header
         .split("realm=\"")
@@ -206,14 +198,7 @@ async fn behind_nginx_the_realm_follows_forwarded_headers_from_a_trusted_proxy_o
     make_certs(dir.path());
     let app = spawn_secure(&["BERTH_SECURITY__TRUSTED_PROXIES=[\"127.0.0.1\"]"]).await;
     activate_token_realm(&app).await;
-    create_user_with(
-        &app,
-        "ci",
-        "ci-Pw-123",
-        "docker-hosted",
-        &["add", "edit", "read", "browse"],
-    )
-    .await;
+    create_ci_pusher(&app, "ci-Pw-123").await;
     let nginx = start_nginx(dir.path(), &app.addr).await;
     let front = format!("https://127.0.0.1:{}", nginx.port);
     let client = tls_client(dir.path());
@@ -225,12 +210,8 @@ async fn behind_nginx_the_realm_follows_forwarded_headers_from_a_trusted_proxy_o
     let token: serde_json::Value = client
         .get(format!("{realm}?scope=repository:app:pull,push"))
         .basic_auth("ci", Some("ci-Pw-123"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     let blob = b"through nginx";
     let pushed = client
         .post(format!(
@@ -272,8 +253,8 @@ impl Drop for TrustedCa {
 
 #[tokio::test]
 async fn docker_logs_in_pushes_and_pulls_through_nginx_with_tls() {
-    use crate::clients::{docker_in, login, ok, present, LocalImages};
-    if !nginx_present() || !present(docker_available(), "docker", "BERTH_SKIP_DOCKER") {
+    use crate::common::docker::*;
+    if !nginx_present() || !docker_present() {
         return;
     }
     // Arrange
@@ -308,37 +289,14 @@ async fn docker_logs_in_pushes_and_pulls_through_nginx_with_tls() {
     let unique = format!("nginx-{}-{}", nginx.port, std::process::id());
     let build = format!("berth-build-{unique}:latest");
     let image = format!("{host}/{unique}:1");
-    let _images = LocalImages(cfg.to_path_buf(), vec![build.clone(), image.clone()]);
-    let context = tempfile::tempdir().unwrap();
-    std::fs::write(
-        context.path().join("hello.txt"),
-        format!("hello {unique}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /hello.txt\n",
-    )
-    .unwrap();
-    ok(
-        docker_in(
-            cfg,
-            &[
-                "build",
-                "-q",
-                "-t",
-                &build,
-                context.path().to_str().unwrap(),
-            ],
-        ),
-        "build",
-    );
-    ok(docker_in(cfg, &["tag", &build, &image]), "tag");
+    let _images = LocalImages(vec![build.clone(), image.clone()]);
+    build_text_image(&build, &format!("hello {unique}\n"));
+    output_ok(docker_in(cfg, &["tag", &build, &image]), "tag");
     // Act
-    let logged_in = ok(login(cfg, &host, "ci", "ci-Pw-123"), "login through nginx");
-    let pushed = ok(docker_in(cfg, &["push", &image]), "push through nginx");
-    ok(docker_in(cfg, &["rmi", &image]), "rmi");
-    let pulled = ok(docker_in(cfg, &["pull", &image]), "pull through nginx");
+    let logged_in = output_ok(login(cfg, &host, "ci", "ci-Pw-123"), "login through nginx");
+    let pushed = output_ok(docker_in(cfg, &["push", &image]), "push through nginx");
+    output_ok(docker_in(cfg, &["rmi", &image]), "rmi");
+    let pulled = output_ok(docker_in(cfg, &["pull", &image]), "pull through nginx");
     // Assert
     assert!(logged_in.contains("Login Succeeded"), "{logged_in}");
     assert!(pushed.contains("digest: sha256:"), "{pushed}");

@@ -14,14 +14,7 @@ async fn realm_app() -> TestApp {
     let app = spawn_secure(&[]).await;
     activate_token_realm(&app).await;
     create_hosted(&app, "other", true, None).await;
-    create_user_with(
-        &app,
-        "ci",
-        "ci-pw-1",
-        "docker-hosted",
-        &["add", "edit", "read", "browse"],
-    )
-    .await;
+    create_ci_pusher(&app, "ci-pw-1").await;
     app
 }
 

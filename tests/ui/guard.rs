@@ -38,12 +38,8 @@ async fn user_exists(app: &TestApp, id: &str) -> bool {
     let users: serde_json::Value = app
         .req(Method::GET, "/service/rest/v1/security/users")
         .basic_auth("admin", Some(ADMIN_PW))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     users.as_array().unwrap().iter().any(|u| u["userId"] == id)
 }
 

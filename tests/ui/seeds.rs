@@ -2,44 +2,9 @@
 //! the user created there, and the pushed image seen in Browse with its layers and pull
 //! command. Every page is checked for console errors and CSP violations.
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-
 use crate::browser::*;
 use crate::common::docker::*;
 use crate::common::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `docker --config <dir> login` with the password on stdin.
-fn docker_login(config: &std::path::Path, host: &str, user: &str, password: &str) -> String {
-    let out = login(config, host, user, password);
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "docker login: {text}");
-    text
-}
-
-fn docker_in(config: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "docker {args:?}: {text}");
-    text
-}
 
 /// Opens a repository form, fills the name, picks the blob store and the port.
 async fn new_repository(b: &Browser, base: &str, kind: &str, name: &str, port: Option<u16>) {
@@ -179,28 +144,18 @@ async fn the_seeds_set_up_is_done_in_the_browser_then_docker_pushes_and_browse_s
     images.add(&build);
     images.add(&pushed_ref);
     let context = tempfile::tempdir().unwrap();
-    std::fs::write(context.path().join("a.txt"), format!("a {unique}\n")).unwrap();
-    std::fs::write(context.path().join("b.txt"), format!("b {unique}\n")).unwrap();
-    std::fs::write(
-        context.path().join("Dockerfile"),
-        "FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n",
+    let files = [
+        ("a.txt", format!("a {unique}\n").into_bytes()),
+        ("b.txt", format!("b {unique}\n").into_bytes()),
+    ];
+    build_scratch_files(context.path(), &build, &files, "");
+    docker_in_ok(config.path(), &["tag", &build, &pushed_ref]);
+    assert!(output_ok(
+        login(config.path(), &host, "seed-ci", "Seed-Ci-Pw-1"),
+        "docker login"
     )
-    .unwrap();
-    docker_in(
-        config.path(),
-        &[
-            "build",
-            "-q",
-            "-t",
-            &build,
-            context.path().to_str().unwrap(),
-        ],
-    );
-    docker_in(config.path(), &["tag", &build, &pushed_ref]);
-    assert!(
-        docker_login(config.path(), &host, "seed-ci", "Seed-Ci-Pw-1").contains("Login Succeeded")
-    );
-    let pushed = docker_in(config.path(), &["push", &pushed_ref]);
+    .contains("Login Succeeded"));
+    let pushed = docker_in_ok(config.path(), &["push", &pushed_ref]);
     let digest = pushed
         .split("digest: ")
         .nth(1)
@@ -246,9 +201,9 @@ async fn the_seeds_set_up_is_done_in_the_browser_then_docker_pushes_and_browse_s
 
     // The pushed image pulls anonymously through the group (anonymous pull allowed there).
     let anonymous = tempfile::tempdir().unwrap();
-    docker_in(anonymous.path(), &["rmi", &pushed_ref]);
+    docker_in_ok(anonymous.path(), &["rmi", &pushed_ref]);
     let through_group = format!("127.0.0.1:{group_port}/{image}:1");
     images.add(&through_group);
-    docker_in(anonymous.path(), &["pull", &through_group]);
+    docker_in_ok(anonymous.path(), &["pull", &through_group]);
     b.finish().await;
 }

@@ -4,7 +4,7 @@
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{redirect, Client, Response};
 
-use crate::common::TestApp;
+use crate::common::{BodyOf, TestApp};
 
 /// A client that does not follow redirects (a test looks at each 303 itself).
 pub fn client() -> Client {
@@ -69,12 +69,8 @@ pub async fn sign_in(app: &TestApp, user: &str, password: &str) -> (Response, Op
     let page = c
         .get(app.url("/ui/"))
         .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     let csrf = csrf_of(&page);
     (
         r,

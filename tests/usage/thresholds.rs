@@ -105,8 +105,7 @@ async fn enforce_refuses_the_fourth_tag_and_new_blobs_but_serves_pulls_deletes_a
     assert_eq!(u["components"]["value"], 3);
     assert_eq!(u["components"]["state"], "over");
     assert_eq!(u["components"]["action"], "enforce");
-    let metrics = app.req(Method::GET, "/metrics").send().await.unwrap();
-    let text = metrics.text().await.unwrap();
+    let text = scrape(&app).await;
     assert!(
         text.contains("berth_usage_refused_total{metric=\"components\"} 3"),
         "{text}"

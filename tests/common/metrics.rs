@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use crate::common::*;
+use super::{header, TestApp};
 
 /// The text of `GET path` (asserting 200 and the Prometheus text content type).
 pub async fn scrape_at(app: &TestApp, path: &str) -> String {
