@@ -59,26 +59,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts Berth with extra command-line arguments / environment (`KEY=VALUE` items are env).
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
-    let data = tempfile::tempdir().expect("temp dir");
-    let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let (child, addr) = start(data.path(), &extra_args, None).await;
-    TestApp {
-        base: format!("http://{addr}"),
-        addr,
-        client: Client::builder().build().unwrap(),
-        data,
-        child: Some(child),
-        extra_args,
-        nofile: None,
-    }
+    spawn(extra, None).await
 }
 
 /// Starts Berth as `spawn_app_with` does, under `ulimit -n nofile` (soft and hard limit, so
 /// the server cannot raise it).
 pub async fn spawn_app_with_nofile(nofile: u32, extra: &[&str]) -> TestApp {
+    spawn(extra, Some(nofile)).await
+}
+
+async fn spawn(extra: &[&str], nofile: Option<u32>) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
     let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    let (child, addr) = start(data.path(), &extra_args, Some(nofile)).await;
+    let (child, addr) = start(data.path(), &extra_args, nofile).await;
     TestApp {
         base: format!("http://{addr}"),
         addr,
@@ -86,7 +79,7 @@ pub async fn spawn_app_with_nofile(nofile: u32, extra: &[&str]) -> TestApp {
         data,
         child: Some(child),
         extra_args,
-        nofile: Some(nofile),
+        nofile,
     }
 }
 
