@@ -38,7 +38,7 @@ pub struct Settings {
     /// addresses, default loopback only. With security on, an admin user is needed too.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
-    pub usage: crate::usage::UsageSettings,
+    pub usage: crate::model::usage::UsageSettings,
     pub gc: GcSettings,
     pub security: SecuritySettings,
 }
@@ -169,7 +169,7 @@ pub struct LogSettings {
     pub level: String,
     /// The access log (target `berth::access`): `sampled` (every 4xx/5xx up to 50 a second,
     /// one in `access_sample` of the rest), `full` or `off`.
-    pub access: crate::telemetry::AccessLogMode,
+    pub access: AccessLogMode,
     /// In `sampled` mode, one successful request in this many is logged.
     pub access_sample: u64,
 }
@@ -374,6 +374,18 @@ impl Settings {
         }
         Ok(toml::to_string_pretty(&shown)?)
     }
+}
+
+/// `log.access`.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogMode {
+    /// Every 4xx/5xx (flood-limited) and one in `access_sample` of the others.
+    #[default]
+    Sampled,
+    /// Every request.
+    Full,
+    Off,
 }
 
 #[cfg(test)]

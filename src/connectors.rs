@@ -13,36 +13,26 @@ use std::sync::{Arc, Mutex};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, HttpServer};
 
-use crate::auth::Security;
-use crate::config::Limits;
+use crate::app::build_app;
+use crate::http::ports::{PortFuture, Ports};
+use crate::http::state::AppState;
 use crate::http::Connector;
-use crate::registry::Registry;
-use crate::startup::build_app;
 
 /// HTTP workers per connector port; the main port has one per core.
 const CONNECTOR_WORKERS: usize = 2;
 
 pub struct Connectors {
     ip: IpAddr,
-    registry: web::Data<Registry>,
-    limits: web::Data<Limits>,
-    security: web::Data<Security>,
+    state: AppState,
     /// Repository name → (port, running server).
     running: Mutex<HashMap<String, (u16, ServerHandle)>>,
 }
 
 impl Connectors {
-    pub fn new(
-        ip: IpAddr,
-        registry: web::Data<Registry>,
-        limits: web::Data<Limits>,
-        security: web::Data<Security>,
-    ) -> Self {
+    pub fn new(ip: IpAddr, state: AppState) -> Self {
         Connectors {
             ip,
-            registry,
-            limits,
-            security,
+            state,
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -66,21 +56,12 @@ impl Connectors {
     /// Starts serving `repo` on an already bound listener (replacing an older port).
     pub async fn start(self: &Arc<Self>, repo: &str, listener: TcpListener) -> std::io::Result<()> {
         let port = listener.local_addr()?.port();
-        let registry = self.registry.clone();
-        let limits = self.limits.clone();
-        let security = self.security.clone();
-        let connectors = self.clone();
+        let state = self.state.clone();
+        let ports: web::Data<dyn Ports> = web::Data::from(Arc::new(self.clone()) as Arc<dyn Ports>);
         let marker = Connector(repo.to_string());
-        let tls = self.security.tls.clone();
-        let server = HttpServer::new(move || {
-            build_app(
-                registry.clone(),
-                limits.clone(),
-                security.clone(),
-                connectors.clone(),
-                Some(marker.clone()),
-            )
-        });
+        let tls = self.state.security.tls.clone();
+        let server =
+            HttpServer::new(move || build_app(state.clone(), ports.clone(), Some(marker.clone())));
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
             None => server.listen(listener)?,
@@ -115,7 +96,7 @@ impl Connectors {
 
     /// Opens the ports of every repository that has one (at start).
     pub async fn open_configured(self: &Arc<Self>) -> anyhow::Result<()> {
-        for config in self.registry.repository_configs() {
+        for config in self.state.registry.repository_configs() {
             if let Some(port) = config.http_port {
                 let listener = self
                     .bind(&config.name, port)
@@ -134,5 +115,25 @@ impl Connectors {
         for name in names {
             self.stop(&name).await;
         }
+    }
+}
+
+/// The admin API's view of the connector ports (`Arc` because a started port's server
+/// holds the set too: its own app can change repositories).
+impl Ports for Arc<Connectors> {
+    fn bind(&self, repo: &str, port: u16) -> Result<Option<TcpListener>, String> {
+        Connectors::bind(self, repo, port)
+    }
+
+    fn start<'a>(
+        &'a self,
+        repo: &'a str,
+        listener: TcpListener,
+    ) -> PortFuture<'a, std::io::Result<()>> {
+        Box::pin(Connectors::start(self, repo, listener))
+    }
+
+    fn stop<'a>(&'a self, repo: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(Connectors::stop(self, repo))
     }
 }

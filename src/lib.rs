@@ -1,21 +1,30 @@
 //! Berth: a container image registry with the Nexus repository model.
 //!
 //! # Layout
-//! Layers depend downwards only: `http` → `registry` → `storage` / `meta` → `oci`.
-//! - [`oci`]: protocol vocabulary (digests, names, manifests, error codes); no I/O.
-//! - [`storage`]: content-addressed blob files, hashed while written, published atomically.
-//! - [`meta`]: the metadata database (sqlx + SQLite).
-//! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
-//! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
-//! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
-//! - [`metrics`]: Prometheus metric names, descriptions and rendering.
-//! - [`usage`]: usage thresholds (requests per rolling 24 h, components) and their actions.
-//! - [`sealed`]: secrets at rest (AES-256-GCM under `<data>/secrets.key`).
-//! - [`ui`]: the web UI (server-rendered HTML on the main port, `/` and `/ui/…`).
-//! - [`config`], [`telemetry`], [`startup`], [`datadir`] (one server per data directory,
-//!   private files): wiring.
+//! Layers, lowest first; a module imports only from its own layer and those below it, and
+//! never round a circle (`scripts/import-graph.py` checks both; README "Architecture" has
+//! the picture):
+//! 1. Vocabulary: [`oci`] (digests, names, manifests, error codes; no I/O), [`model`] (the
+//!    plain data several layers share: repository, blob store, proxy, cleanup policy, task
+//!    and usage definitions), [`metrics`] (metric names and descriptions only),
+//!    [`config_env`], [`datadir`] (one server per data directory, private files), [`process`].
+//! 2. Settings: [`config`] (the settings tree), [`telemetry`], [`tls`].
+//! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam), [`meta`] (metadata traits,
+//!    SQLite under `meta/sqlite/`), [`auth`] (users, roles, privileges, tokens, sessions),
+//!    [`sealed`] (secrets at rest under `<data>/secrets.key`).
+//! 4. Services: [`proxy`] (upstream client), [`usage`] (usage thresholds and actions),
+//!    [`cleanup`] (cleanup-policy evaluation).
+//! 5. [`registry`]: repositories, their actors (single writers), image state, caches; GC,
+//!    cleanup runs, the proxy cache and pre-warming.
+//! 6. [`tasks`]: Nexus-style scheduled tasks (GC, compaction, upload purge, cleanup, warm).
+//! 7. Ways in: [`http`] (the OCI API with its one addressing resolver, token realm, gate,
+//!    admin API, metrics scrape; the only place errors become HTTP responses), [`ui`] (the
+//!    web UI), [`import`] (`berth import nexus`), [`admin_client`], [`preflight`].
+//! 8. Composition: [`startup`] (the composition root), [`app`] (the App every port serves),
+//!    [`connectors`] (per-repository ports, handed to http as `http::ports::Ports`).
 
 pub mod admin_client;
+pub mod app;
 pub mod auth;
 pub mod cleanup;
 pub mod config;

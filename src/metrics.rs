@@ -1,5 +1,6 @@
-//! Prometheus metrics: every metric name Berth records, its description, its label values,
-//! and the text rendering served at `/metrics` and `/service/metrics/prometheus`.
+//! Prometheus metrics: every metric name Berth records, its description and its label values.
+//! The exporter (recorder, upkeep, the text served at `/metrics`) is `crate::http::scrape`:
+//! this module sits below every layer that records, so it imports none of them.
 //!
 //! Names are `const`s here and nowhere else, and each is described once by [`init`], so the
 //! exported `# HELP` lines and the README list stay in one place. Label values are bounded by
@@ -10,14 +11,9 @@
 //!
 //! Most values are recorded where they happen (the HTTP middleware, upload and manifest
 //! handlers). Values that are state rather than events (store sizes, quotas, component
-//! counts) are read at scrape time in [`render`], so they cost nothing between scrapes.
-
-use std::sync::OnceLock;
+//! counts) are read at scrape time by `crate::http::scrape`, so they cost nothing between scrapes.
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, gauge, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::registry::Registry;
 
 /// Requests served, by `repository`, `route`, `method` and `status_class`.
 pub const HTTP_REQUESTS: &str = "berth_http_requests_total";
@@ -50,8 +46,6 @@ pub const REPOSITORY_BLOBS: &str = "berth_repository_blobs";
 /// Bytes of the distinct blobs linked into a hosted repository, by `repository` (a blob shared
 /// with another repository counts in both; the store's own figure counts it once).
 pub const REPOSITORY_BLOB_BYTES: &str = "berth_repository_blob_bytes";
-/// How often the per-repository blob figures are recomputed: they scan `image_blobs`.
-const REPOSITORY_TOTALS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Lookups in the in-memory manifest cache, by `result` (`hit` or `miss`).
 pub const MANIFEST_CACHE_LOOKUPS: &str = "berth_manifest_cache_lookups_total";
 
@@ -94,53 +88,16 @@ pub const TASK_PANICS: &str = "berth_task_panics_total";
 /// (`repository`, `client`, `descriptors`, `body_timeout`).
 pub const UPLOADS_REFUSED: &str = "berth_uploads_refused_total";
 
-/// Latency buckets, seconds: a warm manifest GET is well under a millisecond, a large blob
-/// upload can take minutes.
-const LATENCY_BUCKETS: &[f64] = &[
+/// Latency buckets of [`HTTP_DURATION`], seconds: a warm manifest GET is well under a
+/// millisecond, a large blob upload can take minutes.
+pub const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0, 300.0,
 ];
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// How often recorded histogram samples are folded into their buckets when nobody scrapes.
-const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Folds pending histogram samples into buckets every few seconds. The exporter buffers
-/// every sample until upkeep runs; without this, a registry nobody scrapes would grow by
-/// one `f64` per request, without bound. Must run inside an actix system.
-pub fn spawn_upkeep() {
-    let handle = init();
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(UPKEEP_EVERY);
-        loop {
-            tick.tick().await;
-            handle.run_upkeep();
-        }
-    });
-}
-
-/// Installs the Prometheus recorder (once per process) and describes every metric.
-pub fn init() -> &'static PrometheusHandle {
-    HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
-            .expect("latency buckets are not empty");
-        // Another recorder already installed (only possible in unit tests): keep a private
-        // one so rendering still works.
-        let handle = match builder.install_recorder() {
-            Ok(handle) => handle,
-            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-        };
-        describe();
-        // Present from the first scrape on, not only after the first upload.
-        gauge!(UPLOADS_IN_PROGRESS).set(0.0);
-        gauge!(UPLOAD_BYTES_IN_PROGRESS).set(0.0);
-        handle
-    })
-}
-
-fn describe() {
+/// Describes every metric of this module (`# HELP` and unit); the exporter calls it once
+/// after installing its recorder.
+pub fn describe() {
     describe_counter!(
         HTTP_REQUESTS,
         "HTTP requests by repository, route pattern, method and status class"
@@ -228,59 +185,6 @@ fn describe() {
     describe_counter!(ACTOR_RESTARTS, "Repository actors restarted");
     describe_counter!(TASK_PANICS, "Task runs that panicked");
     describe_counter!(UPLOADS_REFUSED, "Uploads refused or cut by a limit");
-    crate::proxy::metrics::describe();
-}
-
-/// Refreshes the scrape-time gauges from `registry`, then renders the text exposition format.
-pub async fn render(registry: &Registry) -> String {
-    let handle = init();
-    for store in registry.blob_stores() {
-        let name = store.name().to_string();
-        gauge!(BLOB_STORE_BYTES, "store" => name.clone()).set(store.used_bytes() as f64);
-        if let Some(q) = store.soft_quota() {
-            gauge!(BLOB_STORE_SOFT_QUOTA, "store" => name.clone()).set(q as f64);
-        }
-        if let Some(q) = store.hard_quota() {
-            gauge!(BLOB_STORE_HARD_QUOTA, "store" => name).set(q as f64);
-        }
-    }
-    // Counted by the database at scrape time rather than kept on the write path: exact after
-    // deletes, re-tags and restarts, and one indexed aggregate per scrape is cheap next to
-    // a scrape interval of seconds.
-    match registry.component_counts().await {
-        Ok(counts) => {
-            for (repository, count) in counts {
-                gauge!(COMPONENTS, "repository" => repository).set(count as f64);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot count components for metrics"),
-    }
-    refresh_repository_totals(registry).await;
-    crate::usage::export_metrics(registry.usage()).await;
-    handle.run_upkeep();
-    handle.render()
-}
-
-/// Per-repository blob figures, recomputed at most every [`REPOSITORY_TOTALS_EVERY`] (the
-/// gauges keep their last values between refreshes).
-async fn refresh_repository_totals(registry: &Registry) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    {
-        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-        if last.is_some_and(|t| t.elapsed() < REPOSITORY_TOTALS_EVERY) {
-            return;
-        }
-        *last = Some(std::time::Instant::now());
-    }
-    match registry.repository_blob_totals().await {
-        Ok(totals) => {
-            for (repository, blobs, bytes) in totals {
-                gauge!(REPOSITORY_BLOBS, "repository" => repository.clone()).set(blobs as f64);
-                gauge!(REPOSITORY_BLOB_BYTES, "repository" => repository).set(bytes as f64);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot total repository blobs for metrics"),
-    }
 }
 
 /// The bounded `method` label.
@@ -329,13 +233,13 @@ pub fn manifest_cache_lookup(hit: bool) {
     metrics::counter!(MANIFEST_CACHE_LOOKUPS, "result" => result).increment(1);
 }
 
-/// Records a finished garbage collection.
-pub fn gc_finished(report: &crate::registry::GcReport) {
-    let store = report.blob_store.clone();
-    metrics::counter!(GC_BLOBS_DELETED, "store" => store.clone()).increment(report.blobs_deleted);
-    metrics::counter!(GC_BYTES_FREED, "store" => store.clone()).increment(report.bytes_freed);
+/// Records a finished garbage collection of blob store `store`.
+pub fn gc_finished(store: &str, blobs_deleted: u64, bytes_freed: u64, duration_ms: u64) {
+    let store = store.to_string();
+    metrics::counter!(GC_BLOBS_DELETED, "store" => store.clone()).increment(blobs_deleted);
+    metrics::counter!(GC_BYTES_FREED, "store" => store.clone()).increment(bytes_freed);
     metrics::counter!(GC_RUNS, "store" => store.clone()).increment(1);
-    gauge!(GC_LAST_DURATION, "store" => store).set(report.duration_ms as f64 / 1000.0);
+    gauge!(GC_LAST_DURATION, "store" => store).set(duration_ms as f64 / 1000.0);
 }
 
 #[cfg(test)]

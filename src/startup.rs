@@ -1,94 +1,58 @@
-//! Builds the server: binds the listener first (so tests can ask for port 0 and learn the
-//! real port), opens the registry, then runs until a shutdown signal.
+//! The composition root: binds the listener first (so tests can ask for port 0 and learn the
+//! real port), opens metadata, usage, the registry, security and the connector ports, starts
+//! the task scheduler, hands every layer what it uses, then runs until a shutdown signal.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, HttpServer};
 
+use crate::app::build_app;
 use crate::auth::Security;
-use crate::config::{Limits, Settings};
+use crate::config::Settings;
 use crate::connectors::Connectors;
-use crate::http::{self, Connector};
+use crate::http::{self, ports::Ports, state::AdminAllowList, state::AppState};
+use crate::meta::MetaStore;
 use crate::registry::Registry;
+use crate::tasks::TaskService;
+use crate::usage::Usage;
 
 pub struct Application {
     listener: TcpListener,
-    registry: web::Data<Registry>,
+    state: AppState,
     connectors: Arc<Connectors>,
-    limits: web::Data<Limits>,
-    security: web::Data<Security>,
     settings: Settings,
     /// This process's exclusive hold on the data directory, for as long as it serves.
     _data_lock: crate::datadir::DataDirLock,
 }
 
-/// The application served on the main port (`connector: None`) and on connector ports.
-pub fn build_app(
-    registry: web::Data<Registry>,
-    limits: web::Data<Limits>,
-    security: web::Data<Security>,
-    connectors: Arc<Connectors>,
-    connector: Option<Connector>,
-) -> App<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    let mut app = App::new()
-        .app_data(registry)
-        .app_data(limits)
-        .app_data(security)
-        .app_data(web::Data::from(connectors));
-    match connector {
-        Some(c) => app = app.app_data(c),
-        // Metrics describe the whole server: served on the main port only.
-        None => {
-            app = app
-                .configure(http::metrics_mw::configure)
-                .configure(crate::ui::configure)
-        }
-    }
-    // The security gate is innermost: refused requests are still counted and traced.
-    app.wrap(actix_web::middleware::from_fn(http::body_timeout::limit))
-        .wrap(actix_web::middleware::from_fn(http::gate::gate))
-        .wrap(actix_web::middleware::from_fn(http::usage_mw::count))
-        .wrap(actix_web::middleware::from_fn(http::metrics_mw::record))
-        // The request span costs an id, the connection info and its fields on every request:
-        // built only when the log level records spans of its level (info).
-        .wrap(actix_web::middleware::Condition::new(
-            tracing::enabled!(target: "tracing_actix_web", tracing::Level::INFO),
-            tracing_actix_web::TracingLogger::default(),
-        ))
-        .wrap(actix_web::middleware::DefaultHeaders::new().add((
-            actix_web::http::header::SERVER,
-            http::nexus_compat::server_header(),
-        )))
-        .wrap(actix_web::middleware::from_fn(
-            http::nexus_compat::beta_alias,
-        ))
-        .configure(http::configure)
+/// Opens the metadata database in the data directory, with the key that seals stored secrets.
+async fn open_metadata(settings: &Settings) -> anyhow::Result<MetaStore> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let secrets = crate::sealed::SealKey::load_or_create(
+        &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
+    )?;
+    Ok(MetaStore::open(&settings.data_dir.join("berth.db"))
+        .await?
+        .with_secrets(secrets))
 }
 
 impl Application {
     /// Opens storage, binds the main port and the connector ports. Must run inside an actix
     /// system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        crate::metrics::init();
+        http::scrape::init();
         http::access_log::configure(settings.log.access, settings.log.access_sample);
-        crate::metrics::spawn_upkeep();
+        http::scrape::spawn_upkeep();
         let listener = crate::preflight::bind(settings.listen)?;
         crate::preflight::data_dir(&settings.data_dir)?;
         let data_lock = crate::datadir::prepare(&settings.data_dir)?;
-        let registry = web::Data::new(Registry::open(&settings).await?);
-        registry.usage().clone().spawn_upkeep();
-        let limits = web::Data::new(settings.limits.clone());
+        let meta = open_metadata(&settings).await?;
+        let usage = Arc::new(Usage::open(settings.usage.clone(), meta.clone()).await?);
+        usage.clone().spawn_upkeep();
+        let registry = web::Data::new(Registry::open(&settings, meta.clone()).await?);
+        let tasks =
+            web::Data::new(TaskService::open(registry.clone(), meta, settings.gc.clone()).await?);
         let security =
             web::Data::new(Security::open(&settings.security, &settings.data_dir).await?);
         if !security.enabled() {
@@ -97,21 +61,22 @@ impl Application {
                  set security.enabled = true"
             );
         }
-        let connectors = Arc::new(Connectors::new(
-            settings.listen.ip(),
-            registry.clone(),
-            limits.clone(),
-            security.clone(),
-        ));
+        let state = AppState {
+            registry: registry.clone(),
+            usage: web::Data::from(usage),
+            tasks: tasks.clone(),
+            security,
+            limits: web::Data::new(settings.limits.clone()),
+            admin: web::Data::new(AdminAllowList(settings.admin_allowed_from.clone())),
+        };
+        let connectors = Arc::new(Connectors::new(settings.listen.ip(), state.clone()));
         connectors.open_configured().await?;
-        crate::tasks::spawn_scheduler(registry.clone());
-        crate::registry::spawn_download_flusher(registry.clone());
+        crate::tasks::spawn_scheduler(tasks);
+        crate::registry::spawn_download_flusher(registry);
         Ok(Application {
             listener,
-            registry,
+            state,
             connectors,
-            limits,
-            security,
             settings,
             _data_lock: data_lock,
         })
@@ -123,23 +88,12 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (registry, limits, security, connectors) = (
-            self.registry.clone(),
-            self.limits.clone(),
-            self.security.clone(),
-            self.connectors.clone(),
-        );
+        let state = self.state.clone();
+        let ports: web::Data<dyn Ports> =
+            web::Data::from(Arc::new(self.connectors.clone()) as Arc<dyn Ports>);
         let addr = self.listener.local_addr()?;
-        let tls = self.security.tls.clone();
-        let server = HttpServer::new(move || {
-            build_app(
-                registry.clone(),
-                limits.clone(),
-                security.clone(),
-                connectors.clone(),
-                None,
-            )
-        });
+        let tls = self.state.security.tls.clone();
+        let server = HttpServer::new(move || build_app(state.clone(), ports.clone(), None));
         let scheme = if tls.is_some() { "https" } else { "http" };
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(self.listener, (*config).clone())?,
@@ -154,7 +108,7 @@ impl Application {
         tracing::info!(%addr, "berth listening on {scheme}://{addr}");
         server.run().await?;
         self.connectors.stop_all().await;
-        if let Err(e) = self.registry.usage().flush().await {
+        if let Err(e) = self.state.usage.flush().await {
             tracing::error!(error = %e, "cannot write usage counters at shutdown");
         }
         tracing::info!("berth stopped");

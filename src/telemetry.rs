@@ -63,17 +63,8 @@ impl<'a> MakeWriter<'a> for LossyStderr {
     }
 }
 
-/// `log.access`.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum AccessLogMode {
-    /// Every 4xx/5xx (flood-limited) and one in `access_sample` of the others.
-    #[default]
-    Sampled,
-    /// Every request.
-    Full,
-    Off,
-}
+/// A setting, so it lives in `config`; re-exported where the access log is written.
+pub use crate::config::AccessLogMode;
 
 #[cfg(test)]
 mod tests {

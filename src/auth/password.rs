@@ -49,19 +49,3 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()
     file.write_all(bytes)?;
     file.sync_all()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_verifies_only_the_same_password() {
-        let h = hash("s3cret");
-        let mut memory = Vec::new();
-        let check = crate::auth::verifier::check;
-        assert!(check("s3cret", &h, &mut memory));
-        assert!(!check("s3cret ", &h, &mut memory));
-        assert!(!check("s3cret", "", &mut memory));
-        assert!(!h.contains("s3cret"));
-    }
-}

@@ -166,6 +166,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hash_verifies_only_the_same_password() {
+        let h = crate::auth::password::hash("s3cret");
+        let mut memory = Vec::new();
+        assert!(check("s3cret", &h, &mut memory));
+        assert!(!check("s3cret ", &h, &mut memory));
+        assert!(!check("s3cret", "", &mut memory));
+        assert!(!h.contains("s3cret"));
+    }
+
+    #[test]
     fn check_agrees_with_the_crate_verifier() {
         let phc = crate::auth::password::hash("s3cret");
         let mut memory = Vec::new();

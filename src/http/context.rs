@@ -9,9 +9,11 @@ use actix_web::web;
 use crate::config::Limits;
 use crate::oci::ImageName;
 use crate::registry::{Hosted, Registry, RegistryError, Repository};
+use crate::usage::Usage;
 
 pub struct Ctx {
     pub registry: web::Data<Registry>,
+    pub usage: web::Data<Usage>,
     pub repo: Repository,
     /// Prefix of API URLs, ending in `/v2/` (e.g. `/v2/` or `/repository/<repo>/v2/`).
     pub base: Cow<'static, str>,

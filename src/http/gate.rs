@@ -15,10 +15,10 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 
+use super::addressing::{self, Address};
 use super::admin::AdminError;
 use super::endpoint::Endpoint;
 use super::error::ApiError;
-use super::Connector;
 use crate::auth::token::Use;
 use crate::auth::{Action, AuthError, Principal, Security};
 use crate::model::RepositoryConfig;
@@ -45,10 +45,7 @@ pub enum Guard {
 /// The route table. Anything it does not list is denied.
 pub fn guard_of(path: &str) -> Option<Guard> {
     let registry_path = |p: &str| p == "/v2" || p.starts_with("/v2/");
-    let in_repository = path
-        .strip_prefix("/repository/")
-        .and_then(|r| r.split_once('/'))
-        .map(|(_, rest)| format!("/{rest}"));
+    let in_repository = addressing::path_routed(path).map(|(_, rest)| format!("/{rest}"));
     let v2 = in_repository.as_deref().unwrap_or(path);
     match path {
         "/healthz"
@@ -340,14 +337,7 @@ fn challenge(
 /// `X-Forwarded-Proto`/`-Host` count only from `security.trusted_proxies`.
 pub fn realm_url(req: &HttpRequest, security: &Security) -> String {
     let (scheme, host) = external_origin(req, security);
-    let path = req.path();
-    let base = match path
-        .strip_prefix("/repository/")
-        .and_then(|r| r.split_once('/'))
-    {
-        Some((repo, _)) if req.app_data::<Connector>().is_none() => format!("/repository/{repo}"),
-        _ => String::new(),
-    };
+    let base = Address::of(req).realm_base();
     format!("{scheme}://{host}{base}/v2/token")
 }
 

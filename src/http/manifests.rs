@@ -132,7 +132,7 @@ async fn check_new_components(
             .is_some_and(|i| i.tag(tag.as_str()).is_some())
     };
     if !tags.iter().all(exists) {
-        ctx.registry.usage().check_growth().await?;
+        ctx.usage.check_growth().await?;
     }
     Ok(())
 }

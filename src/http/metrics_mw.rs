@@ -21,6 +21,7 @@ use metrics::{counter, histogram, SharedString};
 
 use crate::metrics::{self as m, method_label, status_class};
 use crate::registry::Registry;
+use crate::usage::Usage;
 
 /// The bounded labels a handler learned about its request.
 #[derive(Default)]
@@ -206,10 +207,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/service/metrics/prometheus", web::get().to(scrape));
 }
 
-async fn scrape(registry: web::Data<Registry>) -> HttpResponse {
+async fn scrape(registry: web::Data<Registry>, usage: web::Data<Usage>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(m::render(&registry).await)
+        .body(super::scrape::render(&registry, &usage).await)
 }
 
 #[cfg(test)]

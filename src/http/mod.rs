@@ -6,6 +6,7 @@
 //! become OCI JSON in `error.rs` only.
 
 pub mod access_log;
+pub mod addressing;
 pub(crate) mod admin;
 mod base;
 mod blobs;
@@ -19,8 +20,11 @@ mod health;
 mod manifests;
 pub mod metrics_mw;
 pub mod nexus_compat;
+pub mod ports;
 mod proxy_blobs;
 mod referrers;
+pub mod scrape;
+pub mod state;
 mod tag_params;
 mod tags;
 mod token;
@@ -34,6 +38,7 @@ use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use addressing::Address;
 pub use context::Ctx;
 pub use endpoint::Endpoint;
 use error::ApiError;
@@ -41,6 +46,7 @@ use error::ApiError;
 use crate::config::Limits;
 use crate::oci::OciErrorCode;
 use crate::registry::{Registry, Repository};
+use crate::usage::Usage;
 
 /// Marks a connector-port server: every `/v2/` name there belongs to this repository.
 #[derive(Clone, Debug)]
@@ -86,12 +92,7 @@ struct Target<'a> {
     rest: &'a str,
 }
 
-const V2_BASE: Cow<'static, str> = Cow::Borrowed("/v2/");
-const NO_PREFIX: Cow<'static, str> = Cow::Borrowed("");
-
-/// Resolves the three ways of addressing a repository: a connector port; Nexus path routing
-/// (`/v2/repository/<repo>/<image>/…`, what `docker pull host/repository/<repo>/<image>`
-/// sends, or `/repository/<repo>/v2/…`); otherwise the configured default repository.
+/// Looks up the repository the request's address names (see `addressing`).
 fn resolve<'a>(req: &'a HttpRequest, registry: &Registry) -> Result<Target<'a>, ApiError> {
     let unknown = |name: &str| {
         ApiError::new(
@@ -99,61 +100,18 @@ fn resolve<'a>(req: &'a HttpRequest, registry: &Registry) -> Result<Target<'a>, 
             format!("repository {name} does not exist"),
         )
     };
-    let path = req.uri().path();
-    if let Some(Connector(name)) = req.app_data::<Connector>() {
-        let rest = path
-            .strip_prefix("/v2")
-            .unwrap_or(path)
-            .trim_start_matches('/');
-        let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
-        return Ok(Target {
-            repo,
-            base: V2_BASE,
-            prefix: NO_PREFIX,
-            rest,
-        });
-    }
-    if let Some(after) = path.strip_prefix("/repository/") {
-        let (name, rest) = after.split_once('/').unwrap_or((after, ""));
-        let rest = rest
-            .strip_prefix("v2")
-            .unwrap_or(rest)
-            .trim_start_matches('/');
-        let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
-        let base = format!("/repository/{name}/v2/");
-        return Ok(Target {
-            repo,
-            base: base.into(),
-            prefix: NO_PREFIX,
-            rest,
-        });
-    }
-    let rest = path
-        .strip_prefix("/v2")
-        .unwrap_or(path)
-        .trim_start_matches('/');
-    // `repository/<repo>/` is reserved for path routing: a typo in the repository name is
-    // an error, never an image silently created in the default repository.
-    if let Some(after) = rest.strip_prefix("repository/") {
-        if let Some((name, image_rest)) = after.split_once('/') {
-            let repo = registry.repository(name).ok_or_else(|| unknown(name))?;
-            let prefix = format!("repository/{name}/");
-            return Ok(Target {
-                repo,
-                base: V2_BASE,
-                prefix: prefix.into(),
-                rest: image_rest,
-            });
-        }
-    }
-    let repo = registry
-        .default_repository()
-        .ok_or_else(|| unknown(registry.default_repository_name()))?;
+    let address = Address::of(req);
+    let repo = match address.name() {
+        Some(name) => registry.repository(name).ok_or_else(|| unknown(name))?,
+        None => registry
+            .default_repository()
+            .ok_or_else(|| unknown(registry.default_repository_name()))?,
+    };
     Ok(Target {
         repo,
-        base: V2_BASE,
-        prefix: NO_PREFIX,
-        rest,
+        base: address.base(),
+        prefix: address.prefix(),
+        rest: address.rest,
     })
 }
 
@@ -161,6 +119,7 @@ async fn dispatch(
     req: HttpRequest,
     body: web::Payload,
     registry: web::Data<Registry>,
+    usage: web::Data<Usage>,
     limits: web::Data<Limits>,
 ) -> Result<HttpResponse, ApiError> {
     let unsupported = || {
@@ -206,6 +165,7 @@ async fn dispatch(
     }
     let ctx = Ctx {
         registry,
+        usage,
         repo: target.repo,
         base: target.base,
         prefix: target.prefix,

@@ -7,10 +7,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use super::addressing::Address;
 use super::error::ApiError;
 use super::gate::{self, basic_credentials};
 use super::headers::{param, query};
-use super::Connector;
 use crate::auth::token::{Access, Claims, Use, ISSUER};
 use crate::auth::{Action, AuthError, Principal, Security};
 use crate::oci::{ImageName, OciErrorCode};
@@ -225,21 +225,12 @@ fn grant(
 
 /// The repository a scope's name lives in, addressed the way `dispatch` resolves paths.
 fn resolve<'a>(
-    req: &HttpRequest,
+    req: &'a HttpRequest,
     registry: &Registry,
     name: &'a str,
 ) -> Option<(crate::registry::Repository, &'a str)> {
-    if let Some(Connector(repo)) = req.app_data::<Connector>() {
-        return Some((registry.repository(repo)?, name));
+    match Address::of(req).scope(name) {
+        (Some(repo), image) => Some((registry.repository(repo)?, image)),
+        (None, image) => Some((registry.default_repository()?, image)),
     }
-    if let Some(repo) = req.match_info().get("repository") {
-        return Some((registry.repository(repo)?, name));
-    }
-    if let Some((repo, image)) = name
-        .strip_prefix("repository/")
-        .and_then(|r| r.split_once('/'))
-    {
-        return Some((registry.repository(repo)?, image));
-    }
-    Some((registry.default_repository()?, name))
 }

@@ -29,7 +29,7 @@ pub async fn start(
         }
     }
     // A mount adds no bytes; anything else is a new blob.
-    ctx.registry.usage().check_growth().await?;
+    ctx.usage.check_growth().await?;
     if param(&q, "digest").is_some() {
         return monolithic(ctx, body, name, digest_param(&q)?).await;
     }

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::registry::Registry;
-use crate::usage::{window::WINDOW_HOURS, Counted, Reading};
+use crate::usage::{window::WINDOW_HOURS, Counted, Reading, Usage};
 
 fn reading_json(r: &Reading) -> Value {
     json!({
@@ -21,8 +21,7 @@ fn reading_json(r: &Reading) -> Value {
 }
 
 /// The usage figures, their limits and states, and the hour buckets of the window.
-pub async fn usage(registry: web::Data<Registry>) -> HttpResponse {
-    let usage = registry.usage();
+pub async fn usage(usage: web::Data<Usage>) -> HttpResponse {
     let readings = match usage.refresh().await {
         Ok(r) => r,
         Err(e) => {
@@ -58,8 +57,7 @@ fn check(healthy: bool, message: String) -> Value {
 
 /// Named checks: usage thresholds (failing under `warn`/`enforce` when near or over),
 /// blob store quotas, readiness.
-pub async fn status_check(registry: web::Data<Registry>) -> HttpResponse {
-    let usage = registry.usage();
+pub async fn status_check(registry: web::Data<Registry>, usage: web::Data<Usage>) -> HttpResponse {
     let readings = usage.refresh().await.unwrap_or_else(|_| usage.readings());
     let mut checks = Map::new();
     for (name, r) in ["Usage Requests", "Usage Components"].iter().zip(&readings) {

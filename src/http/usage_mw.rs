@@ -11,19 +11,13 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::Connector;
-use crate::registry::Registry;
 use crate::usage::{Counted, Usage};
 
 /// Whether a request to `path` counts under `counted`; connector ports serve only `/v2/`.
 pub fn is_counted(counted: Counted, path: &str, on_connector: bool) -> bool {
     match counted {
         Counted::All => true,
-        Counted::Repository => {
-            on_connector
-                || path == "/v2"
-                || path.starts_with("/v2/")
-                || path.starts_with("/repository/")
-        }
+        Counted::Repository => super::addressing::is_repository_path(path, on_connector),
     }
 }
 
@@ -46,8 +40,8 @@ pub async fn count(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let on_connector = req.app_data::<Connector>().is_some();
     let mut tally = req
-        .app_data::<web::Data<Registry>>()
-        .map(|r| r.usage().clone())
+        .app_data::<web::Data<Usage>>()
+        .map(|u| u.clone().into_inner())
         .filter(|u| is_counted(u.settings().counted, req.path(), on_connector))
         .map(|usage| Tally {
             usage,
@@ -98,9 +92,12 @@ mod tests {
                 data_dir: dir.path().to_path_buf(),
                 ..Settings::default()
             };
-            let registry = web::Data::new(Registry::open(&settings).await.unwrap());
+            let meta = crate::meta::MetaStore::open(&dir.path().join("berth.db"))
+                .await
+                .unwrap();
+            let usage = web::Data::new(Usage::open(settings.usage.clone(), meta).await.unwrap());
             let app = App::new()
-                .app_data(registry.clone())
+                .app_data(usage.clone())
                 .wrap(from_fn(count))
                 .route(
                     "/v2/denied",
@@ -115,7 +112,7 @@ mod tests {
                 let req = actix_test::TestRequest::get().uri(path).to_request();
                 actix_test::call_service(&service, req).await;
             }
-            let totals = registry.usage().totals();
+            let totals = usage.totals();
             assert_eq!(totals.unauthorized, 2);
             assert_eq!(totals.requests, 1, "/metrics is not repository traffic");
         });

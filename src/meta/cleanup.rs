@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::definitions::Table;
 use super::{MetaError, MetaStore};
-use crate::cleanup::{Policy, TagFacts, UntaggedFacts};
+use crate::model::cleanup::{Policy, TagFacts, UntaggedFacts};
 
 impl MetaStore {
     pub async fn load_cleanup_policies(&self) -> Result<Vec<Policy>, MetaError> {

@@ -2,7 +2,7 @@
 
 use super::definitions::Table;
 use super::{MetaError, MetaStore};
-use crate::tasks::TaskDef;
+use crate::model::task::TaskDef;
 
 impl MetaStore {
     pub async fn load_tasks(&self) -> Result<Vec<TaskDef>, MetaError> {

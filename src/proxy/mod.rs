@@ -8,7 +8,6 @@
 //! decides when to ask the upstream.
 
 pub mod budget;
-pub mod config;
 mod expected;
 mod health;
 pub mod metrics;
@@ -16,6 +15,8 @@ pub mod mirrors;
 mod state;
 pub mod upstream;
 
+/// Proxy definitions are plain data in the model; `proxy::config` keeps its old paths.
+pub use crate::model::proxy as config;
 pub use budget::Priority;
 pub use config::{IndexType, ProxyConfig, Secret};
 pub use state::{Download, DownloadOutcome, Progress, ProxyState, ProxyStatus};

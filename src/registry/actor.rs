@@ -202,7 +202,10 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             ..Settings::default()
         };
-        let registry = Registry::open(&settings).await.unwrap();
+        let meta = crate::meta::MetaStore::open(&dir.path().join("berth.db"))
+            .await
+            .unwrap();
+        let registry = Registry::open(&settings, meta).await.unwrap();
         let Some(Repository::Hosted(repo)) = registry.default_repository() else {
             panic!("the default repository is hosted");
         };

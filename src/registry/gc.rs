@@ -106,7 +106,12 @@ impl Registry {
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(0.0);
         let mut report = result?;
         report.duration_ms = started.elapsed().as_millis() as u64;
-        crate::metrics::gc_finished(&report);
+        crate::metrics::gc_finished(
+            &report.blob_store,
+            report.blobs_deleted,
+            report.bytes_freed,
+            report.duration_ms,
+        );
         tracing::info!(
             store = store_name,
             deleted = report.blobs_deleted,

@@ -3,7 +3,6 @@
 //! reaches. Nothing here changes state.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
 
 use super::{Registry, RegistryError, Repository};
 use crate::meta::{BrowseKind, BrowseRow};
@@ -30,11 +29,6 @@ pub struct BrowsePage {
 }
 
 impl Registry {
-    /// Client addresses allowed to call the admin REST API (until authentication exists).
-    pub fn admin_allowed_from(&self) -> &[IpAddr] {
-        &self.settings.admin_allowed_from
-    }
-
     /// Every blob store definition as stored (declared ones are stored at start), by name.
     pub async fn blob_store_configs(&self) -> Result<Vec<BlobStoreConfig>, RegistryError> {
         Ok(self.meta.load_blob_stores().await?)

@@ -83,26 +83,12 @@ pub struct Registry {
     definitions: tokio::sync::Mutex<()>,
     /// The thread repository actors run on, apart from the HTTP workers.
     arbiter: Arbiter,
-    /// Usage thresholds (requests per day, components).
-    usage: Arc<crate::usage::Usage>,
-    /// Task run states and created tasks (see `crate::tasks`).
-    tasks: crate::tasks::Tasks,
 }
 
 impl Registry {
-    /// Opens the metadata store, then the blob stores and repositories it and the config
-    /// file define. Must run inside an actix system.
-    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)?;
-        let secrets = crate::sealed::SealKey::load_or_create(
-            &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
-        )?;
-        let meta = MetaStore::open(&settings.data_dir.join("berth.db"))
-            .await?
-            .with_secrets(secrets);
-        let usage = crate::usage::Usage::open(settings.usage.clone(), meta.clone()).await?;
-        let usage = Arc::new(usage);
-        let created_tasks = meta.load_tasks().await?;
+    /// Opens the blob stores and repositories the metadata store (opened by `startup`) and
+    /// the config file define. Must run inside an actix system.
+    pub async fn open(settings: &Settings, meta: MetaStore) -> anyhow::Result<Self> {
         let registry = Registry {
             repos: DashMap::new(),
             stores: DashMap::new(),
@@ -116,8 +102,6 @@ impl Registry {
             ),
             definitions: tokio::sync::Mutex::new(()),
             arbiter: Arbiter::new(),
-            usage,
-            tasks: crate::tasks::Tasks::with_created(created_tasks),
         };
         registry.load_definitions().await?;
         Ok(registry)
@@ -131,11 +115,6 @@ impl Registry {
     /// The memory budget manifest `PUT` bodies are read into.
     pub fn manifest_bodies(&self) -> &MemoryBudget {
         &self.manifest_bodies
-    }
-
-    /// The usage tracker (thresholds on requests per day and components).
-    pub fn usage(&self) -> &Arc<crate::usage::Usage> {
-        &self.usage
     }
 
     pub fn default_repository_name(&self) -> &str {

@@ -1,65 +1,27 @@
-//! The registry's side of tasks: their definitions (defaults follow the repositories and
-//! blob stores), and the work each task type does.
+//! The registry's side of tasks: the work each task type does (the catalogue, schedules and
+//! run states are `crate::tasks`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
 use super::{Registry, RegistryError, Repository};
-use crate::config::GcSettings;
-use crate::tasks::{TaskDef, Tasks, CLEANUP, COMPACT, DOCKER_GC, PROXY_WARM, UPLOAD_PURGE};
+use crate::model::task::{
+    RunState, TaskDef, CLEANUP, COMPACT, DOCKER_GC, PROXY_WARM, UPLOAD_PURGE,
+};
 
 impl Registry {
-    pub fn tasks(&self) -> &Tasks {
-        &self.tasks
-    }
-
-    pub fn gc_settings(&self) -> &GcSettings {
-        &self.settings.gc
-    }
-
-    /// Every task definition: the defaults of the current repositories and blob stores,
-    /// then the created ones.
-    pub fn task_defs(&self) -> Vec<TaskDef> {
-        let hosted: Vec<String> = self
-            .repository_configs()
-            .into_iter()
-            .filter(|r| r.kind == crate::model::RepositoryKind::Hosted)
-            .map(|r| r.name)
-            .collect();
-        let stores: Vec<String> = self
-            .blob_stores()
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect();
-        self.tasks
-            .all(&hosted, &stores, &self.settings.gc.compact_schedule)
-    }
-
-    pub fn task_def(&self, id: &str) -> Option<TaskDef> {
-        self.task_defs().into_iter().find(|t| t.id == id)
-    }
-
-    /// Persists and installs a created task.
-    pub async fn create_task(&self, def: TaskDef) -> Result<(), RegistryError> {
-        self.meta.save_task(&def).await?;
-        self.tasks.add_created(def);
-        Ok(())
-    }
-
-    /// Deletes a created task; default tasks cannot be deleted.
-    pub async fn delete_task(&self, id: &str) -> Result<bool, RegistryError> {
-        if !self.tasks.is_created(id) {
-            return Ok(false);
-        }
-        self.meta.delete_task(id).await?;
-        Ok(self.tasks.remove_created(id))
-    }
-
     /// Does the work of one task; returns its report.
-    pub async fn execute_task(&self, def: &TaskDef) -> Result<serde_json::Value, RegistryError> {
-        let state = self.tasks.state(&def.id);
-        let progress = move |line: String| state.lock().unwrap().progress = Some(line.into());
+    /// `state` is the task's run state, where the run publishes its progress.
+    pub async fn execute_task(
+        &self,
+        def: &TaskDef,
+        state: Arc<Mutex<RunState>>,
+    ) -> Result<serde_json::Value, RegistryError> {
+        let progress = {
+            let state = state.clone();
+            move |line: String| state.lock().unwrap().progress = Some(line.into())
+        };
         let prop = |k: &str| def.properties.get(k).map(String::as_str);
         let hours = |k: &str| prop(k).and_then(|v| v.trim().parse::<u64>().ok());
         let grace = hours("deployOffset")
@@ -92,7 +54,7 @@ impl Registry {
                 Ok(json!({ "uploadsRemoved": sessions, "orphanFilesRemoved": orphans }))
             }
             CLEANUP => self.run_cleanup(prop("repositoryName")).await,
-            PROXY_WARM => self.warm_task(def).await,
+            PROXY_WARM => self.warm_task(def, state).await,
             other => Err(RegistryError::Definition(format!(
                 "task type {other} is not supported"
             ))),

@@ -331,7 +331,8 @@ impl super::Registry {
     /// run state; returns the report.
     pub async fn warm_task(
         &self,
-        def: &crate::tasks::TaskDef,
+        def: &crate::model::task::TaskDef,
+        state: Arc<std::sync::Mutex<crate::model::task::RunState>>,
     ) -> Result<serde_json::Value, RegistryError> {
         let props = &def.properties;
         check_properties(self, props)
@@ -370,7 +371,6 @@ impl super::Registry {
                 }
             }
         }
-        let state = self.tasks().state(&def.id);
         let sink: ProgressSink = Arc::new(move |r: &WarmReport| {
             state.lock().unwrap().progress = serde_json::to_value(r).ok();
         });

@@ -6,9 +6,9 @@ use std::time::Duration;
 use actix_web::web::Data;
 use futures_util::FutureExt;
 
-use super::TaskDef;
+use super::{TaskDef, TaskService};
 use crate::meta::now;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::RegistryError;
 
 /// Why a task could not start.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,12 +22,12 @@ pub enum StartError {
 const SCHEDULER_TICK: Duration = Duration::from_secs(10);
 
 /// Starts task `id` in the background. Must run inside an actix system.
-pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
-    let def = registry.task_def(id).ok_or(StartError::NotFound)?;
+pub fn start(tasks: &Data<TaskService>, id: &str) -> Result<(), StartError> {
+    let def = tasks.def(id).ok_or(StartError::NotFound)?;
     if !def.enabled {
         return Err(StartError::Disabled);
     }
-    let state = registry.tasks().state(id);
+    let state = tasks.state(id);
     {
         let mut s = state.lock().unwrap();
         if s.running {
@@ -36,19 +36,20 @@ pub fn start(registry: &Data<Registry>, id: &str) -> Result<(), StartError> {
         s.running = true;
         s.progress = None;
     }
-    let registry = registry.clone();
+    let tasks = tasks.clone();
     actix_web::rt::spawn(async move {
-        execute(&registry, &def).await;
+        execute(&tasks, &def).await;
     });
     Ok(())
 }
 
-async fn execute(registry: &Registry, def: &TaskDef) {
+async fn execute(tasks: &TaskService, def: &TaskDef) {
     let started = wall_clock();
     tracing::info!(task = %def.id, kind = %def.type_id, "task started");
     // A panicking run is a failed run: the task must not stay RUNNING (refusing every later
     // start with 409) because its runner died.
-    let outcome = AssertUnwindSafe(registry.execute_task(def))
+    let state = tasks.state(&def.id);
+    let outcome = AssertUnwindSafe(tasks.registry().execute_task(def, state.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -57,7 +58,6 @@ async fn execute(registry: &Registry, def: &TaskDef) {
                 "the task panicked; see the server log".into(),
             ))
         });
-    let state = registry.tasks().state(&def.id);
     let mut s = state
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -85,23 +85,23 @@ pub fn wall_clock() -> i64 {
 
 /// Runs scheduled tasks when due: each task's next start is computed from the clock when
 /// first seen and after each start. Must run inside an actix system.
-pub fn spawn_scheduler(registry: Data<Registry>) {
+pub fn spawn_scheduler(tasks: Data<TaskService>) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(SCHEDULER_TICK);
         loop {
             tick.tick().await;
-            run_due(&registry);
+            run_due(&tasks);
         }
     });
 }
 
-fn run_due(registry: &Data<Registry>) {
+fn run_due(tasks: &Data<TaskService>) {
     let now = wall_clock();
-    for def in registry.task_defs() {
+    for def in tasks.defs() {
         if !def.enabled {
             continue;
         }
-        let state = registry.tasks().state(&def.id);
+        let state = tasks.state(&def.id);
         let due = {
             let mut s = state.lock().unwrap();
             match s.next_run {
@@ -117,7 +117,7 @@ fn run_due(registry: &Data<Registry>) {
             }
         };
         if due {
-            if let Err(e) = start(registry, &def.id) {
+            if let Err(e) = start(tasks, &def.id) {
                 tracing::warn!(task = %def.id, ?e, "scheduled task did not start");
             }
         }

@@ -17,8 +17,9 @@ use super::render::page;
 use super::signin::see_other;
 use super::viewer::{registry, Viewer};
 use super::UiError;
-use crate::connectors::Connectors;
 use crate::http::admin::{blobstores, repositories, tasks, AdminError};
+use crate::http::ports::Ports;
+use crate::tasks::TaskService;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use super::admin_security as sec;
@@ -227,10 +228,16 @@ async fn repository_delete(
     }
 }
 
-fn connectors(req: &HttpRequest) -> web::Data<Connectors> {
-    req.app_data::<web::Data<Connectors>>()
+fn connectors(req: &HttpRequest) -> web::Data<dyn Ports> {
+    req.app_data::<web::Data<dyn Ports>>()
         .cloned()
-        .expect("Connectors are registered on the main port")
+        .expect("the connector ports are registered on the main port")
+}
+
+fn task_service(req: &HttpRequest) -> web::Data<TaskService> {
+    req.app_data::<web::Data<TaskService>>()
+        .cloned()
+        .expect("the task service is registered on the main port")
 }
 
 /// `GET /ui/admin/repositories/form?type=hosted|proxy|group[&name=]`: new, or edit `name`.
@@ -389,7 +396,7 @@ async fn task_page(
 ) -> Result<HttpResponse, UiError> {
     let viewer = admin_page(req)?;
     let query = web::Query::from_query("").map_err(|e| UiError::Internal(e.to_string()))?;
-    let list = call(tasks::list(registry(req), query)).await?;
+    let list = call(tasks::list(task_service(req), query)).await?;
     page(
         req,
         &viewer,
@@ -405,7 +412,7 @@ async fn task_run(
     let form = FormData::from(form);
     admin_form(&req, &form)?;
     let id = web::Path::from(form.get("id").unwrap_or_default().to_string());
-    match change(tasks::run(registry(&req), id)).await? {
+    match change(tasks::run(task_service(&req), id)).await? {
         Ok(()) => Ok(see_other("/ui/admin/tasks?done=Task+started")),
         Err(errors) => task_page(&req, None, errors).await,
     }

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use minijinja::{context, Environment, Value};
 
-use super::viewer::{registry, Viewer};
+use super::viewer::{usage, Viewer};
 use crate::usage::Level;
 
 macro_rules! templates {
@@ -66,8 +66,7 @@ fn human_bytes(n: u64) -> String {
 /// What every page knows: the visitor and the usage banner.
 pub fn frame(req: &HttpRequest, viewer: &Viewer) -> Value {
     let banner: Vec<Value> = match viewer.user.is_some() || viewer.admin {
-        true => registry(req)
-            .usage()
+        true => usage(req)
             .readings()
             .iter()
             .filter(|r| r.level != Level::Under)

@@ -7,7 +7,7 @@ use minijinja::{context, Value};
 
 use super::admin::call;
 use super::render::page;
-use super::viewer::{registry, Viewer};
+use super::viewer::{registry, usage, Viewer};
 use super::UiError;
 use crate::http::admin::blobstores;
 use crate::http::usage_api;
@@ -20,7 +20,7 @@ pub async fn center(req: HttpRequest) -> Result<HttpResponse, UiError> {
     let viewer = Viewer::for_page(&req)?;
     viewer.require_admin()?;
     let registry = registry(&req);
-    let usage = call(async { Ok(usage_api::usage(registry.clone()).await) }).await?;
+    let usage = call(async { Ok(usage_api::usage(usage(&req)).await) }).await?;
     let stores = call(blobstores::list(registry.clone())).await?;
     let components = registry
         .component_counts()

@@ -13,6 +13,7 @@ use super::UiError;
 use crate::auth::{Action, Principal, Security};
 use crate::model::RepositoryConfig;
 use crate::registry::Registry;
+use crate::usage::Usage;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "berth_session";
@@ -130,12 +131,15 @@ pub fn registry(req: &HttpRequest) -> web::Data<Registry> {
         .expect("Registry is registered on the app")
 }
 
+pub fn usage(req: &HttpRequest) -> web::Data<Usage> {
+    req.app_data::<web::Data<Usage>>()
+        .cloned()
+        .expect("Usage is registered on the app")
+}
+
 /// The admin API's address rule (`admin_allowed_from`), applied to the UI too.
 fn admin_address(req: &HttpRequest) -> bool {
-    let registry = registry(req);
-    req.peer_addr()
-        .map(|a| a.ip().to_canonical())
-        .is_some_and(|ip| registry.admin_allowed_from().contains(&ip))
+    crate::http::state::AdminAllowList::admits(req)
 }
 
 /// Browsers send `Origin` on every POST; when present it must name this host. Some send

@@ -13,15 +13,15 @@
 //! re-tag existing content to get back under the limit.
 
 mod report;
-mod settings;
+
 pub mod window;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use crate::model::usage::{Action, Counted, LimitSettings, UsageSettings};
 pub use report::export_metrics;
-pub use settings::{Action, Counted, LimitSettings, UsageSettings};
 use window::{HourWindow, WindowTotals, KEEP_HOURS};
 
 use crate::meta::{now, MetaError, MetaStore, UsageHour};

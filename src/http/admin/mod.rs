@@ -25,7 +25,6 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, ResponseError};
 
 use super::Connector;
-use crate::registry::Registry;
 pub use error::AdminError;
 pub(crate) use proxy_wire::status as proxy_status;
 
@@ -113,13 +112,7 @@ async fn admit(
 }
 
 fn allowed(req: &ServiceRequest) -> bool {
-    let Some(registry) = req.app_data::<web::Data<Registry>>() else {
-        return false;
-    };
-    // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d.
-    req.peer_addr()
-        .map(|a| a.ip().to_canonical())
-        .is_some_and(|ip| registry.admin_allowed_from().contains(&ip))
+    crate::http::state::AdminAllowList::admits(req.request())
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AdminError> {

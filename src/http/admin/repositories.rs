@@ -14,7 +14,7 @@ use super::base_url;
 use super::error::AdminError;
 use super::proxy_wire;
 use super::wire::{self, RepositoryRequest};
-use crate::connectors::Connectors;
+use crate::http::ports::Ports;
 use crate::model::{RepositoryConfig, RepositoryKind};
 use crate::registry::{Registry, Repository};
 
@@ -59,7 +59,7 @@ pub async fn get(
 pub async fn delete(
     name: web::Path<String>,
     registry: web::Data<Registry>,
-    connectors: web::Data<Connectors>,
+    connectors: web::Data<dyn Ports>,
 ) -> Result<HttpResponse, AdminError> {
     registry.delete_repository(&name).await?;
     connectors.stop(&name).await;
@@ -92,7 +92,7 @@ pub async fn create(
     kind: web::Path<String>,
     body: web::Bytes,
     registry: web::Data<Registry>,
-    connectors: web::Data<Connectors>,
+    connectors: web::Data<dyn Ports>,
 ) -> Result<HttpResponse, AdminError> {
     let kind = wire::parse_kind(&kind)?;
     let config = wire::parse_body::<RepositoryRequest>(&body)?.into_config(kind, None)?;
@@ -104,7 +104,7 @@ pub async fn create(
     }
     check_references(&registry, &config)?;
     super::cleanup::check_attached(&registry, &config).await?;
-    let listener = bind(&connectors, &config)?;
+    let listener = bind(&**connectors, &config)?;
     registry.create_repository(config.clone()).await?;
     serve(connectors, &config, listener).await?;
     Ok(HttpResponse::Created().finish())
@@ -116,7 +116,7 @@ pub async fn update(
     path: web::Path<(String, String)>,
     body: web::Bytes,
     registry: web::Data<Registry>,
-    connectors: web::Data<Connectors>,
+    connectors: web::Data<dyn Ports>,
 ) -> Result<HttpResponse, AdminError> {
     let (kind, name) = path.into_inner();
     let kind = wire::parse_kind(&kind)?;
@@ -135,7 +135,7 @@ pub async fn update(
     keep_password(&current, &mut config);
     check_references(&registry, &config)?;
     super::cleanup::check_attached(&registry, &config).await?;
-    let listener = bind(&connectors, &config)?;
+    let listener = bind(&**connectors, &config)?;
     registry.update_repository(config.clone()).await?;
     serve(connectors, &config, listener).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -184,7 +184,7 @@ fn check_references(registry: &Registry, config: &RepositoryConfig) -> Result<()
 
 /// Binds the repository's new port, if it has one the server does not already serve for it.
 fn bind(
-    connectors: &Connectors,
+    connectors: &dyn Ports,
     config: &RepositoryConfig,
 ) -> Result<Option<TcpListener>, AdminError> {
     match config.http_port {
@@ -197,21 +197,17 @@ fn bind(
 
 /// After a committed change: serve a newly bound port, or close one the definition dropped.
 async fn serve(
-    connectors: web::Data<Connectors>,
+    connectors: web::Data<dyn Ports>,
     config: &RepositoryConfig,
     listener: Option<TcpListener>,
 ) -> Result<(), AdminError> {
     match (listener, config.http_port) {
-        (Some(listener), _) => connectors
-            .into_inner()
-            .start(&config.name, listener)
-            .await
-            .map_err(|e| {
-                AdminError::Internal(format!(
-                    "repository {} saved but its port did not start: {e}",
-                    config.name
-                ))
-            }),
+        (Some(listener), _) => connectors.start(&config.name, listener).await.map_err(|e| {
+            AdminError::Internal(format!(
+                "repository {} saved but its port did not start: {e}",
+                config.name
+            ))
+        }),
         (None, None) => {
             connectors.stop(&config.name).await;
             Ok(())

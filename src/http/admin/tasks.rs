@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::error::AdminError;
 use super::wire;
 use crate::registry::Registry;
-use crate::tasks::{self, RunState, Schedule, StartError, TaskDef};
+use crate::tasks::{self, RunState, Schedule, StartError, TaskDef, TaskService};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -22,33 +22,33 @@ pub struct ListQuery {
 
 /// `GET /v1/tasks[?type=]`
 pub async fn list(
-    registry: web::Data<Registry>,
+    tasks: web::Data<TaskService>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let items: Vec<Value> = registry
-        .task_defs()
+    let items: Vec<Value> = tasks
+        .defs()
         .iter()
         .filter(|t| query.type_id.as_ref().is_none_or(|ty| &t.type_id == ty))
-        .map(|t| task_json(&registry, t))
+        .map(|t| task_json(&tasks, t))
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items, "continuationToken": null})))
 }
 
 /// `GET /v1/tasks/{id}`
 pub async fn get(
-    registry: web::Data<Registry>,
+    tasks: web::Data<TaskService>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let def = registry.task_def(&id).ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(task_json(&registry, &def)))
+    let def = tasks.def(&id).ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(task_json(&tasks, &def)))
 }
 
 /// `POST /v1/tasks/{id}/run` → 204 (runs in the background).
 pub async fn run(
-    registry: web::Data<Registry>,
+    service: web::Data<TaskService>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    match tasks::start(&registry, &id) {
+    match tasks::start(&service, &id) {
         Ok(()) => Ok(HttpResponse::NoContent().finish()),
         Err(StartError::NotFound) => Err(not_found()),
         Err(StartError::Disabled) => Err(AdminError::NotAllowed("Task is disabled".into())),
@@ -84,7 +84,7 @@ fn yes() -> bool {
 
 /// `POST /v1/tasks` → 201 + the task.
 pub async fn create(
-    registry: web::Data<Registry>,
+    service: web::Data<TaskService>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let t: TaskTemplate = wire::parse_body(&body)?;
@@ -119,7 +119,7 @@ pub async fn create(
             ))
         }
     };
-    check_properties(&registry, &t.type_id, &t.properties)?;
+    check_properties(service.registry(), &t.type_id, &t.properties)?;
     let def = TaskDef {
         id: uuid::Uuid::new_v4().to_string(),
         name: t.name,
@@ -128,8 +128,8 @@ pub async fn create(
         schedule,
         properties: t.properties,
     };
-    registry.create_task(def.clone()).await?;
-    Ok(HttpResponse::Created().json(task_json(&registry, &def)))
+    service.create(def.clone()).await?;
+    Ok(HttpResponse::Created().json(task_json(&service, &def)))
 }
 
 fn check_properties(
@@ -175,13 +175,13 @@ fn check_properties(
 
 /// `DELETE /v1/tasks/{id}` → 204; default tasks cannot be deleted (400).
 pub async fn delete(
-    registry: web::Data<Registry>,
+    tasks: web::Data<TaskService>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    if registry.delete_task(&id).await? {
+    if tasks.delete(&id).await? {
         return Ok(HttpResponse::NoContent().finish());
     }
-    match registry.task_def(&id) {
+    match tasks.def(&id) {
         Some(_) => Err(AdminError::invalid(
             "*",
             "default tasks follow their repository or blob store and cannot be deleted; disable scheduling with gc.compact_schedule",
@@ -198,10 +198,10 @@ struct ClockBody {
 
 /// `PUT /v1/berth/clock` `{"offsetSeconds":N}` → 204: shifts Berth's clock (tests only).
 pub async fn set_clock(
-    registry: web::Data<Registry>,
+    tasks: web::Data<TaskService>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    if !registry.gc_settings().test_clock {
+    if !tasks.gc_settings().test_clock {
         return Err(AdminError::NotFound("no such admin endpoint".into()));
     }
     let b: ClockBody = wire::parse_body(&body)?;
@@ -214,8 +214,8 @@ fn not_found() -> AdminError {
     AdminError::NotFound("Task not found".into())
 }
 
-fn task_json(registry: &Registry, def: &TaskDef) -> Value {
-    let state: RunState = registry.tasks().state(&def.id).lock().unwrap().clone();
+fn task_json(tasks: &TaskService, def: &TaskDef) -> Value {
+    let state: RunState = tasks.state(&def.id).lock().unwrap().clone();
     let next_run = state
         .next_run
         .or_else(|| def.schedule.next_after(tasks::wall_clock()));

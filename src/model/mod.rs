@@ -2,10 +2,21 @@
 //! its definition came from (the TOML file, the admin REST API, or the metadata database
 //! that persists run-time changes). Validation lives here so every entry point refuses the
 //! same mistakes with the same message.
+//!
+//! Also the other plain data several layers share (so none of them imports another upwards):
+//! proxy definitions ([`proxy`]), cleanup policies and the facts they are evaluated on
+//! ([`cleanup`]), task definitions and run state ([`task`], [`schedule`]) and usage limit
+//! settings ([`usage`]). The modules that act on them re-export them.
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::proxy::config::{IndexType, ProxyConfig, Secret};
+pub mod cleanup;
+pub mod proxy;
+pub mod schedule;
+pub mod task;
+pub mod usage;
+
+pub use proxy::{IndexType, ProxyConfig, Secret};
 
 /// The `default` blob store exists out of the box.
 pub const DEFAULT_STORE: &str = "default";

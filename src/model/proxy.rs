@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelError;
+use super::ModelError;
 
 /// What the upstream is, in Nexus's terms. `Hub` means Docker Hub semantics: a name with a
 /// single component (`alpine`) is asked for as `library/alpine`.
