@@ -20,9 +20,16 @@ const DOWNLOAD_FLUSH: Duration = Duration::from_secs(5);
 impl Hosted {
     /// Remembers that `image:tag` was pulled now (memory only: no database write here).
     pub fn note_download(&self, image: &ImageName, tag: &str) {
+        // The same shard lock an insert takes: counting costs no extra lock or write.
+        let at = now();
         self.core
             .downloads
-            .insert((image.as_str().to_string(), tag.to_string()), now());
+            .entry((image.as_str().to_string(), tag.to_string()))
+            .and_modify(|(last, count)| {
+                *last = at;
+                *count += 1;
+            })
+            .or_insert((at, 1));
     }
 }
 
@@ -122,16 +129,19 @@ impl super::Registry {
     /// Writes the pulls recorded in memory to the metadata store; returns how many.
     pub async fn flush_downloads(&self) -> Result<usize, RegistryError> {
         let mut batch = Vec::new();
+        let mut counts = Vec::new();
         for repo in self.repos.iter() {
             if let Repository::Hosted(h) = repo.value() {
-                h.core.downloads.retain(|(image, tag), at| {
+                h.core.downloads.retain(|(image, tag), (at, count)| {
                     batch.push((h.core.name.clone(), image.clone(), tag.clone(), *at));
+                    counts.push((h.core.name.clone(), image.clone(), *at, *count));
                     false
                 });
             }
         }
         if !batch.is_empty() {
             self.meta.record_downloads(&batch).await?;
+            self.record_pulls(counts).await?;
         }
         Ok(batch.len())
     }

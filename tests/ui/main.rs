@@ -5,6 +5,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod activity;
+mod admin_edit;
 mod browser;
 mod guard;
 mod seeds;
