@@ -24,8 +24,13 @@ pub async fn get(
     let found = read::find_manifest(&ctx.readers()?, &name, &reference).await?;
     let (digest, record) = (found.digest, found.record);
     let bytes = found.repo.manifest_bytes(&digest).await?;
-    if let (true, Reference::Tag(tag)) = (pull, &reference) {
-        found.repo.note_download(&name, tag.as_str());
+    if pull {
+        // Docker's own pull is a HEAD by tag then a GET by digest: both forms count.
+        let key = match &reference {
+            Reference::Tag(tag) => tag.as_str(),
+            Reference::Digest(d) => d.as_str(),
+        };
+        found.repo.note_download(&name, key);
     }
     let mut response = HttpResponse::Ok();
     if let Some(serve) = &found.proxy {

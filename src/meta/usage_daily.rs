@@ -116,6 +116,36 @@ impl MetaStore {
         Ok(())
     }
 
+    /// Records pulls by digest, `(repository, image, digest, unix seconds)`, on the tags
+    /// pointing at that digest (a time never moves backwards), in one transaction. Answers,
+    /// for each, whether any tag points at it.
+    pub async fn record_digest_downloads(
+        &self,
+        downloads: &[(String, String, String, i64)],
+    ) -> Result<Vec<bool>, MetaError> {
+        if downloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tagged = Vec::with_capacity(downloads.len());
+        let mut tx = super::write_tx(&self.pool).await?;
+        for (repository, image, digest, at) in downloads {
+            let done = sqlx::query(
+                "UPDATE tags SET last_downloaded = MAX(COALESCE(last_downloaded, 0), ?4) \
+                 WHERE digest = ?3 AND image_id = \
+                 (SELECT id FROM images WHERE repository = ?1 AND name = ?2)",
+            )
+            .bind(repository)
+            .bind(image)
+            .bind(digest)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tagged.push(done.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(tagged)
+    }
+
     /// Adds pulls: `(day, repository, image, count)`, and drops days before `keep_since`,
     /// in one transaction.
     pub async fn add_pulls(

@@ -1,6 +1,8 @@
 //! Who pushed and who pulls, for the web UI: the pusher of a tag (recorded after the push
 //! is committed), pulls per day (counted in memory with the last-pulled times, flushed with
-//! them in `cleanup.rs`), one image's tags a page at a time, and the usage history.
+//! them in `cleanup.rs`; a pull is a manifest GET by tag, or by the digest of a tagged
+//! manifest — what docker sends after a HEAD by tag), one image's tags a page at a time,
+//! and the usage history.
 
 use std::collections::BTreeMap;
 
@@ -37,13 +39,29 @@ impl Registry {
         }
     }
 
-    /// Adds pulls counted in memory: `(repository, image, last pull, count)`.
+    /// Adds pulls counted in memory, `(repository, image, tag or digest, last pull,
+    /// count)`: a pull by digest updates the last-pulled time of the tags pointing at it,
+    /// and counts only if some tag does (an index's platform manifest, fetched by digest
+    /// after its index, is the same pull).
     pub(super) async fn record_pulls(
         &self,
-        counts: Vec<(String, String, i64, u64)>,
+        pulls: Vec<(String, String, String, i64, u64)>,
     ) -> Result<(), RegistryError> {
+        let by_digest: Vec<(String, String, String, i64)> = pulls
+            .iter()
+            .filter(|p| p.2.contains(':'))
+            .map(|(repo, image, digest, at, _)| (repo.clone(), image.clone(), digest.clone(), *at))
+            .collect();
+        let tagged = self.meta.record_digest_downloads(&by_digest).await?;
         let mut merged: BTreeMap<(i64, String, String), u64> = BTreeMap::new();
-        for (repository, image, at, count) in counts {
+        let mut digest_index = 0;
+        for (repository, image, reference, at, count) in pulls {
+            if reference.contains(':') {
+                digest_index += 1;
+                if !tagged[digest_index - 1] {
+                    continue;
+                }
+            }
             *merged.entry((day_of(at), repository, image)).or_default() += count;
         }
         let rows: Vec<_> = merged

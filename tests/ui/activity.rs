@@ -169,9 +169,10 @@ async fn a_docker_push_by_a_user_and_pulls_show_as_pushed_by_last_pulled_and_top
     // A second image pushed by the admin over the API and pulled five times over HTTP:
     // it must top the list.
     push_as_admin(&app, "popular/app", "v1").await;
+    let c = reqwest::Client::new();
     for _ in 0..5 {
-        let r = app
-            .req(Method::GET, "/v2/popular/app/manifests/v1")
+        let r = c
+            .get(app.url("/v2/popular/app/manifests/v1"))
             .basic_auth("admin", Some(ADMIN_PW))
             .header("Accept", "application/vnd.oci.image.manifest.v1+json")
             .send()
@@ -187,7 +188,13 @@ async fn a_docker_push_by_a_user_and_pulls_show_as_pushed_by_last_pulled_and_top
         .await;
     assert_eq!(b.text("#tags .pushed-by").await, "ci-pusher");
     let pulled = b.text("#tags .last-pulled").await;
-    assert!(pulled.ends_with("UTC"), "a pull time: {pulled}");
+    let log: Vec<String> = app
+        .log()
+        .lines()
+        .filter(|l| l.contains("manifests"))
+        .map(String::from)
+        .collect();
+    assert!(pulled.ends_with("UTC"), "a pull time: {pulled}\n{log:#?}");
     b.goto(&app.url("/ui/browse/docker-hosted/tags?image=popular/app"))
         .await;
     assert_eq!(b.text("#tags .pushed-by").await, "admin");
@@ -212,6 +219,8 @@ async fn a_docker_push_by_a_user_and_pulls_show_as_pushed_by_last_pulled_and_top
 
 /// Pushes a one-layer image as the admin over the registry API (Basic).
 pub async fn push_as_admin(app: &TestApp, name: &str, tag: &str) -> String {
+    // A new client: the shared one's pooled connection may have idled out meanwhile.
+    let c = reqwest::Client::new();
     let config = format!("{{\"image\":\"{name}:{tag}\"}}");
     let layer = format!("layer of {name}:{tag}");
     for blob in [&config, &layer] {
@@ -234,8 +243,8 @@ pub async fn push_as_admin(app: &TestApp, name: &str, tag: &str) -> String {
         (&sha256(config.as_bytes()), config.len()),
         &[(&sha256(layer.as_bytes()), layer.len())],
     );
-    let r = app
-        .req(Method::PUT, &format!("/v2/{name}/manifests/{tag}"))
+    let r = c
+        .put(app.url(&format!("/v2/{name}/manifests/{tag}")))
         .basic_auth("admin", Some(ADMIN_PW))
         .header("Content-Type", OCI_MANIFEST)
         .body(manifest.clone())
