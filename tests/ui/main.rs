@@ -11,4 +11,5 @@ mod browser;
 mod guard;
 mod seeds;
 mod session;
+mod sparse;
 mod usage;
