@@ -12,8 +12,9 @@ use crate::common::*;
 use crate::session::*;
 
 async fn admin_get(app: &TestApp, path: &str) -> Value {
-    let r = app
-        .req(Method::GET, path)
+    // A new connection: the browser steps before may outlast the server's keep-alive.
+    let r = reqwest::Client::new()
+        .get(app.url(path))
         .basic_auth("admin", Some(ADMIN_PW))
         .send()
         .await
