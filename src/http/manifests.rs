@@ -1,7 +1,7 @@
 //! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
@@ -24,8 +24,13 @@ pub async fn get(
     let found = read::find_manifest(&ctx.readers()?, &name, &reference).await?;
     let (digest, record) = (found.digest, found.record);
     let bytes = found.repo.manifest_bytes(&digest).await?;
-    if let (true, Reference::Tag(tag)) = (pull, &reference) {
-        found.repo.note_download(&name, tag.as_str());
+    if pull {
+        // Docker's own pull is a HEAD by tag then a GET by digest: both forms count.
+        let key = match &reference {
+            Reference::Tag(tag) => tag.as_str(),
+            Reference::Digest(d) => d.as_str(),
+        };
+        found.repo.note_download(&name, key);
     }
     let mut response = HttpResponse::Ok();
     if let Some(serve) = &found.proxy {
@@ -93,6 +98,13 @@ pub async fn put(
     };
     repo.send(msg).await?;
     crate::metrics::manifest_pushed(&repo.config().name);
+    if let Some(user) = pusher(req) {
+        let tags: Vec<String> = tags.iter().map(|t| t.as_str().to_string()).collect();
+        let image = name.as_str();
+        (ctx.registry)
+            .record_pusher(repo.name(), image, &tags, digest.as_str(), &user)
+            .await;
+    }
     let mut response = HttpResponse::Created();
     response
         .insert_header(("Location", ctx.url(&name, &format!("manifests/{digest}"))))
@@ -102,6 +114,15 @@ pub async fn put(
     }
     tag_params::add_oci_tags(&mut response, &reference, &tags);
     Ok(response.finish())
+}
+
+/// The user behind a push (Basic or a bearer token's subject), for "pushed by".
+fn pusher(req: &HttpRequest) -> Option<String> {
+    match req.extensions().get::<crate::auth::Principal>()? {
+        crate::auth::Principal::User(user) => Some(user.clone()),
+        crate::auth::Principal::Token(claims) => claims.sub.clone(),
+        crate::auth::Principal::Anonymous => None,
+    }
 }
 
 /// What this caller may do to tags of the addressed repository (the gate let the push in

@@ -13,6 +13,7 @@ mod gc;
 mod records;
 mod tasks;
 mod usage;
+mod usage_daily;
 mod usage_hours;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub use browse::{BrowseKind, BrowseRow};
 pub use error::MetaError;
 pub use gc::LiveSet;
 pub use records::{ImageRecord, ManifestRecord, NewManifest};
+pub use usage_daily::{day_of, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
 pub use usage_hours::UsageHour;
 
 use crate::oci::{Digest, ImageName, Tag};

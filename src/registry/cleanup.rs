@@ -18,11 +18,20 @@ use crate::oci::{Digest, ImageName, Tag};
 const DOWNLOAD_FLUSH: Duration = Duration::from_secs(5);
 
 impl Hosted {
-    /// Remembers that `image:tag` was pulled now (memory only: no database write here).
-    pub fn note_download(&self, image: &ImageName, tag: &str) {
+    /// Remembers that `image` was pulled now by `reference`, a tag or a digest (tags have
+    /// no `:`); a digest counts for the tags pointing at it when flushed. Memory only: no
+    /// database write here.
+    pub fn note_download(&self, image: &ImageName, reference: &str) {
+        // The same shard lock an insert takes: counting costs no extra lock or write.
+        let at = now();
         self.core
             .downloads
-            .insert((image.as_str().to_string(), tag.to_string()), now());
+            .entry((image.as_str().to_string(), reference.to_string()))
+            .and_modify(|(last, count)| {
+                *last = at;
+                *count += 1;
+            })
+            .or_insert((at, 1));
     }
 }
 
@@ -121,19 +130,29 @@ impl super::Registry {
 
     /// Writes the pulls recorded in memory to the metadata store; returns how many.
     pub async fn flush_downloads(&self) -> Result<usize, RegistryError> {
-        let mut batch = Vec::new();
+        let mut pulls = Vec::new();
         for repo in self.repos.iter() {
             if let Repository::Hosted(h) = repo.value() {
-                h.core.downloads.retain(|(image, tag), at| {
-                    batch.push((h.core.name.clone(), image.clone(), tag.clone(), *at));
+                h.core.downloads.retain(|(image, reference), (at, count)| {
+                    let name = h.core.name.clone();
+                    pulls.push((name, image.clone(), reference.clone(), *at, *count));
                     false
                 });
             }
         }
-        if !batch.is_empty() {
-            self.meta.record_downloads(&batch).await?;
+        let by_tag: Vec<_> = pulls
+            .iter()
+            .filter(|p| !p.2.contains(':'))
+            .map(|(repo, image, tag, at, _)| (repo.clone(), image.clone(), tag.clone(), *at))
+            .collect();
+        if !by_tag.is_empty() {
+            self.meta.record_downloads(&by_tag).await?;
         }
-        Ok(batch.len())
+        let n = pulls.len();
+        if n > 0 {
+            self.record_pulls(pulls).await?;
+        }
+        Ok(n)
     }
 
     /// What `policies` would delete from `repository` now.

@@ -31,9 +31,10 @@ pub struct RepoCore {
     pub upload_caps: (usize, usize),
     /// Proxy repositories: the upstream and the cache's bookkeeping.
     pub proxy: Option<Arc<crate::proxy::ProxyState>>,
-    /// Pulls by tag not yet written to the metadata store: `(image, tag)` → Unix seconds.
-    /// Flushed in batches (see `registry/cleanup.rs`) so a pull never waits on a write.
-    pub downloads: DashMap<(String, String), i64>,
+    /// Pulls not yet written to the metadata store: `(image, tag or digest)` → (last pull,
+    /// Unix seconds; pulls since the last flush). Flushed in batches (see
+    /// `registry/cleanup.rs`) so a pull never waits on a write.
+    pub downloads: DashMap<(String, String), (i64, u64)>,
 }
 
 impl RepoCore {

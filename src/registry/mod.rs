@@ -10,6 +10,7 @@
 //! Vocabulary: a *repository* is a Berth (Nexus-style) repository such as `docker-hosted`; an
 //! *image* is what the OCI spec calls a repository name (`library/redis`) inside it.
 
+mod activity;
 mod actor;
 mod budget;
 mod cache;

@@ -43,7 +43,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/anonymous", web::post().to(sec::anonymous_save))
         .route("/admin/security", web::get().to(sec::overview))
         .route("/admin/roles", web::post().to(sec::role_create))
-        .route("/admin/users", web::post().to(sec::user_create));
+        .route("/admin/users", web::post().to(sec::user_create))
+        .route("/admin/users/update", web::post().to(sec::user_update))
+        .route("/admin/users/delete", web::post().to(sec::user_delete))
+        .route("/admin/roles/update", web::post().to(sec::role_update))
+        .route("/admin/roles/delete", web::post().to(sec::role_delete))
+        .route(
+            "/admin/blobstores/update",
+            web::post().to(blob_store_update),
+        )
+        .configure(super::admin_cleanup::configure);
 }
 
 /// Calls an admin handler in-process and returns its JSON body (`null` when empty).
@@ -52,6 +61,7 @@ pub async fn call(
 ) -> Result<Value, UiError> {
     match handler.await {
         Ok(response) => Ok(body_json(response).await),
+        Err(AdminError::NotFound(message)) => Err(UiError::NotFound(message)),
         Err(e) => Err(UiError::Internal(e.to_string())),
     }
 }
@@ -62,15 +72,23 @@ pub async fn change(
 ) -> Result<Result<(), Vec<String>>, UiError> {
     match handler.await {
         Ok(_) => Ok(Ok(())),
-        Err(AdminError::Invalid(list)) => Ok(Err(list
+        Err(e) => refusal(e).map(Err),
+    }
+}
+
+/// An admin handler's refusal as a form shows it: one message per field (`field: message`);
+/// an internal failure stays an error.
+pub fn refusal(e: AdminError) -> Result<Vec<String>, UiError> {
+    match e {
+        AdminError::Invalid(list) => Ok(list
             .into_iter()
             .map(|(id, m)| match id.as_str() {
                 "*" => m,
                 _ => format!("{id}: {m}"),
             })
-            .collect())),
-        Err(AdminError::Internal(detail)) => Err(UiError::Internal(detail)),
-        Err(other) => Ok(Err(vec![other.to_string()])),
+            .collect()),
+        AdminError::Internal(detail) => Err(UiError::Internal(detail)),
+        other => Ok(vec![other.to_string()]),
     }
 }
 
@@ -89,7 +107,7 @@ pub fn admin_form(req: &HttpRequest, form: &FormData) -> Result<Viewer, UiError>
     Ok(viewer)
 }
 
-fn admin_page(req: &HttpRequest) -> Result<Viewer, UiError> {
+pub fn admin_page(req: &HttpRequest) -> Result<Viewer, UiError> {
     let viewer = Viewer::for_page(req)?;
     viewer.require_admin()?;
     Ok(viewer)
@@ -109,8 +127,22 @@ async fn index(req: HttpRequest) -> Result<HttpResponse, UiError> {
     page(&req, &viewer, "admin_index.html", context! {})
 }
 
-async fn blob_stores(req: HttpRequest, done: web::Query<Done>) -> Result<HttpResponse, UiError> {
-    blob_store_page(&req, done.done.clone(), Vec::new(), json!({})).await
+/// `GET /ui/admin/blobstores[?name=]`: the list, the create form, and with `name` the
+/// quota form of that store.
+async fn blob_stores(req: HttpRequest, q: web::Query<Done>) -> Result<HttpResponse, UiError> {
+    let editing = match &q.name {
+        Some(name) => {
+            let mut current = call(blobstores::get(
+                web::Path::from(name.clone()),
+                registry(&req),
+            ))
+            .await?;
+            current["name"] = name.as_str().into();
+            Some(current)
+        }
+        None => None,
+    };
+    blob_store_page(&req, q.done.clone(), Vec::new(), json!({}), editing).await
 }
 
 async fn blob_store_page(
@@ -118,6 +150,7 @@ async fn blob_store_page(
     done: Option<String>,
     errors: Vec<String>,
     values: Value,
+    editing: Option<Value>,
 ) -> Result<HttpResponse, UiError> {
     let viewer = admin_page(req)?;
     let stores = call(blobstores::list(registry(req))).await?;
@@ -126,7 +159,10 @@ async fn blob_store_page(
         req,
         &viewer,
         "admin_blobstores.html",
-        context! { stores => stores, done => done, errors => errors, values => values },
+        context! {
+            stores => stores, done => done, errors => errors, values => values,
+            editing => editing,
+        },
     )?;
     if !status {
         *response.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
@@ -136,7 +172,7 @@ async fn blob_store_page(
 
 /// A quota field: bytes as a JSON number, or the text as typed so the API's parser names
 /// the problem.
-fn number_or_text(s: &str) -> Value {
+pub fn number_or_text(s: &str) -> Value {
     s.parse::<i64>()
         .map(Value::from)
         .unwrap_or_else(|_| Value::from(s))
@@ -148,20 +184,15 @@ async fn blob_store_create(
 ) -> Result<HttpResponse, UiError> {
     let form = FormData::from(form);
     admin_form(&req, &form)?;
-    let mut body = json!({ "name": form.get("name") });
+    let mut body = quota_body(&form);
+    body["name"] = form.get("name").into();
     if let Some(path) = form.get("path") {
         body["path"] = path.into();
-    }
-    if let Some(soft) = form.get("soft_quota") {
-        body["softQuota"] = json!({"type": "spaceUsedQuota", "limit": number_or_text(soft)});
-    }
-    if let Some(hard) = form.get("hard_quota") {
-        body["hardQuota"] = json!({ "limit": number_or_text(hard) });
     }
     let bytes = web::Bytes::from(body.to_string());
     match change(blobstores::create(bytes, registry(&req))).await? {
         Ok(()) => Ok(see_other("/ui/admin/blobstores?done=Blob+store+created")),
-        Err(errors) => blob_store_page(&req, None, errors, body).await,
+        Err(errors) => blob_store_page(&req, None, errors, body, None).await,
     }
 }
 
@@ -174,7 +205,40 @@ async fn blob_store_delete(
     let name = web::Path::from(form.get("name").unwrap_or_default().to_string());
     match change(blobstores::delete(name, registry(&req))).await? {
         Ok(()) => Ok(see_other("/ui/admin/blobstores?done=Blob+store+deleted")),
-        Err(errors) => blob_store_page(&req, None, errors, json!({})).await,
+        Err(errors) => blob_store_page(&req, None, errors, json!({}), None).await,
+    }
+}
+
+/// The API's quota objects from the form: blank removes a quota.
+fn quota_body(form: &FormData) -> Value {
+    let mut body = json!({});
+    if let Some(soft) = form.get("soft_quota") {
+        body["softQuota"] = json!({"type": "spaceUsedQuota", "limit": number_or_text(soft)});
+    }
+    if let Some(hard) = form.get("hard_quota") {
+        body["hardQuota"] = json!({ "limit": number_or_text(hard) });
+    }
+    body
+}
+
+/// `POST /ui/admin/blobstores/update` (name, soft_quota, hard_quota): the API's update.
+async fn blob_store_update(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, UiError> {
+    let form = FormData::from(form);
+    admin_form(&req, &form)?;
+    let name = form.get("name").unwrap_or_default().to_string();
+    let body = quota_body(&form);
+    let bytes = web::Bytes::from(body.to_string());
+    let path = web::Path::from(name.clone());
+    match change(blobstores::update(path, bytes, registry(&req))).await? {
+        Ok(()) => Ok(see_other("/ui/admin/blobstores?done=Quotas+saved")),
+        Err(errors) => {
+            let mut editing = body;
+            editing["name"] = name.into();
+            blob_store_page(&req, None, errors, json!({}), Some(editing)).await
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Every list is one page read from where the API reads it: images from
 //! `registry::read::catalog` (the `/v2/_catalog` path, `LIMIT` in SQL), tags from
-//! `Registry::browse` (the components listing, `LIMIT` in SQL, with push times). No page
-//! loads a whole repository, so 10,000 tags cost what 50 do.
+//! `Registry::tag_page` (one image's tags along the `tags` primary key, `LIMIT` in SQL,
+//! with push and last-pull times and the pusher). No page loads a whole repository, so
+//! 10,000 tags cost what 50 do.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use minijinja::{context, Value};
@@ -17,7 +18,6 @@ use super::signin::see_other;
 use super::viewer::{registry, Viewer};
 use super::UiError;
 use crate::auth::Action;
-use crate::meta::BrowseKind;
 use crate::model::{RepositoryConfig, RepositoryKind};
 use crate::oci::{Digest, ImageName, Reference};
 use crate::registry::messages::{DeleteManifest, DeleteTag};
@@ -120,29 +120,35 @@ pub async fn tags(
     let registry = registry(&req);
     let (_, config) = visible(&req, &viewer, &registry, &repo)?;
     let image = image_name(&query.image)?;
-    let prefix = format!("/v2/{}/manifests/", image.as_str());
     let q = query.q.trim();
     let after = match (&query.last, q) {
-        (Some(last), _) => format!("{prefix}{last}"),
-        (None, "") => prefix.clone(),
-        (None, q) => format!("{prefix}{}", just_before(q)),
+        (Some(last), _) => last.clone(),
+        (None, "") => String::new(),
+        (None, q) => just_before(q),
     };
     let listing = registry
-        .browse(&config.name, BrowseKind::Tags, Some(&after), PAGE)
+        .tag_page(&config.name, image.as_str(), &after, PAGE)
         .await?
         .ok_or_else(|| UiError::NotFound("no such repository".into()))?;
     let mut rows = Vec::new();
     let mut more = listing.more;
     for (hosted, row) in listing.rows {
-        let tag = row.tag.clone().unwrap_or_default();
-        if !row.path.starts_with(&prefix) || !tag.starts_with(q) {
+        if !row.tag.starts_with(q) {
             more = false;
             break;
         }
-        let platforms = platforms(&registry, &hosted, &row.digest, row.media_type.as_deref()).await;
+        let platforms = platforms(
+            &registry,
+            &hosted,
+            &row.digest,
+            Some(row.media_type.as_str()),
+        )
+        .await;
         rows.push(context! {
-            tag => tag, digest => row.digest, size => row.size,
-            media_type => row.media_type, pushed => time(row.modified), platforms => platforms,
+            tag => row.tag, digest => row.digest, size => row.size,
+            media_type => row.media_type, pushed => time(row.updated_at),
+            pushed_by => row.pushed_by, last_pulled => row.last_downloaded.map(time),
+            platforms => platforms,
         });
     }
     let next = more
@@ -190,6 +196,25 @@ pub async fn manifest(
             context! { digest => d.digest.to_string(), artifact_type => d.artifact_type, size => d.size, media_type => d.media_type }
         })
         .collect();
+    // Which children of an index this repository holds: a sparse index (the
+    // `sparse_manifests` setting) lists platforms that were never pushed.
+    let present = registry
+        .index_children(hosted.name(), image.as_str(), digest.as_str())
+        .await?;
+    let manifests: Option<Vec<Value>> = body["manifests"].as_array().map(|children| {
+        children
+            .iter()
+            .map(|m| {
+                let held = present
+                    .iter()
+                    .any(|c| c.present && m["digest"].as_str() == Some(c.digest.as_str()));
+                context! {
+                    digest => m["digest"].as_str(), size => m["size"].as_u64(),
+                    platform => Value::from_serialize(&m["platform"]), present => held,
+                }
+            })
+            .collect()
+    });
     let suffix = match &reference {
         Reference::Tag(t) => format!(":{}", t.as_str()),
         Reference::Digest(d) => format!("@{d}"),
@@ -202,7 +227,7 @@ pub async fn manifest(
             repo => config.name, image => image.as_str(), reference => query.reference,
             digest => digest.as_str(), media_type => media_type, size => bytes.len(),
             config => body.get("config").cloned(), layers => body.get("layers").cloned(),
-            manifests => body.get("manifests").cloned(),
+            manifests => manifests, sparse => config.sparse_manifests,
             annotations => body.get("annotations").cloned(),
             subject => body.get("subject").cloned(), referrers => referrers,
             pulls => pull_commands(&req, &registry, &config, image.as_str(), &suffix),
@@ -413,7 +438,7 @@ fn time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-fn urlencode(s: &str) -> String {
+pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),

@@ -12,9 +12,11 @@
 //!
 //! - [`viewer`]: who is looking (session cookie), CSRF and admin checks.
 //! - [`render`]: templates, the page frame (navigation, usage banner) and [`UiError`].
-//! - [`signin`], [`browse`], [`usage`], [`admin`]: the pages.
+//! - [`signin`], [`browse`], [`usage`], [`admin`] (with [`admin_security`] and
+//!   [`admin_cleanup`]): the pages.
 
 mod admin;
+mod admin_cleanup;
 mod admin_security;
 mod browse;
 mod form;

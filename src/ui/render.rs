@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin_repository_form.html",
     "admin_security.html",
     "admin_tasks.html",
+    "admin_cleanup.html",
 );
 
 fn environment() -> &'static Environment<'static> {

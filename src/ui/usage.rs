@@ -1,6 +1,8 @@
 //! The usage center (administrators): the same figures `GET /service/rest/v1/usage` and
 //! `GET /service/rest/v1/blobstores` answer — their handlers are called in-process — drawn
-//! as tables and an hourly SVG chart (attributes, not inline styles, so the CSP holds).
+//! as tables and SVG charts (attributes, not inline styles, so the CSP holds): requests per
+//! hour over the rolling window, a 30-day daily history (requests and pulls), and the most
+//! pulled repositories and images over those 30 days.
 
 use actix_web::{HttpRequest, HttpResponse};
 use minijinja::{context, Value};
@@ -15,6 +17,9 @@ use crate::http::usage_api;
 /// Chart height in SVG units.
 const CHART_HEIGHT: f64 = 100.0;
 
+/// Rows in each top-pulls table.
+const TOP: usize = 10;
+
 /// `GET /ui/usage`
 pub async fn center(req: HttpRequest) -> Result<HttpResponse, UiError> {
     let viewer = Viewer::for_page(&req)?;
@@ -28,6 +33,29 @@ pub async fn center(req: HttpRequest) -> Result<HttpResponse, UiError> {
         .map_err(|e| UiError::Internal(e.to_string()))?;
     let mut components: Vec<(String, u64)> = components;
     components.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let (top_repositories, top_images) = registry.top_pulls(TOP).await?;
+    let history = registry.usage_history().await?;
+    let max = history.iter().map(|d| d.requests).max().unwrap_or(0).max(1);
+    let days: Vec<Value> = history
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let height = CHART_HEIGHT * d.requests as f64 / max as f64;
+            context! {
+                x => i * 8 + 1, y => format!("{:.1}", CHART_HEIGHT - height),
+                height => format!("{height:.1}"), requests => d.requests,
+                unauthorized => d.unauthorized, pulls => d.pulls,
+                date => chrono::DateTime::from_timestamp(d.day, 0)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let pulls = |rows: Vec<crate::meta::PullCount>| -> Vec<Value> {
+        rows.into_iter()
+            .map(|r| context! { repository => r.repository, image => r.image, pulls => r.pulls })
+            .collect()
+    };
     page(
         &req,
         &viewer,
@@ -37,6 +65,8 @@ pub async fn center(req: HttpRequest) -> Result<HttpResponse, UiError> {
             bars => bars(&usage["hours"], crate::usage::window::WINDOW_HOURS as usize),
             stores => stores,
             components => components,
+            days => days, top_repositories => pulls(top_repositories),
+            top_images => pulls(top_images),
         },
     )
 }

@@ -5,8 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod activity;
+mod admin_edit;
 mod browser;
 mod guard;
 mod seeds;
 mod session;
+mod sparse;
 mod usage;

@@ -1,0 +1,235 @@
+//! What the web UI shows beyond the API's listings: one image's tags a page at a time with
+//! who pushed them and when they were last pulled, pulls per day (`pulls_daily`) for the
+//! usage center's top lists, and daily totals of the hourly request counters.
+
+use sqlx::Row;
+
+use super::{MetaError, MetaStore};
+
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+
+/// Days of pulls kept, and of history shown.
+pub const HISTORY_DAYS: i64 = 30;
+
+/// Start of the UTC day holding `secs`.
+pub fn day_of(secs: i64) -> i64 {
+    secs.div_euclid(DAY) * DAY
+}
+
+/// One tag of an image, as the tags page lists it.
+#[derive(Clone, Debug)]
+pub struct TagRow {
+    pub tag: String,
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    /// When the tag was last set, Unix seconds.
+    pub updated_at: i64,
+    /// When the tag was last pulled (as of the last flush), if ever since it was set.
+    pub last_downloaded: Option<i64>,
+    /// The user whose push set the tag, when known.
+    pub pushed_by: Option<String>,
+}
+
+/// Pulls counted for a repository or an image over the history window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullCount {
+    pub repository: String,
+    /// `None` when counting a whole repository.
+    pub image: Option<String>,
+    pub pulls: u64,
+}
+
+/// One day of the history: requests (from the hourly counters) and pulls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageDay {
+    pub day: i64,
+    pub requests: u64,
+    pub unauthorized: u64,
+    pub pulls: u64,
+}
+
+impl MetaStore {
+    /// Tags of `image` in `repository` sorting after `after`, at most `limit`. Walks the
+    /// `tags` primary key `(image_id, name)` from the image's row, so a page of a
+    /// 10,000-tag image reads one page of rows (the asset-path listing sorts every tag of
+    /// the repository by a computed path first).
+    pub async fn tag_page(
+        &self,
+        repository: &str,
+        image: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<TagRow>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT t.name, t.digest, m.media_type, m.size, t.updated_at, t.last_downloaded, \
+             t.pushed_by FROM images i JOIN tags t ON t.image_id = i.id \
+             JOIN manifests m ON m.image_id = t.image_id AND m.digest = t.digest \
+             WHERE i.repository = ? AND i.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
+        )
+        .bind(repository)
+        .bind(image)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| TagRow {
+                tag: r.get(0),
+                digest: r.get(1),
+                media_type: r.get(2),
+                size: r.get::<i64, _>(3) as u64,
+                updated_at: r.get(4),
+                last_downloaded: r.get(5),
+                pushed_by: r.get(6),
+            })
+            .collect())
+    }
+
+    /// Records who pushed `tags` of `image` (pointing at `digest`: a tag moved since by
+    /// someone else is left to that push).
+    pub async fn set_pushed_by(
+        &self,
+        repository: &str,
+        image: &str,
+        tags: &[String],
+        digest: &str,
+        user: &str,
+    ) -> Result<(), MetaError> {
+        let mut tx = super::write_tx(&self.pool).await?;
+        for tag in tags {
+            sqlx::query(
+                "UPDATE tags SET pushed_by = ?5 WHERE name = ?3 AND digest = ?4 AND image_id = \
+                 (SELECT id FROM images WHERE repository = ?1 AND name = ?2)",
+            )
+            .bind(repository)
+            .bind(image)
+            .bind(tag)
+            .bind(digest)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records pulls by digest, `(repository, image, digest, unix seconds)`, on the tags
+    /// pointing at that digest (a time never moves backwards), in one transaction. Answers,
+    /// for each, whether any tag points at it.
+    pub async fn record_digest_downloads(
+        &self,
+        downloads: &[(String, String, String, i64)],
+    ) -> Result<Vec<bool>, MetaError> {
+        if downloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tagged = Vec::with_capacity(downloads.len());
+        let mut tx = super::write_tx(&self.pool).await?;
+        for (repository, image, digest, at) in downloads {
+            let done = sqlx::query(
+                "UPDATE tags SET last_downloaded = MAX(COALESCE(last_downloaded, 0), ?4) \
+                 WHERE digest = ?3 AND image_id = \
+                 (SELECT id FROM images WHERE repository = ?1 AND name = ?2)",
+            )
+            .bind(repository)
+            .bind(image)
+            .bind(digest)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tagged.push(done.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(tagged)
+    }
+
+    /// Adds pulls: `(day, repository, image, count)`, and drops days before `keep_since`,
+    /// in one transaction.
+    pub async fn add_pulls(
+        &self,
+        pulls: &[(i64, String, String, u64)],
+        keep_since: i64,
+    ) -> Result<(), MetaError> {
+        let mut tx = super::write_tx(&self.pool).await?;
+        for (day, repository, image, count) in pulls {
+            sqlx::query(
+                "INSERT INTO pulls_daily (day, repository, image, pulls) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (day, repository, image) DO UPDATE SET pulls = pulls + excluded.pulls",
+            )
+            .bind(day)
+            .bind(repository)
+            .bind(image)
+            .bind(*count as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM pulls_daily WHERE day < ?")
+            .bind(keep_since)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The `limit` most pulled repositories (`by_image` false) or images since `since`,
+    /// most pulls first.
+    pub async fn top_pulls(
+        &self,
+        since: i64,
+        by_image: bool,
+        limit: i64,
+    ) -> Result<Vec<PullCount>, MetaError> {
+        let sql = match by_image {
+            true => {
+                "SELECT repository, image, SUM(pulls) AS n FROM pulls_daily WHERE day >= ? \
+                 GROUP BY repository, image ORDER BY n DESC, repository, image LIMIT ?"
+            }
+            false => {
+                "SELECT repository, NULL, SUM(pulls) AS n FROM pulls_daily WHERE day >= ? \
+                 GROUP BY repository ORDER BY n DESC, repository LIMIT ?"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PullCount {
+                repository: r.get(0),
+                image: r.get(1),
+                pulls: r.get::<i64, _>(2) as u64,
+            })
+            .collect())
+    }
+
+    /// Days starting at or after `since` that saw requests or pulls, oldest first: the
+    /// hourly request counters (kept for longer than the history) summed per UTC day, and
+    /// the day's pulls.
+    pub async fn usage_days(&self, since: i64) -> Result<Vec<UsageDay>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT day, SUM(requests), SUM(unauthorized), SUM(pulls) FROM ( \
+               SELECT (hour / ?1) * ?1 AS day, requests, unauthorized, 0 AS pulls \
+               FROM usage_hours WHERE hour >= ?2 \
+               UNION ALL SELECT day, 0, 0, pulls FROM pulls_daily WHERE day >= ?2) \
+             GROUP BY day ORDER BY day",
+        )
+        .bind(DAY)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageDay {
+                day: r.get(0),
+                requests: r.get::<i64, _>(1) as u64,
+                unauthorized: r.get::<i64, _>(2) as u64,
+                pulls: r.get::<i64, _>(3) as u64,
+            })
+            .collect())
+    }
+}
