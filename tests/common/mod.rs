@@ -68,6 +68,16 @@ pub async fn spawn_app_with_nofile(nofile: u32, extra: &[&str]) -> TestApp {
     spawn(extra, Some(nofile)).await
 }
 
+/// The HTTP client every test app uses. Idle pooled connections are dropped after 2 s, before
+/// the server's 5 s keep-alive closes them: reusing a connection the server is closing at that
+/// moment fails with `IncompleteMessage` (seen under load after a docker push idled the pool).
+pub fn test_client() -> Client {
+    Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
 async fn spawn(extra: &[&str], nofile: Option<u32>) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
     let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
@@ -75,7 +85,7 @@ async fn spawn(extra: &[&str], nofile: Option<u32>) -> TestApp {
     TestApp {
         base: format!("http://{addr}"),
         addr,
-        client: Client::builder().build().unwrap(),
+        client: test_client(),
         data,
         child: Some(child),
         extra_args,
