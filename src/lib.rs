@@ -3,7 +3,8 @@
 //! # Layout
 //! Layers depend downwards only: `http` → `registry` → `storage` / `meta` → `oci`.
 //! - [`oci`]: protocol vocabulary (digests, names, manifests, error codes); no I/O.
-//! - [`storage`]: content-addressed blob files, hashed while written, published atomically.
+//! - [`storage`]: the `BlobStore` seam (file store today), hashed while written, published
+//!   atomically; `ManagedStore` adds the GC reference lock and the quota to any backend.
 //! - [`meta`]: the metadata database (sqlx + SQLite).
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
