@@ -16,6 +16,7 @@ use super::Ctx;
 use crate::oci::{Digest, ImageName, OciErrorCode};
 use crate::registry::messages::UnlinkBlob;
 use crate::registry::{read, RegistryError};
+use crate::storage::{BlobBody, ByteRange, StorageError};
 
 /// Files up to this size are read on the worker thread rather than the blocking pool.
 const SYNC_READ_MAX: u64 = 64 * 1024;
@@ -47,7 +48,7 @@ pub async fn get(
     Ok(response)
 }
 
-/// Serves a blob the store holds.
+/// Serves a blob the store holds, in whatever form the store hands it out.
 pub(super) async fn serve(
     req: &HttpRequest,
     repo: &crate::registry::Hosted,
@@ -55,42 +56,54 @@ pub(super) async fn serve(
     name: ImageName,
     digest: Digest,
 ) -> Result<HttpResponse, ApiError> {
-    let unknown = || RegistryError::BlobUnknown(digest.clone());
     if req.method() == Method::HEAD {
         // A client checking before it skips an upload: protect the blob from garbage
         // collection for a grace window (an in-memory map entry; nothing is written).
-        repo.store().gc.touch(&digest, crate::meta::now());
+        repo.touch_blob(&digest);
     }
-    check_range(req, size)?;
+    let range = match req.headers().get(header::RANGE) {
+        Some(value) => Some(parse_range(value, size)?),
+        None => None,
+    };
     if req.method() == Method::GET {
         crate::metrics::blob_pulled(repo.name());
     }
-    let path = repo.blob_path(&digest);
+    let wanted = range.map(|(start, len)| ByteRange { start, len });
+    let opened = match repo.open_blob(&digest, wanted).await {
+        Ok(opened) => opened,
+        Err(RegistryError::Storage(StorageError::NotFound(_))) => {
+            tracing::error!(%digest, image = %name, "linked blob is missing from the store");
+            return Err(RegistryError::BlobUnknown(digest).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    check_length(opened.size, size, &name, &digest)?;
+    match opened.body {
+        BlobBody::File { file, .. } => serve_file(req, file, size, &digest),
+        BlobBody::Stream { len, stream } => Ok(streamed(req, range, size, len, stream, &digest)),
+        BlobBody::Redirect(url) => Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, url))
+            .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
+            .finish()),
+    }
+}
+
+/// A blob in a local file: large whole GETs are read in big blocks; `HEAD`, ranges and
+/// small blobs go through the file server (which answers the request's `Range` itself).
+fn serve_file(
+    req: &HttpRequest,
+    file: std::fs::File,
+    size: u64,
+    digest: &Digest,
+) -> Result<HttpResponse, ApiError> {
     if size > SYNC_READ_MAX
         && req.method() == Method::GET
         && !req.headers().contains_key(header::RANGE)
     {
-        return match tokio::fs::File::open(&path).await {
-            Ok(f) => {
-                check_length(f.metadata().await.map(|m| m.len()), size, &name, &digest)?;
-                Ok(whole_blob(f.into_std().await, size, &digest))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::error!(%digest, image = %name, "linked blob is missing from the store");
-                Err(unknown().into())
-            }
-            Err(e) => Err(crate::storage::StorageError::Io(e).into()),
-        };
+        return Ok(whole_blob(file, size, digest));
     }
-    let file = match NamedFile::open_async(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::error!(%digest, image = %name, "linked blob is missing from the store");
-            return Err(unknown().into());
-        }
-        Err(e) => return Err(crate::storage::StorageError::Io(e).into()),
-    };
-    check_length(Ok(file.metadata().len()), size, &name, &digest)?;
+    // The name only feeds content-type guessing and disposition, both overridden below.
+    let file = NamedFile::from_file(file, digest.hex()).map_err(StorageError::Io)?;
     let mut response = file
         .use_etag(false)
         .use_last_modified(false)
@@ -108,21 +121,46 @@ pub(super) async fn serve(
     Ok(response)
 }
 
-/// The file must hold exactly the recorded size: `HEAD` and `GET` then report the size the
-/// blob was pushed with, which is what manifests declare. A file of another length is
-/// damaged (truncated, or changed behind Berth's back): it is logged and answered as
-/// missing, never served, so a client pushes the blob again, which replaces the file.
-fn check_length(
-    on_disk: std::io::Result<u64>,
+/// A blob the store streams (an object store): `200`, or `206` for a range; a `HEAD` gets
+/// the same headers and no body.
+fn streamed(
+    req: &HttpRequest,
+    range: Option<(u64, u64)>,
     size: u64,
-    name: &ImageName,
+    len: u64,
+    stream: futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
     digest: &Digest,
-) -> Result<(), ApiError> {
-    let on_disk = on_disk.map_err(crate::storage::StorageError::Io)?;
-    if on_disk == size {
+) -> HttpResponse {
+    let mut response = match range {
+        Some((start, length)) => {
+            let mut r = HttpResponse::PartialContent();
+            let end = start + length - 1;
+            r.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}")));
+            r
+        }
+        None => HttpResponse::Ok(),
+    };
+    response
+        .content_type(mime_octet_stream())
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
+        .insert_header((header::ETAG, format!("\"{digest}\"")));
+    if req.method() == Method::HEAD {
+        let none = futures_util::stream::empty::<std::io::Result<Bytes>>();
+        return response.body(SizedStream::new(len, none));
+    }
+    response.body(SizedStream::new(len, stream))
+}
+
+/// The stored blob must hold exactly the recorded size: `HEAD` and `GET` then report the
+/// size the blob was pushed with, which is what manifests declare. A blob of another length
+/// is damaged (truncated, or changed behind Berth's back): it is logged and answered as
+/// missing, never served, so a client pushes the blob again, which replaces it.
+fn check_length(stored: u64, size: u64, name: &ImageName, digest: &Digest) -> Result<(), ApiError> {
+    if stored == size {
         return Ok(());
     }
-    tracing::error!(%digest, image = %name, on_disk, recorded = size, "blob file is damaged: its length is not the recorded size; push the blob again to repair it");
+    tracing::error!(%digest, image = %name, on_disk = stored, recorded = size, "blob file is damaged: its length is not the recorded size; push the blob again to repair it");
     Err(RegistryError::BlobUnknown(digest.clone()).into())
 }
 
@@ -166,18 +204,9 @@ fn read_block(file: &std::fs::File, mut buf: Vec<u8>, len: usize) -> std::io::Re
     Ok(Bytes::from(buf))
 }
 
-/// Refuses a `Range` that cannot be satisfied with the spec's JSON error (the file server
-/// would answer with an empty 416).
-fn check_range(req: &HttpRequest, size: u64) -> Result<(), ApiError> {
-    let Some(value) = req.headers().get(header::RANGE) else {
-        return Ok(());
-    };
-    parse_range(value, size).map(|_| ())
-}
-
 /// The first range of a `Range` header against a blob of `size` bytes, as `(start, length)`
 /// (a blob server answers one range, as the file server does); `416` with the spec's error
-/// if it cannot be satisfied.
+/// if it cannot be satisfied (the file server would answer with an empty 416).
 pub(super) fn parse_range(value: &header::HeaderValue, size: u64) -> Result<(u64, u64), ApiError> {
     value
         .to_str()

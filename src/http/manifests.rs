@@ -51,7 +51,7 @@ pub async fn put(
     reference: Reference,
 ) -> Result<HttpResponse, ApiError> {
     let repo = ctx.writer()?;
-    repo.store().ensure_capacity()?;
+    repo.check_capacity()?;
     let tags = tag_params::requested_tags(req, &reference)?;
     // Held until the response: the body and what is parsed from it stay in memory so long.
     let (bytes, _reserved) = read_limited(ctx, req, body).await?;
@@ -75,10 +75,6 @@ pub async fn put(
     let parsed = ParsedManifest::parse(&bytes, content_type)?;
     check_new_components(ctx, &repo, &name, &tags).await?;
     let rights = tag_rights(ctx, req, &name);
-    // From storing the bytes to committing the record, garbage collection waits (see
-    // `registry::gc`): the manifest's blobs cannot vanish after the check that they exist.
-    let _refs = repo.store().gc.referencing().await;
-    repo.store().put_bytes(&digest, bytes.clone()).await?;
     let subject = parsed.subject.clone();
     let record = ManifestRecord {
         digest: digest.clone(),
@@ -96,8 +92,7 @@ pub async fn put(
         rights,
         sizes: parsed.sizes,
     };
-    repo.send(msg).await?;
-    crate::metrics::manifest_pushed(&repo.config().name);
+    repo.push_manifest(bytes, msg).await?;
     if let Some(user) = pusher(req) {
         let tags: Vec<String> = tags.iter().map(|t| t.as_str().to_string()).collect();
         let image = name.as_str();

@@ -1,7 +1,7 @@
 //! Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, monolithic with `?digest=`, or
 //! mount with `?mount=&from=`), and `GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id>`.
 //!
-//! Request bodies stream straight into the session's `DigestWriter`; a PATCH whose body is
+//! Request bodies stream straight into the session's staged upload; a PATCH whose body is
 //! cut short keeps what arrived, so the client can ask for the offset and resume.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,9 +12,9 @@ use super::headers::*;
 use super::{gate, Ctx};
 use crate::auth::Action;
 use crate::oci::{Digest, ImageName};
-use crate::registry::messages::{EndUpload, LinkBlob, MountBlob, StartUpload};
+use crate::registry::messages::{EndUpload, StartUpload};
 use crate::registry::{Hosted, RegistryError};
-use crate::storage::DigestWriter;
+use crate::storage::StagedBlob;
 
 pub async fn start(
     ctx: &Ctx,
@@ -34,7 +34,7 @@ pub async fn start(
         return monolithic(ctx, body, name, digest_param(&q)?).await;
     }
     let repo = ctx.writer()?;
-    repo.store().ensure_capacity()?;
+    repo.check_capacity()?;
     let client = req.peer_addr().map(|a| a.ip().to_canonical());
     let msg = StartUpload {
         name: name.clone(),
@@ -67,15 +67,7 @@ async fn try_mount(
     let Some(from) = source else {
         return Ok(None);
     };
-    let msg = MountBlob {
-        name: name.clone(),
-        from,
-        digest: digest.clone(),
-    };
-    // Held until the link is committed, so garbage collection cannot sweep the blob
-    // between the check that the source has it and the new link (see `registry::gc`).
-    let _refs = repo.store().gc.referencing().await;
-    if !repo.send(msg).await? {
+    if !repo.mount_blob(name, from, &digest).await? {
         return Ok(None);
     }
     Ok(Some(created(ctx, name, &digest)))
@@ -124,13 +116,9 @@ async fn monolithic(
     digest: Digest,
 ) -> Result<HttpResponse, ApiError> {
     let repo = ctx.writer()?;
-    repo.store().ensure_capacity()?;
     let id = uuid::Uuid::new_v4().to_string();
-    let mut writer = repo
-        .store()
-        .new_upload(&id, digest.algorithm())
-        .map_err(crate::storage::StorageError::from)?;
-    stream_into(&mut writer, body).await?;
+    let mut writer = repo.stage_blob(&id, digest.algorithm()).await?;
+    stream_into(&mut *writer, body).await?;
     finish(ctx, &repo, writer, &name, &digest, None).await
 }
 
@@ -148,7 +136,7 @@ pub async fn patch(
     // cancels its handler mid-write) before the offset is compared.
     let offset = writer.flush().await?;
     check_chunk(req, offset)?;
-    let offset = stream_into(writer, body).await?;
+    let offset = stream_into(&mut **writer, body).await?;
     session.touch();
     Ok(accepted(ctx, &name, &id, offset))
 }
@@ -170,7 +158,7 @@ pub async fn complete(
     // From here on the session is spent whatever happens: a failed completion is final.
     let mut writer = guard.take().ok_or(RegistryError::UploadUnknown)?;
     drop(guard);
-    let outcome = match stream_into(&mut writer, body).await {
+    let outcome = match stream_into(&mut *writer, body).await {
         Ok(_) => finish(ctx, &repo, writer, &name, &digest, Some(id.clone())).await,
         Err(e) => Err(e.into()),
     };
@@ -216,14 +204,17 @@ fn check_chunk(req: &HttpRequest, offset: u64) -> Result<(), ApiError> {
 /// (or stalls past `limits.body_read_timeout_secs`, see `http::body_timeout`), what arrived
 /// stays written (and hashed) and the error is returned. Either way the writer's file is
 /// closed again: a session holds no descriptor between requests.
-async fn stream_into(writer: &mut DigestWriter, body: web::Payload) -> Result<u64, RegistryError> {
+async fn stream_into(
+    writer: &mut dyn StagedBlob,
+    body: web::Payload,
+) -> Result<u64, RegistryError> {
     let outcome = write_body(writer, body).await;
-    writer.release_file();
+    writer.release();
     outcome
 }
 
 async fn write_body(
-    writer: &mut DigestWriter,
+    writer: &mut dyn StagedBlob,
     mut body: web::Payload,
 ) -> Result<u64, RegistryError> {
     while let Some(chunk) = body.next().await {
@@ -244,22 +235,12 @@ async fn write_body(
 async fn finish(
     ctx: &Ctx,
     repo: &Hosted,
-    writer: DigestWriter,
+    writer: Box<dyn StagedBlob>,
     name: &ImageName,
     digest: &Digest,
     session: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    // Publish and link under the store's reference lock (see `registry::gc`).
-    let _refs = repo.store().gc.referencing().await;
-    let size = repo.store().commit(writer, digest).await?;
-    let msg = LinkBlob {
-        name: name.clone(),
-        digest: digest.clone(),
-        size,
-        session,
-    };
-    repo.send(msg).await?;
-    crate::metrics::blob_pushed(&repo.config().name, size);
+    repo.push_blob(writer, name, digest, session).await?;
     Ok(created(ctx, name, digest))
 }
 

@@ -24,8 +24,8 @@ pub type DownloadOutcome = Result<u64, UpstreamError>;
 /// How far a download has got, for the requests that follow it.
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
-    /// The temp file being written (set once the upstream answered).
-    pub path: Option<std::path::PathBuf>,
+    /// Reads what the download has staged so far (set once the upstream answered).
+    pub tail: Option<Arc<dyn crate::storage::StagedTail>>,
     /// The size the upstream announced.
     pub size: Option<u64>,
     /// Bytes written to the temp file and hashed; safe to read.

@@ -11,7 +11,7 @@ use super::{ImageState, ManifestCache, RegistryError, UploadSession};
 use crate::meta::{ManifestRecord, MetaStore, NewManifest};
 use crate::model::{RepositoryConfig, WritePolicy};
 use crate::oci::{Algorithm, Digest, ImageName, Tag};
-use crate::storage::FileStore;
+use crate::storage::ManagedStore;
 
 /// Shared state of one repository: read concurrently by request handlers, changed only
 /// through the actor.
@@ -20,7 +20,7 @@ pub struct RepoCore {
     pub name: String,
     /// The current definition (policies, online flag); replaced when the admin API updates it.
     pub config: RwLock<Arc<RepositoryConfig>>,
-    pub store: Arc<FileStore>,
+    pub store: Arc<ManagedStore>,
     pub meta: MetaStore,
     pub manifests: Arc<ManifestCache>,
     pub images: DashMap<ImageName, Arc<ImageState>>,
@@ -99,10 +99,7 @@ impl RepoCore {
     ) -> Result<Arc<UploadSession>, RegistryError> {
         self.check_upload_caps(msg.client)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let writer = self
-            .store
-            .new_upload(&id, Algorithm::Sha256)
-            .map_err(crate::storage::StorageError::from)?;
+        let writer = self.store.stage(&id, Algorithm::Sha256).await?;
         let session = Arc::new(UploadSession::new(id.clone(), msg.name, msg.client, writer));
         self.uploads.insert(id, session.clone());
         Ok(session)

@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use super::actor::Supervised;
 use super::{Hosted, Registry, RegistryError, RepoCore, Repository};
 use crate::model::{BlobStoreConfig, RepositoryConfig, RepositoryKind, DEFAULT_STORE};
-use crate::storage::FileStore;
+use crate::storage::{FileStore, ManagedStore};
 
 impl Registry {
     pub(super) async fn load_definitions(&self) -> anyhow::Result<()> {
@@ -113,7 +113,7 @@ impl Registry {
             .validate()
             .map_err(|e| RegistryError::Definition(e.to_string()))?;
         if let Some(existing) = self.stores.get(&config.name) {
-            if self.store_root(&config) != existing.root() {
+            if self.store_root(&config).display().to_string() != existing.location() {
                 return Err(RegistryError::Definition(
                     "a blob store's path cannot change".into(),
                 ));
@@ -147,13 +147,13 @@ impl Registry {
         Ok(())
     }
 
-    pub fn blob_store(&self, name: &str) -> Option<Arc<FileStore>> {
+    pub fn blob_store(&self, name: &str) -> Option<Arc<ManagedStore>> {
         self.stores.get(name).map(|s| s.clone())
     }
 
     /// Every blob store, sorted by name.
-    pub fn blob_stores(&self) -> Vec<Arc<FileStore>> {
-        let mut all: Vec<Arc<FileStore>> = self.stores.iter().map(|s| s.clone()).collect();
+    pub fn blob_stores(&self) -> Vec<Arc<ManagedStore>> {
+        let mut all: Vec<Arc<ManagedStore>> = self.stores.iter().map(|s| s.clone()).collect();
         all.sort_by(|a, b| a.name().cmp(b.name()));
         all
     }
@@ -275,7 +275,7 @@ impl Registry {
 
     async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
         let root = self.store_root(config);
-        let store = FileStore::open(&config.name, &root)?;
+        let store = ManagedStore::new(Arc::new(FileStore::open(&config.name, &root)?));
         let (used, _) = self.meta.store_usage(&config.name).await?;
         store.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
         match self.stores.get(&config.name) {

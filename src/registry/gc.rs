@@ -12,13 +12,17 @@
 //!
 //! # Protocol
 //! 1. **Mark**, without any lock: read the live set from the metadata (one query).
-//! 2. **Candidates**: blob files on disk and inventory rows of the store that are not in the
+//! 2. **Candidates**: blobs the store lists and inventory rows of the store that are not in the
 //!    live set, whose file is older than the cutoff (a file just published but not yet
 //!    linked is young) and that no client asked about (`HEAD`) since the cutoff.
 //! 3. **Sweep** in small batches. Each batch holds the store's reference lock exclusively
-//!    (see `storage::gate`). Every operation that creates a reference — publish + link of
-//!    an upload, a mount, storing a manifest with its record — holds that lock shared from
-//!    before it looks at the store until its metadata is committed. So under the exclusive
+//!    (see `storage::gate`, kept by `storage::ManagedStore` whatever the backend). Every
+//!    operation that creates a reference — publish + link of an upload or of a proxy
+//!    download, a mount, storing a pushed or cached manifest with its record — holds that
+//!    lock shared from before it looks at the store until its metadata is committed. They
+//!    all go through the repository handle (`Hosted::push_blob`, `cache_blob`,
+//!    `mount_blob`, `push_manifest`, `cache_manifest`), the only code that takes the lock
+//!    shared; HTTP handlers and the proxy cache call those and never publish themselves. So under the exclusive
 //!    lock each such operation is either committed (and the re-check below sees it) or has
 //!    not looked yet (and will see the blob gone: an upload writes the file again, a mount
 //!    falls back to an upload, a manifest naming it is refused with `MANIFEST_BLOB_UNKNOWN`
@@ -44,7 +48,7 @@ use serde::Serialize;
 use super::{Registry, RegistryError, Repository};
 use crate::meta::now;
 use crate::oci::{Digest, ImageName};
-use crate::storage::FileStore;
+use crate::storage::ManagedStore;
 
 /// Candidates re-checked and deleted under one hold of the exclusive lock: small, so pushes
 /// wait at most a few milliseconds.
@@ -125,7 +129,7 @@ impl Registry {
 
     async fn collect(
         &self,
-        store: &Arc<FileStore>,
+        store: &Arc<ManagedStore>,
         grace_secs: u64,
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<GcReport, RegistryError> {
@@ -136,10 +140,7 @@ impl Registry {
             ..GcReport::default()
         };
         let live = self.meta.live_digests(&repos, cutoff).await?;
-        let files = store
-            .list_blobs()
-            .await
-            .map_err(crate::storage::StorageError::from)?;
+        let files = store.list().await?;
         report.blobs_scanned = files.len() as u64;
         let mut dead: HashMap<String, Candidate> = HashMap::new();
         for f in files {
@@ -199,7 +200,7 @@ impl Registry {
     /// Re-checks and deletes one batch under the store's exclusive reference lock.
     async fn sweep_batch(
         &self,
-        store: &Arc<FileStore>,
+        store: &Arc<ManagedStore>,
         repos: &[String],
         batch: &[Candidate],
         cutoff: i64,
@@ -208,11 +209,8 @@ impl Registry {
         let _exclusive = store.gc.sweeping().await;
         let mut dead = Vec::new();
         for c in batch {
-            let file = store
-                .blob_file(&c.digest)
-                .await
-                .map_err(crate::storage::StorageError::from)?;
-            let young = file.is_some_and(|(_, modified)| modified >= cutoff);
+            let file = store.stat(&c.digest).await?;
+            let young = file.is_some_and(|f| f.modified >= cutoff);
             if young
                 || store.gc.touched_since(&c.digest, cutoff)
                 || self.meta.is_live(repos, c.digest.as_str(), cutoff).await?
@@ -231,10 +229,7 @@ impl Registry {
         let linked = self.meta.forget_blobs(store.name(), repos, &names).await?;
         for (digest, (links, counted)) in dead.into_iter().zip(linked) {
             self.drop_links(&links, digest);
-            let freed = store
-                .remove_blob(digest)
-                .await
-                .map_err(crate::storage::StorageError::from)?;
+            let freed = store.delete(digest).await?;
             // The used-bytes count is the inventory's (as at start): a file without a row
             // (left by a crash) was never counted, so it is not subtracted.
             store.forget_bytes(counted.unwrap_or(0));

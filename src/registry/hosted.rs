@@ -1,8 +1,12 @@
 //! The handle of one hosted repository: its actor (the single writer) and its core (the
 //! state request handlers read directly). Proxy repositories use the same handle: their
 //! cached content is stored like hosted content, and [`Hosted::proxy`] reaches the upstream.
+//!
+//! Every write that makes content referenced goes through this handle's `push_*`, `cache_*`
+//! and `mount_blob` methods, which follow the one GC protocol (see `registry::gc`): the
+//! store's reference lock is held from before the content is published until the actor
+//! has committed the reference. HTTP handlers and the proxy cache never take it themselves.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix::{Handler, Message};
@@ -11,8 +15,8 @@ use bytes::Bytes;
 use super::actor::Supervised;
 use super::{messages, ImageState, RegistryError, RepoCore, RepositoryActor, UploadSession};
 use crate::model::RepositoryConfig;
-use crate::oci::{Digest, ImageName};
-use crate::storage::FileStore;
+use crate::oci::{Algorithm, Digest, ImageName};
+use crate::storage::{ByteRange, OpenedBlob, StagedBlob};
 
 /// A cheap handle to one hosted repository.
 #[derive(Clone)]
@@ -30,10 +34,6 @@ impl Hosted {
     /// The upstream side of a proxy repository (`None` for hosted ones).
     pub fn proxy(&self) -> Option<&Arc<crate::proxy::ProxyState>> {
         self.core.proxy.as_ref()
-    }
-
-    pub fn store(&self) -> &FileStore {
-        &self.core.store
     }
 
     /// The repository's current definition (shared, not copied: read on every request).
@@ -73,7 +73,7 @@ impl Hosted {
         if let Some(bytes) = self.core.manifests.get(digest) {
             return Ok(bytes);
         }
-        let bytes = self.core.store.read(digest).await?;
+        let bytes = self.core.store.read_bytes(digest).await?;
         self.core.manifests.insert(digest.clone(), bytes.clone());
         Ok(bytes)
     }
@@ -84,7 +84,7 @@ impl Hosted {
     pub async fn manifest_bytes_uncached(&self, digest: &Digest) -> Result<Bytes, RegistryError> {
         match self.core.manifests.peek(digest) {
             Some(bytes) => Ok(bytes),
-            None => Ok(self.core.store.read(digest).await?),
+            None => Ok(self.core.store.read_bytes(digest).await?),
         }
     }
 
@@ -119,8 +119,128 @@ impl Hosted {
             .collect())
     }
 
-    /// Path of a blob in the store (for streaming it out).
-    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.core.store.blob_path(digest)
+    /// Opens a stored blob, whole or `range`, for the HTTP layer to send.
+    pub async fn open_blob(
+        &self,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<OpenedBlob, RegistryError> {
+        Ok(self.core.store.open(digest, range).await?)
+    }
+
+    /// Refuses new content while the store's hard quota is reached.
+    pub fn check_capacity(&self) -> Result<(), RegistryError> {
+        Ok(self.core.store.ensure_capacity()?)
+    }
+
+    /// Stages a blob outside an upload session (a monolithic push, a proxy download).
+    pub async fn stage_blob(
+        &self,
+        id: &str,
+        algorithm: Algorithm,
+    ) -> Result<Box<dyn StagedBlob>, RegistryError> {
+        self.check_capacity()?;
+        Ok(self.core.store.stage(id, algorithm).await?)
+    }
+
+    /// A pushed blob: verified, published and linked to `name` (ending upload `session`).
+    pub async fn push_blob(
+        &self,
+        staged: Box<dyn StagedBlob>,
+        name: &ImageName,
+        digest: &Digest,
+        session: Option<String>,
+    ) -> Result<u64, RegistryError> {
+        let size = self.publish_blob(staged, name, digest, session).await?;
+        crate::metrics::blob_pushed(&self.config().name, size);
+        Ok(size)
+    }
+
+    /// A blob downloaded by the proxy cache: verified, published and linked like a push.
+    pub async fn cache_blob(
+        &self,
+        staged: Box<dyn StagedBlob>,
+        name: &ImageName,
+        digest: &Digest,
+    ) -> Result<u64, RegistryError> {
+        self.publish_blob(staged, name, digest, None).await
+    }
+
+    async fn publish_blob(
+        &self,
+        staged: Box<dyn StagedBlob>,
+        name: &ImageName,
+        digest: &Digest,
+        session: Option<String>,
+    ) -> Result<u64, RegistryError> {
+        // Publish and link under the store's reference lock (see `registry::gc`).
+        let _refs = self.core.store.gc.referencing().await;
+        let size = self.core.store.commit_counted(staged, digest).await?;
+        let msg = messages::LinkBlob {
+            name: name.clone(),
+            digest: digest.clone(),
+            size,
+            session,
+        };
+        self.send(msg).await?;
+        Ok(size)
+    }
+
+    /// Links a blob `from` holds into `name`; false if `from` does not hold it.
+    pub async fn mount_blob(
+        &self,
+        name: &ImageName,
+        from: ImageName,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        // Held until the link is committed, so garbage collection cannot sweep the blob
+        // between the check that the source has it and the new link.
+        let _refs = self.core.store.gc.referencing().await;
+        let msg = messages::MountBlob {
+            name: name.clone(),
+            from,
+            digest: digest.clone(),
+        };
+        self.send(msg).await
+    }
+
+    /// A pushed manifest: its bytes stored and its record (checked by the actor) committed.
+    pub async fn push_manifest(
+        &self,
+        bytes: Bytes,
+        msg: messages::PutManifest,
+    ) -> Result<(), RegistryError> {
+        {
+            // From storing the bytes to committing the record, garbage collection waits:
+            // the manifest's blobs cannot vanish after the check that they exist.
+            let _refs = self.core.store.gc.referencing().await;
+            self.core
+                .store
+                .put_counted(&msg.record.digest, bytes)
+                .await?;
+            self.send(msg).await?;
+        }
+        crate::metrics::manifest_pushed(&self.config().name);
+        Ok(())
+    }
+
+    /// A manifest the proxy cache fetched: stored and recorded under the same protocol.
+    pub async fn cache_manifest(
+        &self,
+        bytes: Bytes,
+        msg: messages::CacheManifest,
+    ) -> Result<(), RegistryError> {
+        let _refs = self.core.store.gc.referencing().await;
+        self.core
+            .store
+            .put_counted(&msg.record.digest, bytes)
+            .await?;
+        self.send(msg).await
+    }
+
+    /// Records that a client asked whether `digest` exists (`HEAD`): garbage collection
+    /// spares it for a grace window (see `storage::gate`).
+    pub fn touch_blob(&self, digest: &Digest) {
+        self.core.store.gc.touch(digest, crate::meta::now());
     }
 }

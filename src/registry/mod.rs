@@ -51,7 +51,7 @@ pub use upload::{UploadSession, WriterGuard};
 use crate::config::Settings;
 use crate::meta::MetaStore;
 use crate::model::{RepositoryConfig, WritePolicy};
-use crate::storage::FileStore;
+use crate::storage::ManagedStore;
 
 /// A repository of any kind.
 #[derive(Clone)]
@@ -73,7 +73,7 @@ impl Repository {
 /// All repositories and blob stores of this server.
 pub struct Registry {
     repos: DashMap<String, Repository>,
-    stores: DashMap<String, Arc<FileStore>>,
+    stores: DashMap<String, Arc<ManagedStore>>,
     default_repository: String,
     meta: MetaStore,
     settings: Settings,
@@ -224,7 +224,7 @@ impl Registry {
     /// Writes can be accepted: the database answers and every blob store takes a write.
     pub async fn check_writable(&self) -> Result<(), RegistryError> {
         self.check_readable().await?;
-        let stores: Vec<Arc<FileStore>> = self.stores.iter().map(|s| s.clone()).collect();
+        let stores: Vec<Arc<ManagedStore>> = self.stores.iter().map(|s| s.clone()).collect();
         for store in stores {
             store
                 .check_writable(self.settings.limits.store_min_free_bytes)

@@ -10,6 +10,10 @@ use crate::model::task::{
     RunState, TaskDef, CLEANUP, COMPACT, DOCKER_GC, PROXY_WARM, UPLOAD_PURGE,
 };
 
+/// Youngest a staged upload without a session may be to count as abandoned: a monolithic
+/// upload or a proxy download in progress is staged too, without a session.
+pub const ORPHAN_MIN_AGE_SECS: u64 = 3600;
+
 impl Registry {
     /// Does the work of one task; returns its report.
     /// `state` is the task's run state, where the run publishes its progress.
@@ -77,7 +81,7 @@ impl Registry {
         }
     }
 
-    /// Removes files in every blob store's `uploads/` that no session owns (left by a crash
+    /// Removes staged uploads in every blob store that no session owns (left by a crash
     /// of a request between verification and publication, or by an older Berth).
     async fn purge_orphan_uploads(&self, max_idle_secs: u64) -> Result<usize, RegistryError> {
         let live: std::collections::HashSet<String> = self
@@ -97,9 +101,8 @@ impl Registry {
         let mut removed = 0;
         for store in self.blob_stores() {
             removed += store
-                .purge_orphan_uploads(&live, max_idle_secs)
-                .await
-                .map_err(crate::storage::StorageError::from)?;
+                .purge_staged(&live, max_idle_secs.max(ORPHAN_MIN_AGE_SECS))
+                .await?;
         }
         if removed > 0 {
             tracing::info!(removed, "purged upload files without a session");

@@ -1,7 +1,8 @@
-//! Upload sessions: a temp file with its running hash, resumable across requests.
+//! Upload sessions: a staged upload (the store's handle) with its running hash, resumable
+//! across requests.
 //!
 //! The repository actor creates and removes sessions; a request that sends bytes locks the
-//! session (one request at a time) and streams into its [`DigestWriter`] directly, so bytes
+//! session (one request at a time) and streams into its [`StagedBlob`] directly, so bytes
 //! never pass through the actor. A status request waits for that request at most a second,
 //! then answers from the offset the writer last published (a stalled body must not hang it).
 
@@ -14,7 +15,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use super::RegistryError;
 use crate::meta::now;
 use crate::oci::ImageName;
-use crate::storage::DigestWriter;
+use crate::storage::StagedBlob;
 
 #[derive(Debug)]
 pub struct UploadSession {
@@ -22,7 +23,7 @@ pub struct UploadSession {
     pub name: ImageName,
     /// Who opened it (counted against `limits.upload_sessions_per_client`).
     pub client: Option<IpAddr>,
-    writer: Mutex<Option<DigestWriter>>,
+    writer: Mutex<Option<Box<dyn StagedBlob>>>,
     /// The writer's offset as of its last completed write.
     progress: Arc<AtomicU64>,
     last_activity: AtomicI64,
@@ -32,10 +33,15 @@ pub struct UploadSession {
 const STATUS_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Exclusive access to a session's writer for the length of one request.
-pub type WriterGuard<'a> = MutexGuard<'a, Option<DigestWriter>>;
+pub type WriterGuard<'a> = MutexGuard<'a, Option<Box<dyn StagedBlob>>>;
 
 impl UploadSession {
-    pub fn new(id: String, name: ImageName, client: Option<IpAddr>, writer: DigestWriter) -> Self {
+    pub fn new(
+        id: String,
+        name: ImageName,
+        client: Option<IpAddr>,
+        writer: Box<dyn StagedBlob>,
+    ) -> Self {
         metrics::gauge!(crate::metrics::UPLOADS_IN_PROGRESS).increment(1.0);
         UploadSession {
             id,
@@ -68,7 +74,7 @@ impl UploadSession {
         };
         let writer = guard.as_mut().ok_or(RegistryError::UploadUnknown)?;
         let offset = writer.flush().await?;
-        writer.release_file();
+        writer.release();
         Ok(offset)
     }
 

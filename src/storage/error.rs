@@ -16,6 +16,8 @@ pub enum StorageError {
         used: u64,
         limit: u64,
     },
+    #[error("the range asked for is not within the blob's {size} bytes")]
+    RangeInvalid { size: u64 },
     #[error("the upload was interrupted and can no longer be resumed")]
     Poisoned,
     #[error("blob store {store} is nearly full: {free} bytes free, below the minimum of {min} bytes (limits.store_min_free_bytes)")]

@@ -3,39 +3,21 @@
 use std::io;
 use std::time::UNIX_EPOCH;
 
-use super::FileStore;
+use super::{FileStore, StoredBlob};
 use crate::oci::Digest;
-
-/// A committed blob file as found on disk.
-#[derive(Clone, Debug)]
-pub struct StoredBlob {
-    pub digest: Digest,
-    pub size: u64,
-    /// Last modification, seconds since the Unix epoch (real time).
-    pub modified: i64,
-}
 
 impl FileStore {
     /// Every committed blob file (`blobs/<algorithm>/<xx>/<hex>`). Files whose names are not
     /// digests are skipped, never deleted: only what Berth wrote is Berth's to remove.
-    pub async fn list_blobs(&self) -> io::Result<Vec<StoredBlob>> {
+    pub(super) async fn list_blobs(&self) -> io::Result<Vec<StoredBlob>> {
         let root = self.root().join("blobs");
         tokio::task::spawn_blocking(move || list_under(&root))
             .await
             .map_err(io::Error::other)?
     }
 
-    /// Size and modification time of one blob file, if it exists.
-    pub async fn blob_file(&self, digest: &Digest) -> io::Result<Option<(u64, i64)>> {
-        match tokio::fs::metadata(self.blob_path(digest)).await {
-            Ok(m) => Ok(Some((m.len(), modified_secs(&m)))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Unlinks a blob file; returns its size (0 if it was already gone).
-    pub async fn remove_blob(&self, digest: &Digest) -> io::Result<u64> {
+    pub(super) async fn remove_blob(&self, digest: &Digest) -> io::Result<u64> {
         let path = self.blob_path(digest);
         let size = match tokio::fs::metadata(&path).await {
             Ok(m) => m.len(),
@@ -50,7 +32,7 @@ impl FileStore {
     }
 }
 
-fn modified_secs(m: &std::fs::Metadata) -> i64 {
+pub(super) fn modified_secs(m: &std::fs::Metadata) -> i64 {
     m.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -9,6 +9,7 @@ mod common;
 mod cleanup;
 mod crash;
 mod docker_cli;
+mod proxy_race;
 mod race;
 mod reclaim;
 mod sparse;

@@ -2,8 +2,6 @@
 //! delete, and the soft-quota status. Berth's hard quota travels as an extra `hardQuota`
 //! field next to Nexus's `softQuota`.
 
-use std::path::Path;
-
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -17,7 +15,7 @@ pub async fn list(registry: web::Data<Registry>) -> Result<HttpResponse, AdminEr
     let mut out = Vec::new();
     for store in registry.blob_stores() {
         let (bytes, count) = registry.store_usage(store.name()).await?;
-        let available = available_bytes(store.root());
+        let available = store.free_bytes().await.ok().flatten();
         out.push(json!({
             "softQuota": wire::soft_quota(store.soft_quota()),
             "hardQuota": wire::hard_quota(store.hard_quota()),
@@ -126,16 +124,4 @@ async fn find(registry: &Registry, name: &str) -> Result<BlobStoreConfig, AdminE
         .into_iter()
         .find(|c| c.name == name)
         .ok_or_else(|| AdminError::blob_store_not_found(name))
-}
-
-/// Bytes available to an unprivileged writer on the filesystem holding `path`.
-fn available_bytes(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: `statvfs` only writes into the struct we pass; a zeroed `statvfs` is a valid
-    // value of this plain-data C struct, and `c_path` is a NUL-terminated string that
-    // outlives the call.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
-    (rc == 0).then(|| (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
 }

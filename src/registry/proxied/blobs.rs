@@ -14,6 +14,7 @@ use super::download::{start_download, DownloadJob};
 use crate::oci::{Digest, ImageName};
 use crate::proxy::metrics as pm;
 use crate::proxy::{Download, Priority, Progress, ProxyState, UpstreamError};
+use crate::storage::StagedTail;
 
 /// Chunks buffered between the download and a slow client.
 const CLIENT_BUFFER: usize = 64;
@@ -111,7 +112,7 @@ pub async fn fetch_blob(
 }
 
 /// Part of an uncached blob: the download is started (or joined) for the whole blob, and
-/// the part is read from its temp file as the bytes arrive.
+/// the part is read from its staged upload as the bytes arrive.
 pub enum PartFetch {
     /// The download finished meanwhile (or its size is unknown until it has): serve the
     /// part from the store.
@@ -125,7 +126,7 @@ pub struct InFlight {
     pub size: u64,
     /// Following another request's download rather than leading one.
     pub coalesced: bool,
-    file: std::fs::File,
+    staged: Arc<dyn StagedTail>,
     progress: watch::Receiver<Progress>,
     digest: Digest,
 }
@@ -141,7 +142,7 @@ impl InFlight {
             end: end.min(self.size),
             size: self.size,
         };
-        tokio::spawn(tail(self.file, span, self.progress, tx, self.digest));
+        tokio::spawn(tail(self.staged, span, self.progress, tx, self.digest));
         body
     }
 }
@@ -219,7 +220,7 @@ async fn lead(
     }
 }
 
-/// Follows another request's download: streams the temp file as it grows (never past the
+/// Follows another request's download: streams the staged upload as it grows (never past the
 /// last byte until the blob is verified), or, if that cannot be done, waits for the end and
 /// lets the caller serve the committed blob.
 async fn follow(rx: watch::Receiver<Progress>, digest: Digest) -> Result<BlobFetch, UpstreamError> {
@@ -236,29 +237,24 @@ async fn follow(rx: watch::Receiver<Progress>, digest: Digest) -> Result<BlobFet
     }
 }
 
-/// Waits until a download has a temp file of known size (or has ended).
+/// Waits until a download has a readable staged upload of known size (or has ended).
 async fn in_flight(
     mut rx: watch::Receiver<Progress>,
     digest: Digest,
     coalesced: bool,
 ) -> Result<PartFetch, UpstreamError> {
     let progress = rx
-        .wait_for(|p| p.outcome.is_some() || p.path.is_some())
+        .wait_for(|p| p.outcome.is_some() || p.tail.is_some())
         .await
         .map(|p| p.clone())
         .unwrap_or_default();
-    let (Some(path), Some(size), None) = (&progress.path, progress.size, &progress.outcome) else {
-        return finished(rx, &digest).await;
-    };
-    // Opened before the commit renames it (an open file survives the rename); if it is
-    // already gone the download has ended.
-    let Ok(file) = std::fs::File::open(path) else {
+    let (Some(staged), Some(size), None) = (progress.tail, progress.size, &progress.outcome) else {
         return finished(rx, &digest).await;
     };
     Ok(PartFetch::InFlight(InFlight {
         size,
         coalesced,
-        file,
+        staged,
         progress: rx,
         digest,
     }))
@@ -288,16 +284,15 @@ struct Span {
     size: u64,
 }
 
-/// Sends part of a growing temp file to a follower. The blob's last byte is released only
+/// Sends part of a growing staged upload to a follower. The blob's last byte is released only
 /// once the leader reports the blob verified and committed.
 async fn tail(
-    file: std::fs::File,
+    staged: Arc<dyn StagedTail>,
     span: Span,
     mut rx: watch::Receiver<Progress>,
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
     digest: Digest,
 ) {
-    let file = Arc::new(file);
     let mut offset = span.start;
     loop {
         let progress = rx.borrow_and_update().clone();
@@ -312,15 +307,10 @@ async fn tail(
         let limit = ready.min(span.end);
         while offset < limit {
             let len = (limit - offset).min(1 << 20) as usize;
-            let file = file.clone();
-            let read = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; len];
-                file.read_exact_at(&mut buf, offset)
-                    .map(|_| Bytes::from(buf))
-            })
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)));
+            let read = staged
+                .read_at(offset, len)
+                .await
+                .map_err(|e| io::Error::other(e.to_string()));
             let failed = read.is_err();
             if tx.send(read).await.is_err() || failed {
                 return;

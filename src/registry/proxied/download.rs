@@ -1,6 +1,6 @@
 //! One upstream blob download: asked from the upstream (bounded by its `Content-Length` or,
 //! without one, by the size the manifest's descriptor gave it), streamed into a digest
-//! writer and to its first client, and committed only once verified.
+//! staged upload and to its first client, and committed only once verified.
 
 use std::io;
 use std::sync::Arc;
@@ -10,8 +10,7 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use tokio::sync::{mpsc, watch};
 
-use super::super::messages::LinkBlob;
-use super::super::Hosted;
+use super::super::{Hosted, RegistryError};
 use crate::oci::{Digest, ImageName};
 use crate::proxy::budget::Permit;
 use crate::proxy::mirrors::Upstreamed;
@@ -26,8 +25,7 @@ pub(super) async fn start_download(
     digest: &Digest,
 ) -> Result<(Upstreamed, Option<u64>), UpstreamError> {
     proxy.check_callable()?;
-    repo.store()
-        .ensure_capacity()
+    repo.check_capacity()
         .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
     let upstreamed = proxy
         .upstreams()
@@ -108,15 +106,16 @@ impl DownloadJob {
     ) -> Result<u64, UpstreamError> {
         let base = self.upstream.base();
         let cache_error =
-            |e: StorageError| UpstreamError::Unavailable(format!("cannot cache: {e}"));
+            |e: RegistryError| UpstreamError::Unavailable(format!("cannot cache: {e}"));
         let id = format!("proxy-{}", uuid::Uuid::new_v4().simple());
         let mut writer = self
             .repo
-            .store()
-            .new_upload(&id, self.digest.algorithm())
-            .map_err(|e| cache_error(e.into()))?;
+            .stage_blob(&id, self.digest.algorithm())
+            .await
+            .map_err(cache_error)?;
+        let tail: Option<Arc<dyn crate::storage::StagedTail>> = writer.tail().map(Arc::from);
         progress.send_modify(|p| {
-            p.path = Some(writer.path().to_path_buf());
+            p.tail = tail;
             p.size = self.size;
         });
         let mut body = response.bytes_stream();
@@ -137,7 +136,10 @@ impl DownloadJob {
                     self.digest
                 )));
             }
-            writer.push(chunk.clone()).await.map_err(cache_error)?;
+            writer
+                .push(chunk.clone())
+                .await
+                .map_err(|e| cache_error(e.into()))?;
             let written = writer.offset();
             progress.send_if_modified(|p| std::mem::replace(&mut p.written, written) != written);
             if let Some(previous) = held.replace(chunk) {
@@ -150,25 +152,16 @@ impl DownloadJob {
                 self.digest
             )));
         }
-        let size = match self.repo.store().commit(writer, &self.digest).await {
-            Ok(size) => size,
-            Err(StorageError::DigestMismatch { expected, actual }) => {
-                return Err(UpstreamError::Invalid(format!(
+        // Published and linked under the GC protocol, like a push (see `registry::gc`).
+        match self.repo.cache_blob(writer, &self.name, &self.digest).await {
+            Ok(size) => Ok(size),
+            Err(RegistryError::Storage(StorageError::DigestMismatch { expected, actual })) => {
+                Err(UpstreamError::Invalid(format!(
                     "upstream {base} sent content whose digest is {actual}, not {expected}"
                 )))
             }
-            Err(e) => return Err(cache_error(e)),
-        };
-        self.repo
-            .send(LinkBlob {
-                name: self.name.clone(),
-                digest: self.digest.clone(),
-                size,
-                session: None,
-            })
-            .await
-            .map_err(|e| UpstreamError::Unavailable(format!("cannot cache: {e}")))?;
-        Ok(size)
+            Err(e) => Err(cache_error(e)),
+        }
     }
 }
 

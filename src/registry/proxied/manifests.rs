@@ -233,10 +233,6 @@ async fn receive_manifest(
     proxy.expected_sizes.note_manifest(&bytes);
     let local_error =
         |e: RegistryError| UpstreamError::Unavailable(format!("cannot cache the manifest: {e}"));
-    repo.store()
-        .put_bytes(&digest, bytes.clone())
-        .await
-        .map_err(|e| local_error(e.into()))?;
     let record = ManifestRecord {
         digest: digest.clone(),
         media_type: parsed.media_type,
@@ -248,15 +244,14 @@ async fn receive_manifest(
         Reference::Tag(t) => Some(t.clone()),
         Reference::Digest(_) => None,
     };
-    repo.send(CacheManifest {
+    let msg = CacheManifest {
         name: name.clone(),
         tag,
         record: record.clone(),
         blobs: parsed.blobs,
         children: parsed.children,
-    })
-    .await
-    .map_err(local_error)?;
+    };
+    repo.cache_manifest(bytes, msg).await.map_err(local_error)?;
     Ok(FoundManifest {
         repo: repo.clone(),
         digest,
