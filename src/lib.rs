@@ -7,7 +7,8 @@
 //! 1. Vocabulary: [`oci`] (digests, names, manifests, error codes; no I/O), [`model`] (the
 //!    plain data several layers share: repository, blob store, proxy, cleanup policy, task
 //!    and usage definitions), [`metrics`] (metric names and descriptions only),
-//!    [`config_env`], [`datadir`] (one server per data directory, private files), [`process`].
+//!    [`clock`] (`now()` for stored timestamps and the test clock offset), [`config_env`],
+//!    [`datadir`] (one server per data directory, private files), [`process`].
 //! 2. Settings: [`config`] (the settings tree), [`telemetry`], [`tls`].
 //! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam; `ManagedStore` adds the GC
 //!    reference lock and the quota to any backend), [`meta`] (metadata traits,
@@ -28,6 +29,7 @@ pub mod admin_client;
 pub mod app;
 pub mod auth;
 pub mod cleanup;
+pub mod clock;
 pub mod config;
 pub mod config_env;
 pub mod connectors;

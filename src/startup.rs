@@ -12,7 +12,6 @@ use crate::auth::Security;
 use crate::config::Settings;
 use crate::connectors::Connectors;
 use crate::http::{self, ports::Ports, state::AdminAllowList, state::AppState};
-use crate::meta::MetaStore;
 use crate::registry::Registry;
 use crate::tasks::TaskService;
 use crate::usage::Usage;
@@ -26,13 +25,15 @@ pub struct Application {
     _data_lock: crate::datadir::DataDirLock,
 }
 
-/// Opens the metadata database in the data directory, with the key that seals stored secrets.
-async fn open_metadata(settings: &Settings) -> anyhow::Result<MetaStore> {
+/// The metadata database of the data directory (created and migrated if needed), sealing
+/// secrets in definitions with the data directory's key.
+async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
     std::fs::create_dir_all(&settings.data_dir)?;
     let secrets = crate::sealed::SealKey::load_or_create(
         &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
     )?;
-    Ok(MetaStore::open(&settings.data_dir.join("berth.db"))
+    let url = crate::meta::Meta::data_dir_url(&settings.data_dir);
+    Ok(crate::meta::Meta::connect(&url)
         .await?
         .with_secrets(secrets))
 }
@@ -47,14 +48,20 @@ impl Application {
         let listener = crate::preflight::bind(settings.listen)?;
         crate::preflight::data_dir(&settings.data_dir)?;
         let data_lock = crate::datadir::prepare(&settings.data_dir)?;
-        let meta = open_metadata(&settings).await?;
-        let usage = Arc::new(Usage::open(settings.usage.clone(), meta.clone()).await?);
+        let meta = open_meta(&settings).await?;
+        let usage = Arc::new(Usage::open(settings.usage.clone(), meta.usage().clone()).await?);
         usage.clone().spawn_upkeep();
         let registry = web::Data::new(Registry::open(&settings, meta.clone()).await?);
+        let security = web::Data::new(
+            Security::open(
+                &settings.security,
+                &settings.data_dir,
+                meta.security().clone(),
+            )
+            .await?,
+        );
         let tasks =
             web::Data::new(TaskService::open(registry.clone(), meta, settings.gc.clone()).await?);
-        let security =
-            web::Data::new(Security::open(&settings.security, &settings.data_dir).await?);
         if !security.enabled() {
             tracing::warn!(
                 "security disabled: anyone who can reach this port can push and delete; \

@@ -92,10 +92,12 @@ mod tests {
                 data_dir: dir.path().to_path_buf(),
                 ..Settings::default()
             };
-            let meta = crate::meta::MetaStore::open(&dir.path().join("berth.db"))
-                .await
-                .unwrap();
-            let usage = web::Data::new(Usage::open(settings.usage.clone(), meta).await.unwrap());
+            let meta = crate::meta::Meta::open_data_dir(dir.path()).await.unwrap();
+            let usage = web::Data::new(
+                Usage::open(settings.usage.clone(), meta.usage().clone())
+                    .await
+                    .unwrap(),
+            );
             let app = App::new()
                 .app_data(usage.clone())
                 .wrap(from_fn(count))

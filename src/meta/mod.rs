@@ -1,286 +1,265 @@
-//! Metadata store over `sqlx` (SQLite embedded by default; the queries are plain SQL so a
-//! PostgreSQL backend can follow).
+//! The metadata layer: what Berth knows besides blob bytes (images, manifests, tags, blob
+//! links, definitions, usage, security records).
 //!
-//! Only repository actors write here, and they write before they acknowledge a request, so
-//! what the database says is what clients were told. SQLite runs in WAL mode with
-//! `synchronous=FULL`: a committed transaction survives a power cut.
+//! Consumers depend on narrow traits, one per consumer, never on a database driver:
+//! - [`ImageRecords`]: repository actors (manifests, tags, blob links of images).
+//! - [`Documents`]: definitions kept as one JSON document per key (repositories, blob
+//!   stores, cleanup policies, tasks); [`Meta`] adds typing and secret sealing on top.
+//! - [`GcQueries`]: garbage collection's mark and sweep.
+//! - [`UsageRecords`]: the usage window's hourly counters and the component count.
+//! - [`Reports`]: read-only listings and totals (admin browse, `/metrics`, store usage).
+//! - [`CleanupQueries`]: facts cleanup policies evaluate, and pull times.
+//! - [`SecurityRecords`]: users, roles, privileges and security settings.
+//! - [`Activity`]: who pushed a tag, pulls per day, one image's tags a page at a time.
+//!
+//! [`Meta`] is the handle startup builds from a URL (`sqlite://…` today) and hands down; each
+//! consumer keeps only the trait it needs. Backends live in submodules (`sqlite`) and must
+//! pass the conformance suite in `tests/meta/`.
+//!
+//! Every backend writes before it returns, in one transaction per call, so what the
+//! database says is what clients were told.
 
-mod browse;
-mod cleanup;
-mod definitions;
+mod activity;
 mod error;
-mod gc;
-mod records;
-mod tasks;
-mod usage;
-mod usage_daily;
-mod usage_hours;
+mod handle;
+mod model;
+mod security;
+mod sqlite;
 
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
+use async_trait::async_trait;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-
-pub use browse::{BrowseKind, BrowseRow};
+pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
 pub use error::MetaError;
-pub use gc::LiveSet;
-pub use records::{ImageRecord, ManifestRecord, NewManifest};
-pub use usage_daily::{day_of, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
-pub use usage_hours::UsageHour;
+pub use handle::Meta;
+pub use model::{
+    BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
+    SecurityTable, TagWrite, UsageHour,
+};
 
 use crate::oci::{Digest, ImageName, Tag};
 
-/// Begins a write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
-///
-/// Every multi-statement write goes through here. A plain (deferred) transaction that starts
-/// with a read holds a read snapshot; when it then writes while another connection is
-/// writing, SQLite cannot wait for it (waiting could deadlock) and fails at once with
-/// `database is locked`, whatever the busy timeout — garbage collection's sweep failed so
-/// under concurrent pushes. An immediate transaction waits for the lock up to the busy
-/// timeout instead, before it has read anything.
-pub(crate) async fn write_tx(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MetaError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-}
-
-/// Handle to the metadata database; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct MetaStore {
-    pool: SqlitePool,
-    /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
-    /// are stored as given (unit tests of other tables).
-    secrets: Option<std::sync::Arc<crate::sealed::SealKey>>,
-}
-
-/// Seconds since the Unix epoch, the unit of every timestamp column, plus the test clock
-/// offset (zero unless a test moved the clock, see [`set_clock_offset`]).
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-        + CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Seconds added to the real time by [`now`]. Only the admin clock endpoint, enabled by the
-/// `gc.test_clock` setting for tests, changes it: it lets a test make content "old" for
-/// grace windows and cleanup criteria without waiting.
-static CLOCK_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// The current test clock offset in seconds (0 in production).
-pub fn clock_offset() -> i64 {
-    CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Moves [`now`] by `secs` from the real time.
-pub fn set_clock_offset(secs: i64) {
-    CLOCK_OFFSET.store(secs, std::sync::atomic::Ordering::Relaxed);
-}
-
-impl MetaStore {
-    /// Opens (creating if needed) the database file and applies migrations.
-    pub async fn open(path: &Path) -> Result<Self, MetaError> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            // Deleted rows (a user's password hash, a proxy password sealed at start) are
-            // overwritten, not left readable in free pages.
-            .pragma("secure_delete", "ON")
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(MetaStore {
-            pool,
-            secrets: None,
-        })
-    }
-
-    /// Seals secrets in definitions with `key` from now on (and opens sealed ones on load).
-    pub fn with_secrets(self, key: crate::sealed::SealKey) -> Self {
-        MetaStore {
-            secrets: Some(std::sync::Arc::new(key)),
-            ..self
-        }
-    }
-
-    /// A trivial query, for readiness checks.
-    pub async fn ping(&self) -> Result<(), MetaError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
+/// Image records: what repository actors read and write, one image (an OCI repository name
+/// inside a Berth repository) at a time.
+#[async_trait]
+pub trait ImageRecords: Send + Sync + std::fmt::Debug {
     /// The image's id, if it exists.
-    pub async fn find_image(
+    async fn find_image(
         &self,
         repository: &str,
         name: &ImageName,
-    ) -> Result<Option<i64>, MetaError> {
-        let row = sqlx::query("SELECT id FROM images WHERE repository = ? AND name = ?")
-            .bind(repository)
-            .bind(name.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
+    ) -> Result<Option<i64>, MetaError>;
     /// The image's id, creating the image if needed.
-    pub async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError> {
-        sqlx::query("INSERT OR IGNORE INTO images (repository, name, created_at) VALUES (?, ?, ?)")
-            .bind(repository)
-            .bind(name.as_str())
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        self.find_image(repository, name)
-            .await?
-            .ok_or(MetaError::Inconsistent("image vanished after insert"))
-    }
-
+    async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError>;
     /// Everything the read path needs about one image.
-    pub async fn load_image(&self, image_id: i64) -> Result<ImageRecord, MetaError> {
-        records::load_image(&self.pool, image_id).await
-    }
-
-    /// Records that `store` holds `digest` and that the image may serve it.
-    pub async fn link_blob(
+    async fn load_image(&self, image_id: i64) -> Result<ImageRecord, MetaError>;
+    /// Records that `store` holds `digest` and that the image may serve it (renewing the
+    /// link's GC protection if it existed).
+    async fn link_blob(
         &self,
         store: &str,
         image_id: i64,
         digest: &Digest,
         size: u64,
-    ) -> Result<(), MetaError> {
-        let mut tx = write_tx(&self.pool).await?;
-        let now = now();
-        sqlx::query(
-            "INSERT OR IGNORE INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(store)
-        .bind(digest.as_str())
-        .bind(size as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO image_blobs (image_id, digest, size, created_at, touched_at) \
-             VALUES (?1, ?2, ?3, ?4, ?4) \
-             ON CONFLICT (image_id, digest) DO UPDATE SET touched_at = excluded.touched_at",
-        )
-        .bind(image_id)
-        .bind(digest.as_str())
-        .bind(size as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
+    ) -> Result<(), MetaError>;
+    /// Removes the image's link to a blob; true if there was one.
+    async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError>;
     /// Manifests of the image that name blob `digest` (as config or layer), in order.
-    pub async fn manifests_using_blob(
+    async fn manifests_using_blob(
         &self,
         image_id: i64,
         digest: &Digest,
-    ) -> Result<Vec<String>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT manifest_digest FROM manifest_refs \
-             WHERE image_id = ? AND ref_digest = ? AND kind = 'blob' ORDER BY manifest_digest",
-        )
-        .bind(image_id)
-        .bind(digest.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
-    }
-
-    /// Removes the image's link to a blob; true if there was one.
-    pub async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM image_blobs WHERE image_id = ? AND digest = ?")
-            .bind(image_id)
-            .bind(digest.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Images of `repository` that link blob `digest`, by name, at most `limit`: where an
-    /// automatic cross-mount (a mount without `from`) may take the blob from.
-    pub async fn images_linking(
+    ) -> Result<Vec<String>, MetaError>;
+    /// Images of `repository` that link blob `digest`, by name, at most `limit`.
+    async fn images_linking(
         &self,
         repository: &str,
         digest: &Digest,
         limit: i64,
-    ) -> Result<Vec<String>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
-             WHERE b.digest = ? AND i.repository = ? ORDER BY i.name LIMIT ?",
-        )
-        .bind(digest.as_str())
-        .bind(repository)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
-    }
-
+    ) -> Result<Vec<String>, MetaError>;
     /// Stores a manifest and points every tag of `tags` at it, in one transaction (all or
-    /// none: a push with several tags never leaves some of them set).
-    pub async fn put_manifest(
+    /// none). A tag written with [`TagWrite::once`] that points at another digest fails the
+    /// whole call with [`MetaError::TagExists`]: the database, not only memory, refuses it.
+    async fn put_manifest(
         &self,
         store: &str,
         image_id: i64,
         manifest: &NewManifest<'_>,
-        tags: &[Tag],
-    ) -> Result<(), MetaError> {
-        records::put_manifest(&self.pool, store, image_id, manifest, tags).await
-    }
-
+        tags: &[TagWrite<'_>],
+    ) -> Result<(), MetaError>;
     /// Deletes a manifest and every tag pointing at it; returns the removed tags, or `None`
     /// if the manifest did not exist.
-    pub async fn delete_manifest(
+    async fn delete_manifest(
         &self,
         image_id: i64,
         digest: &Digest,
-    ) -> Result<Option<Vec<String>>, MetaError> {
-        records::delete_manifest(&self.pool, image_id, digest).await
-    }
-
+    ) -> Result<Option<Vec<String>>, MetaError>;
     /// Deletes one tag; true if it existed.
-    pub async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM tags WHERE image_id = ? AND name = ?")
-            .bind(image_id)
-            .bind(tag.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Names of images in `repository` that hold at least one manifest, in order, after
+    async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError>;
+    /// Names of images in `repository` holding at least one manifest, in order, after
     /// `last`, at most `limit`.
-    pub async fn list_images(
+    async fn list_images(
         &self,
         repository: &str,
         last: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<String>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT name FROM images i WHERE repository = ? AND name > ? \
-             AND EXISTS (SELECT 1 FROM manifests m WHERE m.image_id = i.id) \
-             ORDER BY name LIMIT ?",
-        )
-        .bind(repository)
-        .bind(last.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| r.get(0)).collect())
-    }
+    ) -> Result<Vec<String>, MetaError>;
+    /// Whether any image (even an empty one) exists in the repository.
+    async fn repository_has_images(&self, repository: &str) -> Result<bool, MetaError>;
+    /// True if an index of the image lists manifest `digest`.
+    async fn is_listed_by_index(&self, image_id: i64, digest: &str) -> Result<bool, MetaError>;
+}
+
+/// Definitions stored as one JSON document per key. The JSON is Berth's own model; typing
+/// and sealing of secrets happen in [`Meta`], the same for every backend.
+#[async_trait]
+pub trait Documents: Send + Sync + std::fmt::Debug {
+    /// Every document of `kind`, ordered by key.
+    async fn load_documents(&self, kind: DocKind) -> Result<Vec<String>, MetaError>;
+    /// Inserts or replaces the document under `key`.
+    async fn save_document(&self, kind: DocKind, key: &str, json: &str) -> Result<(), MetaError>;
+    /// True if the document existed.
+    async fn delete_document(&self, kind: DocKind, key: &str) -> Result<bool, MetaError>;
+    /// Deletes a repository's definition and its images, in one transaction (their blobs
+    /// stay in the store until garbage collection).
+    async fn delete_repository(&self, name: &str) -> Result<(), MetaError>;
+    /// A trivial query, for readiness checks.
+    async fn ping(&self) -> Result<(), MetaError>;
+}
+
+/// Garbage collection's queries. `repositories` are the repositories of one blob store.
+#[async_trait]
+pub trait GcQueries: Send + Sync + std::fmt::Debug {
+    /// The mark phase: every manifest, everything a manifest references, and blob links
+    /// made or renewed at or after `cutoff`, of the images in `repositories`.
+    async fn live_digests(
+        &self,
+        repositories: &[String],
+        cutoff: i64,
+    ) -> Result<LiveSet, MetaError>;
+    /// The sweep's re-check of one digest (same rule as [`GcQueries::live_digests`]).
+    async fn is_live(
+        &self,
+        repositories: &[String],
+        digest: &str,
+        cutoff: i64,
+    ) -> Result<bool, MetaError>;
+    /// Digests and sizes the store's inventory lists.
+    async fn store_blobs(&self, store: &str) -> Result<Vec<(String, u64)>, MetaError>;
+    /// Removes dead blobs from the metadata in one transaction: the store's inventory rows
+    /// and the links of the repositories' images. Per digest: the images that linked it as
+    /// `(repository, image name)` and the inventory size (`None`: no row).
+    #[allow(clippy::type_complexity)]
+    async fn forget_blobs(
+        &self,
+        store: &str,
+        repositories: &[String],
+        digests: &[&str],
+    ) -> Result<Vec<(Vec<(String, String)>, Option<u64>)>, MetaError>;
+}
+
+/// The usage window's persistence.
+#[async_trait]
+pub trait UsageRecords: Send + Sync + std::fmt::Debug {
+    /// Hours starting at or after `since`, oldest first.
+    async fn usage_hours(&self, since: i64) -> Result<Vec<UsageHour>, MetaError>;
+    /// Writes each hour's absolute counters (writing an hour twice is harmless) and drops
+    /// hours older than `keep_since`, in one transaction.
+    async fn save_usage_hours(&self, hours: &[UsageHour], keep_since: i64)
+        -> Result<(), MetaError>;
+    /// Tagged manifests in every repository: the figure the component limit applies to.
+    async fn total_components(&self) -> Result<u64, MetaError>;
+}
+
+/// Read-only listings and totals; never on a request's hot path.
+#[async_trait]
+pub trait Reports: Send + Sync + std::fmt::Debug {
+    /// Rows of `repository` whose path sorts after `after` (byte order), at most `limit`.
+    async fn browse(
+        &self,
+        repository: &str,
+        kind: BrowseKind,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<BrowseRow>, MetaError>;
+    /// Tagged manifests per repository; repositories without tags are absent.
+    async fn component_counts(&self) -> Result<std::collections::HashMap<String, u64>, MetaError>;
+    /// Distinct blobs linked into each repository's images: `(count, bytes)`.
+    async fn repository_blob_totals(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (u64, u64)>, MetaError>;
+    /// Bytes and count of the distinct blobs and manifests a repository's images hold.
+    async fn repository_usage(&self, name: &str) -> Result<(u64, u64), MetaError>;
+    /// Bytes and blob count a store holds, per the metadata.
+    async fn store_usage(&self, store: &str) -> Result<(u64, u64), MetaError>;
+}
+
+/// What cleanup policies are evaluated against, and the pull times they read.
+#[async_trait]
+pub trait CleanupQueries: Send + Sync + std::fmt::Debug {
+    /// Every tag of `repository` with its times.
+    async fn cleanup_tags(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<crate::cleanup::TagFacts>, MetaError>;
+    /// Manifests of `repository` no tag points at, no index lists, that are no referrer.
+    async fn cleanup_untagged(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<crate::cleanup::UntaggedFacts>, MetaError>;
+    /// `(image, digest)` of every manifest another manifest of its image holds (listed by an
+    /// index, or a referrer whose subject is present).
+    async fn cleanup_children(
+        &self,
+        repository: &str,
+    ) -> Result<std::collections::BTreeSet<(String, String)>, MetaError>;
+    /// Records pulls `(repository, image, tag, unix seconds)` in one transaction; a time
+    /// never moves backwards.
+    async fn record_downloads(
+        &self,
+        downloads: &[(String, String, String, i64)],
+    ) -> Result<(), MetaError>;
+}
+
+/// The security model's records: one JSON document per user, role, custom privilege and
+/// setting. Typed access is in `security.rs` (`impl dyn SecurityRecords`).
+#[async_trait]
+pub trait SecurityRecords: Send + Sync + std::fmt::Debug {
+    async fn load_records(&self, table: SecurityTable) -> Result<Vec<String>, MetaError>;
+    async fn get_record(
+        &self,
+        table: SecurityTable,
+        key: &str,
+    ) -> Result<Option<String>, MetaError>;
+    async fn put_record(
+        &self,
+        table: SecurityTable,
+        key: &str,
+        json: &str,
+    ) -> Result<(), MetaError>;
+    async fn delete_record(&self, table: SecurityTable, key: &str) -> Result<(), MetaError>;
+}
+
+/// Everything a backend implements; [`Meta::from_backend`] takes one.
+pub trait Backend:
+    ImageRecords
+    + Documents
+    + GcQueries
+    + UsageRecords
+    + Reports
+    + CleanupQueries
+    + SecurityRecords
+    + Activity
+{
+}
+
+impl<T> Backend for T where
+    T: ImageRecords
+        + Documents
+        + GcQueries
+        + UsageRecords
+        + Reports
+        + CleanupQueries
+        + SecurityRecords
+        + Activity
+{
 }

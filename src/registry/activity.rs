@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use super::{Registry, RegistryError};
-use crate::meta::{day_of, now, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
+use crate::clock::now;
+use crate::meta::{day_of, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
 
 /// One page of an image's tags: rows and whether more follow.
 pub struct TagPage {
@@ -32,6 +33,7 @@ impl Registry {
         }
         let result = self
             .meta
+            .activity()
             .set_pushed_by(repository, image, tags, digest, user)
             .await;
         if let Err(e) = result {
@@ -52,7 +54,11 @@ impl Registry {
             .filter(|p| p.2.contains(':'))
             .map(|(repo, image, digest, at, _)| (repo.clone(), image.clone(), digest.clone(), *at))
             .collect();
-        let tagged = self.meta.record_digest_downloads(&by_digest).await?;
+        let tagged = self
+            .meta
+            .activity()
+            .record_digest_downloads(&by_digest)
+            .await?;
         let mut merged: BTreeMap<(i64, String, String), u64> = BTreeMap::new();
         let mut digest_index = 0;
         for (repository, image, reference, at, count) in pulls {
@@ -68,7 +74,10 @@ impl Registry {
             .into_iter()
             .map(|((day, repository, image), n)| (day, repository, image, n))
             .collect();
-        self.meta.add_pulls(&rows, history_start()).await?;
+        self.meta
+            .activity()
+            .add_pulls(&rows, history_start())
+            .await?;
         Ok(())
     }
 
@@ -91,6 +100,7 @@ impl Registry {
             // limit + 1 per member fills the page and tells whether more follow.
             let rows = self
                 .meta
+                .activity()
                 .tag_page(hosted.name(), image, after, limit as i64 + 1)
                 .await?;
             for row in rows {
@@ -111,8 +121,16 @@ impl Registry {
     ) -> Result<(Vec<PullCount>, Vec<PullCount>), RegistryError> {
         self.flush_downloads().await?;
         let since = history_start();
-        let repos = self.meta.top_pulls(since, false, limit as i64).await?;
-        let images = self.meta.top_pulls(since, true, limit as i64).await?;
+        let repos = self
+            .meta
+            .activity()
+            .top_pulls(since, false, limit as i64)
+            .await?;
+        let images = self
+            .meta
+            .activity()
+            .top_pulls(since, true, limit as i64)
+            .await?;
         Ok((repos, images))
     }
 
@@ -120,7 +138,7 @@ impl Registry {
     /// pulls included, as zeros).
     pub async fn usage_history(&self) -> Result<Vec<UsageDay>, RegistryError> {
         let since = history_start();
-        let stored = self.meta.usage_days(since).await?;
+        let stored = self.meta.activity().usage_days(since).await?;
         Ok((0..HISTORY_DAYS)
             .map(|i| since + i * DAY)
             .map(|day| {

@@ -241,6 +241,6 @@ impl Hosted {
     /// Records that a client asked whether `digest` exists (`HEAD`): garbage collection
     /// spares it for a grace window (see `storage::gate`).
     pub fn touch_blob(&self, digest: &Digest) {
-        self.core.store.gc.touch(digest, crate::meta::now());
+        self.core.store.gc.touch(digest, crate::clock::now());
     }
 }

@@ -49,7 +49,7 @@ pub use inspect::{BrowsePage, IndexChild};
 pub use upload::{UploadSession, WriterGuard};
 
 use crate::config::Settings;
-use crate::meta::MetaStore;
+use crate::meta::Meta;
 use crate::model::{RepositoryConfig, WritePolicy};
 use crate::storage::ManagedStore;
 
@@ -75,7 +75,7 @@ pub struct Registry {
     repos: DashMap<String, Repository>,
     stores: DashMap<String, Arc<ManagedStore>>,
     default_repository: String,
-    meta: MetaStore,
+    meta: Meta,
     settings: Settings,
     cache: Arc<ManifestCache>,
     /// Memory for manifest bodies being received (see `budget`).
@@ -87,9 +87,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the blob stores and repositories the metadata store (opened by `startup`) and
-    /// the config file define. Must run inside an actix system.
-    pub async fn open(settings: &Settings, meta: MetaStore) -> anyhow::Result<Self> {
+    /// Opens the blob stores and repositories the metadata (opened by `startup`, secrets
+    /// sealing on) and the config file define. Must run inside an actix system.
+    pub async fn open(settings: &Settings, meta: Meta) -> anyhow::Result<Self> {
         let registry = Registry {
             repos: DashMap::new(),
             stores: DashMap::new(),

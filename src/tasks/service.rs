@@ -9,13 +9,13 @@ use actix_web::web::Data;
 
 use super::{RunState, TaskDef, Tasks};
 use crate::config::GcSettings;
-use crate::meta::MetaStore;
+use crate::meta::Meta;
 use crate::model::RepositoryKind;
 use crate::registry::{Registry, RegistryError};
 
 pub struct TaskService {
     registry: Data<Registry>,
-    meta: MetaStore,
+    meta: Meta,
     tasks: Tasks,
     gc: GcSettings,
 }
@@ -24,7 +24,7 @@ impl TaskService {
     /// Loads the created tasks from the metadata store.
     pub async fn open(
         registry: Data<Registry>,
-        meta: MetaStore,
+        meta: Meta,
         gc: GcSettings,
     ) -> Result<Self, RegistryError> {
         let created = meta.load_tasks().await?;

@@ -1,61 +1,18 @@
-//! What the web UI shows beyond the API's listings: one image's tags a page at a time with
-//! who pushed them and when they were last pulled, pulls per day (`pulls_daily`) for the
-//! usage center's top lists, and daily totals of the hourly request counters.
+//! SQLite side of [`crate::meta::Activity`].
 
+use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{MetaError, MetaStore};
+use super::{write_tx, SqliteMeta};
+use crate::meta::{Activity, MetaError, PullCount, TagRow, UsageDay, DAY};
 
-/// Seconds in a day.
-pub const DAY: i64 = 86_400;
-
-/// Days of pulls kept, and of history shown.
-pub const HISTORY_DAYS: i64 = 30;
-
-/// Start of the UTC day holding `secs`.
-pub fn day_of(secs: i64) -> i64 {
-    secs.div_euclid(DAY) * DAY
-}
-
-/// One tag of an image, as the tags page lists it.
-#[derive(Clone, Debug)]
-pub struct TagRow {
-    pub tag: String,
-    pub digest: String,
-    pub media_type: String,
-    pub size: u64,
-    /// When the tag was last set, Unix seconds.
-    pub updated_at: i64,
-    /// When the tag was last pulled (as of the last flush), if ever since it was set.
-    pub last_downloaded: Option<i64>,
-    /// The user whose push set the tag, when known.
-    pub pushed_by: Option<String>,
-}
-
-/// Pulls counted for a repository or an image over the history window.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PullCount {
-    pub repository: String,
-    /// `None` when counting a whole repository.
-    pub image: Option<String>,
-    pub pulls: u64,
-}
-
-/// One day of the history: requests (from the hourly counters) and pulls.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UsageDay {
-    pub day: i64,
-    pub requests: u64,
-    pub unauthorized: u64,
-    pub pulls: u64,
-}
-
-impl MetaStore {
+#[async_trait]
+impl Activity for SqliteMeta {
     /// Tags of `image` in `repository` sorting after `after`, at most `limit`. Walks the
     /// `tags` primary key `(image_id, name)` from the image's row, so a page of a
     /// 10,000-tag image reads one page of rows (the asset-path listing sorts every tag of
     /// the repository by a computed path first).
-    pub async fn tag_page(
+    async fn tag_page(
         &self,
         repository: &str,
         image: &str,
@@ -90,7 +47,7 @@ impl MetaStore {
 
     /// Records who pushed `tags` of `image` (pointing at `digest`: a tag moved since by
     /// someone else is left to that push).
-    pub async fn set_pushed_by(
+    async fn set_pushed_by(
         &self,
         repository: &str,
         image: &str,
@@ -98,7 +55,7 @@ impl MetaStore {
         digest: &str,
         user: &str,
     ) -> Result<(), MetaError> {
-        let mut tx = super::write_tx(&self.pool).await?;
+        let mut tx = write_tx(&self.pool).await?;
         for tag in tags {
             sqlx::query(
                 "UPDATE tags SET pushed_by = ?5 WHERE name = ?3 AND digest = ?4 AND image_id = \
@@ -119,7 +76,7 @@ impl MetaStore {
     /// Records pulls by digest, `(repository, image, digest, unix seconds)`, on the tags
     /// pointing at that digest (a time never moves backwards), in one transaction. Answers,
     /// for each, whether any tag points at it.
-    pub async fn record_digest_downloads(
+    async fn record_digest_downloads(
         &self,
         downloads: &[(String, String, String, i64)],
     ) -> Result<Vec<bool>, MetaError> {
@@ -127,10 +84,11 @@ impl MetaStore {
             return Ok(Vec::new());
         }
         let mut tagged = Vec::with_capacity(downloads.len());
-        let mut tx = super::write_tx(&self.pool).await?;
+        let mut tx = write_tx(&self.pool).await?;
         for (repository, image, digest, at) in downloads {
             let done = sqlx::query(
-                "UPDATE tags SET last_downloaded = MAX(COALESCE(last_downloaded, 0), ?4) \
+                "UPDATE tags SET last_downloaded = CASE WHEN COALESCE(last_downloaded, 0) < ?4 THEN ?4 \
+                 ELSE last_downloaded END \
                  WHERE digest = ?3 AND image_id = \
                  (SELECT id FROM images WHERE repository = ?1 AND name = ?2)",
             )
@@ -148,12 +106,12 @@ impl MetaStore {
 
     /// Adds pulls: `(day, repository, image, count)`, and drops days before `keep_since`,
     /// in one transaction.
-    pub async fn add_pulls(
+    async fn add_pulls(
         &self,
         pulls: &[(i64, String, String, u64)],
         keep_since: i64,
     ) -> Result<(), MetaError> {
-        let mut tx = super::write_tx(&self.pool).await?;
+        let mut tx = write_tx(&self.pool).await?;
         for (day, repository, image, count) in pulls {
             sqlx::query(
                 "INSERT INTO pulls_daily (day, repository, image, pulls) VALUES (?, ?, ?, ?) \
@@ -176,7 +134,7 @@ impl MetaStore {
 
     /// The `limit` most pulled repositories (`by_image` false) or images since `since`,
     /// most pulls first.
-    pub async fn top_pulls(
+    async fn top_pulls(
         &self,
         since: i64,
         by_image: bool,
@@ -184,11 +142,11 @@ impl MetaStore {
     ) -> Result<Vec<PullCount>, MetaError> {
         let sql = match by_image {
             true => {
-                "SELECT repository, image, SUM(pulls) AS n FROM pulls_daily WHERE day >= ? \
+                "SELECT repository, image, CAST(SUM(pulls) AS BIGINT) AS n FROM pulls_daily WHERE day >= ? \
                  GROUP BY repository, image ORDER BY n DESC, repository, image LIMIT ?"
             }
             false => {
-                "SELECT repository, NULL, SUM(pulls) AS n FROM pulls_daily WHERE day >= ? \
+                "SELECT repository, NULL, CAST(SUM(pulls) AS BIGINT) AS n FROM pulls_daily WHERE day >= ? \
                  GROUP BY repository ORDER BY n DESC, repository LIMIT ?"
             }
         };
@@ -210,9 +168,10 @@ impl MetaStore {
     /// Days starting at or after `since` that saw requests or pulls, oldest first: the
     /// hourly request counters (kept for longer than the history) summed per UTC day, and
     /// the day's pulls.
-    pub async fn usage_days(&self, since: i64) -> Result<Vec<UsageDay>, MetaError> {
+    async fn usage_days(&self, since: i64) -> Result<Vec<UsageDay>, MetaError> {
         let rows = sqlx::query(
-            "SELECT day, SUM(requests), SUM(unauthorized), SUM(pulls) FROM ( \
+            "SELECT day, CAST(SUM(requests) AS BIGINT), CAST(SUM(unauthorized) AS BIGINT), \
+             CAST(SUM(pulls) AS BIGINT) FROM ( \
                SELECT (hour / ?1) * ?1 AS day, requests, unauthorized, 0 AS pulls \
                FROM usage_hours WHERE hour >= ?2 \
                UNION ALL SELECT day, 0, 0, pulls FROM pulls_daily WHERE day >= ?2) \
