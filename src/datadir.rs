@@ -128,3 +128,15 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
     }
 }
+
+/// Writes `bytes` to a new file only its owner can read (mode 0600 from creation, never
+/// briefly world-readable).
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

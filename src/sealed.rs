@@ -30,8 +30,8 @@ impl SealKey {
     /// Reads the key file, creating it (32 random bytes, base64, mode 0600) on first start.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         if !path.exists() {
-            let key = crate::auth::password::random_bytes(32);
-            crate::auth::password::write_private(path, B64.encode(key).as_bytes())?;
+            let key = random_bytes(32);
+            crate::datadir::write_private(path, B64.encode(key).as_bytes())?;
         }
         let text = std::fs::read_to_string(path)?;
         let bytes = B64
@@ -52,9 +52,8 @@ impl SealKey {
     }
 
     pub fn seal(&self, secret: &str) -> String {
-        let nonce_bytes: [u8; NONCE_LEN] = crate::auth::password::random_bytes(NONCE_LEN)
-            .try_into()
-            .expect("NONCE_LEN bytes");
+        let nonce_bytes: [u8; NONCE_LEN] =
+            random_bytes(NONCE_LEN).try_into().expect("NONCE_LEN bytes");
         let mut data = secret.as_bytes().to_vec();
         self.0
             .seal_in_place_append_tag(
@@ -103,4 +102,15 @@ mod tests {
         assert!(key.open(&tampered).is_err() || tampered == sealed);
         assert!(key.open("upstream-pw").is_err());
     }
+}
+
+/// Bytes from the operating system's CSPRNG (ring's `SystemRandom`, so no extra crate): keys, nonces,
+/// salts and tokens all come from here.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; n];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system random generator works");
+    buf
 }

@@ -4,7 +4,6 @@
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
 use base64::Engine;
-use ring::rand::{SecureRandom, SystemRandom};
 
 /// Hashes `password` into a PHC string.
 pub fn hash(password: &str) -> String {
@@ -27,25 +26,5 @@ pub fn random_secret(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(bytes))
 }
 
-/// Bytes from the operating system's CSPRNG (ring's `SystemRandom`, so no extra crate).
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .expect("the system random generator works");
-    buf
-}
-
-/// Writes `bytes` to a new file only its owner can read (mode 0600 from creation, never
-/// briefly world-readable).
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
+pub use crate::datadir::write_private;
+pub use crate::sealed::random_bytes;

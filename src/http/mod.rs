@@ -9,6 +9,7 @@ pub mod access_log;
 pub mod addressing;
 pub(crate) mod admin;
 mod base;
+mod blob_body;
 mod blobs;
 pub mod body_timeout;
 mod context;

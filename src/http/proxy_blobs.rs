@@ -63,7 +63,7 @@ pub async fn get(
                 Ok(PartFetch::Cached) => {
                     let (repo, size) =
                         read::find_blob(std::slice::from_ref(repo), &name, &digest).await?;
-                    return super::blobs::serve(req, &repo, size, name, digest).await;
+                    return super::blob_body::serve(req, &repo, size, name, digest).await;
                 }
                 Err(e) => Err(e),
             }
@@ -77,7 +77,7 @@ pub async fn get(
                 Ok(BlobFetch::Cached) => {
                     let (repo, size) =
                         read::find_blob(std::slice::from_ref(repo), &name, &digest).await?;
-                    return super::blobs::serve(req, &repo, size, name, digest).await;
+                    return super::blob_body::serve(req, &repo, size, name, digest).await;
                 }
                 Err(e) => Err(e),
             }
@@ -105,7 +105,7 @@ fn head(
 ) -> Result<HttpResponse, ApiError> {
     let (mut response, length) = match range {
         Some(range) => {
-            let (start, length) = super::blobs::parse_range(range, size)?;
+            let (start, length) = super::blob_body::parse_range(range, size)?;
             let mut r = HttpResponse::PartialContent();
             r.insert_header((header::CONTENT_RANGE, content_range(start, length, size)));
             (r, length)
@@ -116,7 +116,7 @@ fn head(
     // (`no_chunking(n).finish()` would announce 0).
     let none = futures_util::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
     Ok(response
-        .content_type(super::blobs::mime_octet_stream())
+        .content_type(super::blob_body::mime_octet_stream())
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
         .insert_header((CACHE_HEADER, "miss"))
@@ -130,11 +130,11 @@ fn partial(
     digest: &Digest,
 ) -> Result<HttpResponse, ApiError> {
     let size = part.size;
-    let (start, length) = super::blobs::parse_range(range, size)?;
+    let (start, length) = super::blob_body::parse_range(range, size)?;
     let cache = if part.coalesced { "coalesced" } else { "miss" };
     let stream = receiver_stream(part.read(start, start + length));
     Ok(HttpResponse::PartialContent()
-        .content_type(super::blobs::mime_octet_stream())
+        .content_type(super::blob_body::mime_octet_stream())
         .insert_header((header::CONTENT_RANGE, content_range(start, length, size)))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
@@ -166,7 +166,7 @@ fn streaming(
     let stream = receiver_stream(body);
     let mut response = HttpResponse::Ok();
     response
-        .content_type(super::blobs::mime_octet_stream())
+        .content_type(super::blob_body::mime_octet_stream())
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))
         .insert_header((header::ETAG, format!("\"{digest}\"")))

@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::*;
-use crate::cleanup::Policy;
+use crate::model::cleanup::Policy;
+use crate::model::task::TaskDef;
 use crate::model::{BlobStoreConfig, RepositoryConfig, Secret};
 use crate::sealed::SealKey;
-use crate::tasks::TaskDef;
 
 /// Handle to the metadata backend; cheap to clone.
 #[derive(Clone, Debug)]

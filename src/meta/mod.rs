@@ -200,12 +200,12 @@ pub trait CleanupQueries: Send + Sync + std::fmt::Debug {
     async fn cleanup_tags(
         &self,
         repository: &str,
-    ) -> Result<Vec<crate::cleanup::TagFacts>, MetaError>;
+    ) -> Result<Vec<crate::model::cleanup::TagFacts>, MetaError>;
     /// Manifests of `repository` no tag points at, no index lists, that are no referrer.
     async fn cleanup_untagged(
         &self,
         repository: &str,
-    ) -> Result<Vec<crate::cleanup::UntaggedFacts>, MetaError>;
+    ) -> Result<Vec<crate::model::cleanup::UntaggedFacts>, MetaError>;
     /// `(image, digest)` of every manifest another manifest of its image holds (listed by an
     /// index, or a referrer whose subject is present).
     async fn cleanup_children(

@@ -18,6 +18,7 @@ mod cleanup;
 mod core;
 mod definitions;
 mod error;
+mod found;
 mod gc;
 mod hosted;
 mod image;

@@ -9,25 +9,7 @@ use super::{Hosted, RegistryError};
 use crate::meta::ManifestRecord;
 use crate::oci::{Digest, ImageName, Reference};
 
-/// Where a manifest was found.
-#[derive(Clone)]
-pub struct FoundManifest {
-    pub repo: Hosted,
-    pub digest: Digest,
-    pub record: Arc<ManifestRecord>,
-    /// How a proxy repository served it; `None` for hosted content.
-    pub proxy: Option<ProxyServe>,
-}
-
-/// How a proxy served a manifest, for the response's cache headers.
-#[derive(Clone, Debug)]
-pub struct ProxyServe {
-    /// The `X-Berth-Cache` value: `hit`, `miss`, `revalidated` or `stale`.
-    pub cache: &'static str,
-    /// When the upstream last sent or confirmed this manifest for this reference, if
-    /// known (the bookkeeping is in memory, so not across a restart).
-    pub validated: Option<std::time::SystemTime>,
-}
+pub use super::found::{FoundManifest, ProxyServe};
 
 /// The first reader that resolves `reference` in image `name`. `NAME_UNKNOWN` if no reader
 /// knows the image, `MANIFEST_UNKNOWN` if some do but none has the reference.

@@ -51,8 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/blobstores/update",
             web::post().to(blob_store_update),
-        )
-        .configure(super::admin_cleanup::configure);
+        );
 }
 
 /// Calls an admin handler in-process and returns its JSON body (`null` when empty).

@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/browse/{repo}/delete", web::post().to(browse::delete))
             .route("/usage", web::get().to(usage::center))
             .configure(admin::configure)
+            .configure(admin_cleanup::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use reqwest::Method;
 
+use super::super::found::{FoundManifest, ProxyServe};
 use super::super::messages::CacheManifest;
-use super::super::read::{FoundManifest, ProxyServe};
 use super::super::{Hosted, RegistryError};
 use crate::meta::ManifestRecord;
 use crate::oci::{Algorithm, Digest, ImageName, ParsedManifest, Reference};
