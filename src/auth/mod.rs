@@ -8,6 +8,8 @@
 //! - [`token`]: HS256 JWTs signed with a key Berth generates and keeps in `<data>/token.key`.
 //! - [`password`], [`verifier`], [`throttle`], [`store`]: hashing, the bounded pool that
 //!   checks passwords, failed-login limits, persistence.
+//! - [`resolved`], [`token_cache`]: the per-request checks made cheap: each user's grants
+//!   worked out once per model change, and bearer tokens verified once per token.
 //!
 //! Nothing here knows HTTP; `crate::http::gate` maps [`AuthError`] to responses.
 
@@ -15,11 +17,13 @@ pub mod manage;
 pub mod model;
 pub mod password;
 pub mod reset;
+mod resolved;
 pub mod service;
 pub mod session;
 mod store;
 pub mod throttle;
 pub mod token;
+mod token_cache;
 pub mod verifier;
 
 pub use model::{Action, Grant, Privilege, Role, User, UserStatus};
