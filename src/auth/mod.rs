@@ -9,6 +9,8 @@
 //! - [`password`], [`verifier`], [`throttle`]: hashing, the bounded pool that checks
 //!   passwords, failed-login limits. Persistence is the metadata layer's
 //!   [`crate::meta::SecurityRecords`].
+//! - [`resolved`], [`token_cache`]: the per-request checks made cheap: each user's grants
+//!   worked out once per model change, and bearer tokens verified once per token.
 //!
 //! Nothing here knows HTTP; `crate::http::gate` maps [`AuthError`] to responses.
 
@@ -16,10 +18,12 @@ pub mod manage;
 pub mod model;
 pub mod password;
 pub mod reset;
+mod resolved;
 pub mod service;
 pub mod session;
 pub mod throttle;
 pub mod token;
+mod token_cache;
 pub mod verifier;
 
 pub use model::{Action, Grant, Privilege, Role, User, UserStatus};

@@ -242,20 +242,18 @@ pub fn builtin_privileges(repositories: &[String]) -> Vec<Privilege> {
 }
 
 /// Whether `pattern` (exact, or with `*` matching any run of characters) matches `name`.
+/// Runs for every permission check: no allocation.
 pub fn matches_pattern(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(last) = parts.next_back() else {
         return pattern == name;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !name.starts_with(first) || name.len() < first.len() + last.len() {
+    };
+    if !name.starts_with(first) || !name.ends_with(last) || name.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &name[first.len()..name.len() - last.len()];
-    if !name.ends_with(last) {
-        return false;
-    }
-    for middle in &parts[1..parts.len() - 1] {
+    for middle in parts {
         match rest.find(middle) {
             Some(i) => rest = &rest[i + middle.len()..],
             None => return false,
@@ -337,6 +335,9 @@ mod tests {
         assert!(!matches_pattern("team-*", "xteam-a"));
         assert!(!matches_pattern("team", "team-a"));
         assert!(!matches_pattern("a*a", "a"));
+        assert!(matches_pattern("*", "anything"));
+        assert!(matches_pattern("a**b", "ab"));
+        assert!(!matches_pattern("a*b*c", "aXcYb"));
     }
 
     #[test]

@@ -16,8 +16,10 @@ use ring::hmac;
 use serde::{Deserialize, Serialize};
 
 use super::model::{self, Action, Grant, Privilege, Role, User, ANONYMOUS_USER};
+use super::resolved::Resolved;
 use super::throttle::Throttle;
-use super::token::{Claims, TokenKeys};
+use super::token::{Claims, TokenKeys, Use};
+use super::token_cache::TokenCache;
 use super::verifier::Verifier;
 use super::{password, AuthError};
 use crate::config::SecuritySettings;
@@ -32,14 +34,15 @@ pub const REALMS: [(&str, &str); 3] = [
 ];
 pub const DOCKER_TOKEN_REALM: &str = "DockerToken";
 
-/// Who made a request.
+/// Who made a request. Cheap to clone: the user id and the claims are shared with the
+/// verified-credential and verified-token caches, not copied per request.
 #[derive(Clone, Debug)]
 pub enum Principal {
     Anonymous,
     /// Authenticated with a password (Basic).
-    User(String),
+    User(Arc<str>),
     /// Presented a valid bearer token.
-    Token(Claims),
+    Token(Arc<Claims>),
 }
 
 /// Nexus `/v1/security/anonymous`.
@@ -82,7 +85,7 @@ impl State {
             .or_else(|| model::builtin_privilege(name, exists))
     }
 
-    fn grants_of(&self, user: &User) -> Vec<Grant> {
+    pub(super) fn grants_of(&self, user: &User) -> Vec<Grant> {
         model::effective_grants(&user.roles, &self.roles, |p| {
             self.privilege(p, |_| true).map(|p| p.grant)
         })
@@ -99,22 +102,44 @@ const VERIFIED_MAX: usize = 10_000;
 /// go to the verifier's priority lane (a week: a CI machine that logs in weekly stays known).
 const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The published model and what requests need from it, swapped together.
+#[derive(Default)]
+struct Current {
+    state: Arc<State>,
+    resolved: Resolved,
+    /// Counts the models published; a verified password remembers the one it was checked
+    /// against and is worthless under any other.
+    epoch: u64,
+}
+
+/// A password that verified: for whom, when, against which model.
+struct Verified {
+    user: Arc<str>,
+    at: Instant,
+    epoch: u64,
+}
+
 pub struct Security {
     pub settings: SecuritySettings,
     /// HTTPS configuration for every listener, when `security.tls` is set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tokens: TokenKeys,
+    /// Access tokens that verified (see [`TokenCache`]).
+    verified_tokens: TokenCache,
     pub(super) store: Arc<dyn SecurityRecords>,
     pub(super) data_dir: PathBuf,
-    state: RwLock<Arc<State>>,
+    current: RwLock<Current>,
     pub(super) write: tokio::sync::Mutex<()>,
     throttle: Throttle,
     /// The bounded pool every password check goes through.
     verifier: Verifier,
-    /// HMAC(user, password) → (user id, when verified); cleared on every model change.
-    /// Consulted only after the throttle admitted the attempt, and a miss goes to the
-    /// verifier: it saves repeated checks of right passwords, never bypasses a limit.
-    verified: DashMap<Vec<u8>, (String, Instant)>,
+    /// HMAC(user, password) → the user, when verified, under which model; cleared on every
+    /// model change. A hit skips the throttle only while the throttle is idle (no check in
+    /// flight and no failure in its window, from anyone), when taking and returning a slot
+    /// would change nothing; otherwise it is consulted after the throttle admitted the attempt,
+    /// and a miss goes to the verifier: it saves repeated checks of right passwords, never
+    /// bypasses a limit.
+    verified: DashMap<[u8; 32], Verified>,
     /// HMAC(user, address) of clients that logged in → when they last did (bounded like
     /// `verified`). Their checks skip the crowd in the verifier queue.
     known_clients: DashMap<Vec<u8>, Instant>,
@@ -142,9 +167,10 @@ impl Security {
             settings: settings.clone(),
             tls,
             tokens,
+            verified_tokens: TokenCache::default(),
             store,
             data_dir: data_dir.to_path_buf(),
-            state: RwLock::new(Arc::new(State::default())),
+            current: RwLock::new(Current::default()),
             write: tokio::sync::Mutex::new(()),
             throttle: Throttle::new(
                 settings.login_failures_max,
@@ -171,11 +197,21 @@ impl Security {
     }
 
     pub fn snapshot(&self) -> Arc<State> {
-        self.state.read().expect("state lock").clone()
+        self.current().state.clone()
+    }
+
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current.read().expect("state lock")
     }
 
     pub(super) fn replace(&self, next: State) {
-        *self.state.write().expect("state lock") = Arc::new(next);
+        let resolved = Resolved::of(&next);
+        {
+            let mut current = self.current.write().expect("state lock");
+            current.epoch += 1;
+            current.state = Arc::new(next);
+            current.resolved = resolved;
+        }
         self.verified.clear();
     }
 
@@ -210,10 +246,19 @@ impl Security {
 
     /// Whether the Docker Bearer Token realm is active (else clients get Basic challenges).
     pub fn token_realm_active(&self) -> bool {
-        self.snapshot()
-            .realms
-            .iter()
-            .any(|r| r == DOCKER_TOKEN_REALM)
+        self.current().resolved.token_realm
+    }
+
+    /// The claims of a bearer access token: from the verified-token cache, or verified in
+    /// full and remembered. Whether its user may still act is for the caller to check
+    /// ([`Security::can_log_in`], [`Security::permits`]), on every request.
+    pub fn access_token(&self, token: &str, now: i64) -> Result<Arc<Claims>, AuthError> {
+        if let Some(claims) = self.verified_tokens.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.tokens.verify(token, Use::Access, now)?);
+        self.verified_tokens.insert(token, &claims, now);
+        Ok(claims)
     }
 
     /// Checks a user name and password, throttled per client (user + address) and per
@@ -223,7 +268,16 @@ impl Security {
         user_id: &str,
         secret: &str,
         client: Option<IpAddr>,
-    ) -> Result<String, AuthError> {
+    ) -> Result<Arc<str>, AuthError> {
+        let cache_key = self.credential_key(user_id, secret);
+        // Nothing to count against and nothing to wait for: the throttle would admit this
+        // attempt and forget it again on success, so a remembered password is the answer
+        // (the steady state of a Basic client, which sends its password on every request).
+        if self.throttle.is_idle() {
+            if let Some(user) = self.verified_user(&cache_key) {
+                return Ok(user);
+            }
+        }
         let client_tag = hmac::sign(&self.cache_key, format!("{user_id}\0{client:?}").as_bytes());
         let client_key = client_tag.as_ref().to_vec();
         let known_client = self.is_known_client(&client_key);
@@ -231,21 +285,21 @@ impl Security {
             tracing::warn!(user = user_id, client = ?client, "login throttled");
             return Err(AuthError::Throttled);
         };
-        let tag = hmac::sign(&self.cache_key, format!("{user_id}\0{secret}").as_bytes());
-        let cache_key = tag.as_ref().to_vec();
-        if let Some(hit) = self.verified.get(&cache_key) {
-            if hit.1.elapsed() < VERIFIED_TTL && self.can_log_in(user_id) {
-                attempt.succeeded();
-                self.remember_client(client_key);
-                return Ok(hit.0.clone());
-            }
+        if let Some(user) = self.verified_user(&cache_key) {
+            attempt.succeeded();
+            self.remember_client(client_key);
+            return Ok(user);
         }
-        let hash = self
-            .snapshot()
-            .users
-            .get(user_id)
-            .filter(|u| u.status.can_log_in())
-            .map(|u| u.password_hash.clone());
+        let (hash, epoch) = {
+            let current = self.current();
+            let hash = current
+                .state
+                .users
+                .get(user_id)
+                .filter(|u| u.status.can_log_in())
+                .map(|u| u.password_hash.clone());
+            (hash, current.epoch)
+        };
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| password::decoy_hash().to_string());
         let Ok(ok) = self.verifier.verify(secret, &hash, known_client).await else {
@@ -255,9 +309,10 @@ impl Security {
         };
         if ok && known {
             attempt.succeeded();
-            self.remember(cache_key, user_id);
+            let user: Arc<str> = user_id.into();
+            self.remember(cache_key, &user, epoch);
             self.remember_client(client_key);
-            Ok(user_id.to_string())
+            Ok(user)
         } else {
             // The user name and address only: never the password that was tried.
             tracing::warn!(user = user_id, client = ?client, "login failed");
@@ -266,13 +321,43 @@ impl Security {
         }
     }
 
-    fn remember(&self, cache_key: Vec<u8>, user_id: &str) {
+    /// The verified-credential cache key: an HMAC under a key that lives in memory only, so
+    /// the cache holds no password (the user id goes in length-first: no two pairs collide).
+    fn credential_key(&self, user_id: &str, secret: &str) -> [u8; 32] {
+        let mut mac = hmac::Context::with_key(&self.cache_key);
+        mac.update(&(user_id.len() as u64).to_le_bytes());
+        mac.update(user_id.as_bytes());
+        mac.update(secret.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(mac.sign().as_ref());
+        key
+    }
+
+    /// The user a remembered password belongs to, if it was verified lately, under the
+    /// model still published, and the user may still log in.
+    fn verified_user(&self, cache_key: &[u8; 32]) -> Option<Arc<str>> {
+        let hit = self.verified.get(cache_key)?;
+        if hit.at.elapsed() >= VERIFIED_TTL {
+            return None;
+        }
+        let current = self.current();
+        let live = hit.epoch == current.epoch && current.resolved.grants(&hit.user).is_some();
+        live.then(|| hit.user.clone())
+    }
+
+    /// Remembers a verified password, unless the model changed while it was being checked
+    /// (it was checked against a hash that may be gone).
+    fn remember(&self, cache_key: [u8; 32], user: &Arc<str>, epoch: u64) {
+        if self.current().epoch != epoch {
+            return;
+        }
         if self.verified.len() >= VERIFIED_MAX {
-            self.verified.retain(|_, v| v.1.elapsed() < VERIFIED_TTL);
+            self.verified.retain(|_, v| v.at.elapsed() < VERIFIED_TTL);
         }
         if self.verified.len() < VERIFIED_MAX {
+            let (user, at) = (user.clone(), Instant::now());
             self.verified
-                .insert(cache_key, (user_id.to_string(), Instant::now()));
+                .insert(cache_key, Verified { user, at, epoch });
         }
     }
 
@@ -313,10 +398,7 @@ impl Security {
 
     /// Whether `user_id` exists and may log in now.
     pub fn can_log_in(&self, user_id: &str) -> bool {
-        self.snapshot()
-            .users
-            .get(user_id)
-            .is_some_and(|u| u.status.can_log_in())
+        self.current().resolved.grants(user_id).is_some()
     }
 
     /// Whether the principal may do `action` on `repo` *now* (tokens are re-checked against
@@ -335,54 +417,35 @@ impl Security {
     /// Anonymous access: the global switch, the repository's "allow anonymous pull"
     /// (`forceBasicAuth: false`), read-only actions, and the anonymous user's privileges.
     pub fn anonymous_permits(&self, repo: &RepositoryConfig, action: Action) -> bool {
-        let state = self.snapshot();
-        if !state.anonymous.enabled
-            || repo.force_basic_auth
-            || !matches!(action, Action::Read | Action::Browse)
-        {
+        if repo.force_basic_auth || !matches!(action, Action::Read | Action::Browse) {
             return false;
         }
-        let Some(user) = state.users.get(&state.anonymous.user_id) else {
-            return false;
-        };
-        user.status.can_log_in()
-            && state
-                .grants_of(user)
-                .iter()
-                .any(|g| g.allows(&repo.name, action))
+        self.current()
+            .resolved
+            .anonymous_grants()
+            .is_some_and(|grants| grants.iter().any(|g| g.allows(&repo.name, action)))
     }
 
     pub fn user_permits(&self, user_id: &str, repository: &str, action: Action) -> bool {
-        let state = self.snapshot();
-        let Some(user) = state.users.get(user_id).filter(|u| u.status.can_log_in()) else {
-            return false;
-        };
-        state
-            .grants_of(user)
-            .iter()
-            .any(|g| g.allows(repository, action))
+        self.current()
+            .resolved
+            .grants(user_id)
+            .is_some_and(|grants| grants.iter().any(|g| g.allows(repository, action)))
     }
 
     /// Whether the user holds `nx-metrics-all` or `nx-all`: metrics and `status/check`.
     pub fn may_read_metrics(&self, user_id: &str) -> bool {
-        let state = self.snapshot();
-        state
-            .users
-            .get(user_id)
-            .filter(|u| u.status.can_log_in())
-            .is_some_and(|u| {
-                let grants = state.grants_of(u);
-                grants.contains(&Grant::All) || grants.contains(&Grant::Metrics)
-            })
+        self.current()
+            .resolved
+            .grants(user_id)
+            .is_some_and(|grants| grants.contains(&Grant::All) || grants.contains(&Grant::Metrics))
     }
 
     /// Whether the user holds `nx-all` (directly or through roles): the admin API.
     pub fn is_admin(&self, user_id: &str) -> bool {
-        let state = self.snapshot();
-        state
-            .users
-            .get(user_id)
-            .filter(|u| u.status.can_log_in())
-            .is_some_and(|u| state.grants_of(u).contains(&Grant::All))
+        self.current()
+            .resolved
+            .grants(user_id)
+            .is_some_and(|grants| grants.contains(&Grant::All))
     }
 }

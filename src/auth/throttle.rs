@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,12 @@ pub struct Throttle {
     per_address: u32,
     window: Duration,
     counters: Mutex<HashMap<Key, Counter>>,
+    /// Kept beside `counters` (under its lock) and readable without it, for
+    /// [`Throttle::is_idle`]: attempts admitted and not yet released, and the time (ms after
+    /// `started`) when the latest failure leaves its window.
+    in_flight: AtomicU64,
+    quiet_from_ms: AtomicU64,
+    started: Instant,
     /// Woken whenever a check in flight ends, for attempts waiting on a slot.
     released: Notify,
 }
@@ -80,6 +87,9 @@ impl Throttle {
             per_address,
             window,
             counters: Mutex::new(HashMap::new()),
+            in_flight: AtomicU64::new(0),
+            quiet_from_ms: AtomicU64::new(0),
+            started: Instant::now(),
             released: Notify::new(),
         }
     }
@@ -122,6 +132,16 @@ impl Throttle {
         }
     }
 
+    /// Whether no check is in flight and every failure counted has left its window, for any
+    /// client. Then any attempt would be admitted at once, and a successful one would leave
+    /// nothing behind that matters (only counters that are reset when next used), so a caller
+    /// that already knows the attempt succeeds need not take a slot.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && self.started.elapsed().as_millis() as u64
+                >= self.quiet_from_ms.load(Ordering::Acquire)
+    }
+
     /// The atomic check-and-increment of both counters.
     fn admit(&self, keys: &[Key]) -> Admission {
         let mut counters = self.counters.lock().expect("throttle lock");
@@ -154,6 +174,7 @@ impl Throttle {
             });
             c.pending += 1;
         }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         Admission::Admitted
     }
 
@@ -169,6 +190,12 @@ impl Throttle {
     /// count of guesses at others).
     fn release(&self, keys: &[Key], failed: bool, succeeded: bool) {
         let mut counters = self.counters.lock().expect("throttle lock");
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if failed {
+            // Rounded up: idle a millisecond late rather than early.
+            let quiet = (self.started.elapsed() + self.window).as_millis() as u64 + 1;
+            self.quiet_from_ms.fetch_max(quiet, Ordering::AcqRel);
+        }
         for key in keys {
             let Some(c) = counters.get_mut(key) else {
                 continue;
@@ -255,6 +282,23 @@ mod tests {
         assert!(t.reserve_new("u", B).await.is_ok(), "u from B is not");
         t.reserve_new("v", A).await.unwrap().failed();
         assert!(t.reserve_new("w", A).await.is_err(), "address A used its 3");
+    }
+
+    #[tokio::test]
+    async fn it_is_idle_only_without_checks_in_flight_or_failures_in_the_window() {
+        let t = Throttle::new(2, 10, Duration::from_millis(300));
+        assert!(t.is_idle());
+        let checking = t.reserve_new("u", A).await.unwrap();
+        assert!(!t.is_idle(), "a check in flight");
+        checking.succeeded();
+        assert!(t.is_idle());
+        let checking = t.reserve_new("u", A).await.unwrap();
+        drop(checking);
+        assert!(t.is_idle(), "a cancelled check leaves nothing");
+        t.reserve_new("u", B).await.unwrap().failed();
+        assert!(!t.is_idle(), "a failure in the window");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(t.is_idle(), "the failure left its window");
     }
 
     #[tokio::test]

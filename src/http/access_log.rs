@@ -102,7 +102,7 @@ pub struct Entry<'a> {
 /// Writes the line.
 pub fn write(e: &Entry) {
     let user = match e.principal {
-        Some(Principal::User(id)) => id.as_str(),
+        Some(Principal::User(id)) => &**id,
         Some(Principal::Token(claims)) => claims.sub.as_deref().unwrap_or("anonymous"),
         Some(Principal::Anonymous) => "anonymous",
         None => "-",

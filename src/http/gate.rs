@@ -13,13 +13,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::addressing::{self, Address};
 use super::admin::AdminError;
 use super::endpoint::Endpoint;
 use super::error::ApiError;
-use crate::auth::token::Use;
 use crate::auth::{Action, AuthError, Principal, Security};
 use crate::model::RepositoryConfig;
 use crate::oci::OciErrorCode;
@@ -105,46 +105,64 @@ pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Princip
     let Some(value) = req.headers().get(AUTHORIZATION) else {
         return Ok(Principal::Anonymous);
     };
-    let value = value.to_str().map_err(|_| AuthError::BadCredentials)?;
+    // Not `to_str`: its per-byte check of a long bearer token cost as much as the cache
+    // lookup. Anything other than ASCII fails to decode below, as it failed `to_str` before.
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| AuthError::BadCredentials)?;
     let (scheme, rest) = value.split_once(' ').ok_or(AuthError::BadCredentials)?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "basic" => match basic_credentials(rest)? {
+    if scheme.eq_ignore_ascii_case("basic") {
+        // Every request of a Basic client comes here: the usual credentials decode on the
+        // stack, long ones on the heap.
+        let mut stack = [0u8; BASIC_ON_STACK];
+        let heap;
+        let decoded = match B64.decode_slice(rest.trim(), &mut stack) {
+            Ok(n) => &stack[..n],
+            Err(_) => {
+                heap = B64
+                    .decode(rest.trim())
+                    .map_err(|_| AuthError::BadCredentials)?;
+                &heap[..]
+            }
+        };
+        return match split_basic(decoded)? {
             None => Ok(Principal::Anonymous),
             Some((user, secret)) => {
                 let client = req.peer_addr().map(|a| a.ip().to_canonical());
-                Ok(Principal::User(
-                    security.login(&user, &secret, client).await?,
-                ))
+                Ok(Principal::User(security.login(user, secret, client).await?))
             }
-        },
-        // Switching the realm off (Basic only) also stops the tokens it issued.
-        "bearer" if security.token_realm_active() => {
-            let claims = security
-                .tokens
-                .verify(rest.trim(), Use::Access, crate::clock::now())?;
-            // Access tokens live `token_ttl_secs` and are checked against the live model on
-            // every request (a removed privilege answers 403); the credential generation is
-            // enforced where tokens are renewed, on the refresh grant.
-            match &claims.sub {
-                Some(user) if !security.can_log_in(user) => Err(AuthError::BadCredentials),
-                _ => Ok(Principal::Token(claims)),
-            }
-        }
-        _ => Err(AuthError::BadCredentials),
+        };
     }
+    // Switching the realm off (Basic only) also stops the tokens it issued.
+    if scheme.eq_ignore_ascii_case("bearer") && security.token_realm_active() {
+        let claims = security.access_token(rest.trim(), crate::clock::now())?;
+        // Access tokens live `token_ttl_secs` and are checked against the live model on
+        // every request (a removed privilege answers 403); the credential generation is
+        // enforced where tokens are renewed, on the refresh grant.
+        return match &claims.sub {
+            Some(user) if !security.can_log_in(user) => Err(AuthError::BadCredentials),
+            _ => Ok(Principal::Token(claims)),
+        };
+    }
+    Err(AuthError::BadCredentials)
 }
+
+/// Basic credentials up to this many bytes (decoded) are decoded without allocating.
+const BASIC_ON_STACK: usize = 512;
 
 /// `user:password` from a Basic value; `None` for the empty `:` (Nexus: no credentials).
 pub fn basic_credentials(encoded: &str) -> Result<Option<(String, String)>, AuthError> {
-    let bytes = base64::engine::general_purpose::STANDARD
+    let bytes = B64
         .decode(encoded.trim())
         .map_err(|_| AuthError::BadCredentials)?;
-    let text = String::from_utf8(bytes).map_err(|_| AuthError::BadCredentials)?;
+    Ok(split_basic(&bytes)?.map(|(user, secret)| (user.to_string(), secret.to_string())))
+}
+
+fn split_basic(decoded: &[u8]) -> Result<Option<(&str, &str)>, AuthError> {
+    let text = std::str::from_utf8(decoded).map_err(|_| AuthError::BadCredentials)?;
     let (user, secret) = text.split_once(':').ok_or(AuthError::BadCredentials)?;
     if user.is_empty() && secret.is_empty() {
         return Ok(None);
     }
-    Ok(Some((user.to_string(), secret.to_string())))
+    Ok(Some((user, secret)))
 }
 
 /// Whether a parsed registry request may proceed. `Ok(false)` only for a catalog the
@@ -438,5 +456,7 @@ mod tests {
         let (u, p) = basic_credentials("dTpwOnE=").unwrap().unwrap();
         assert_eq!((u.as_str(), p.as_str()), ("u", "p:q"));
         assert!(basic_credentials("!!").is_err());
+        assert!(split_basic(b"no-colon").is_err());
+        assert!(split_basic(&[0xff, b':']).is_err(), "not UTF-8");
     }
 }

@@ -1,12 +1,15 @@
 //! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`.
 
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use super::error::ApiError;
-use super::headers::{content_length, DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
+use super::headers::{
+    content_length, DOCKER_CONTENT_DIGEST, DOCKER_CONTENT_DIGEST_LC, OCI_SUBJECT,
+};
 use super::{gate, tag_params, Ctx};
 use crate::auth::Action;
 use crate::meta::ManifestRecord;
@@ -36,11 +39,26 @@ pub async fn get(
     if let Some(serve) = &found.proxy {
         super::proxy_blobs::cache_headers(&mut response, serve);
     }
+    // Every warm pull builds these: static names (a `&str` name is parsed, and a custom one
+    // copied, per response) and the quoted ETag in one allocation.
     Ok(response
         .content_type(record.media_type.as_str())
-        .insert_header((DOCKER_CONTENT_DIGEST, digest.as_str()))
-        .insert_header(("ETag", format!("\"{digest}\"")))
+        .insert_header((
+            HeaderName::from_static(DOCKER_CONTENT_DIGEST_LC),
+            digest.as_str(),
+        ))
+        .insert_header((header::ETAG, quoted(digest.as_str())?))
         .body(bytes))
+}
+
+/// `"<digest>"` as a header value.
+fn quoted(text: &str) -> Result<HeaderValue, ApiError> {
+    let mut value = BytesMut::with_capacity(text.len() + 2);
+    value.extend_from_slice(b"\"");
+    value.extend_from_slice(text.as_bytes());
+    value.extend_from_slice(b"\"");
+    HeaderValue::from_maybe_shared(value.freeze())
+        .map_err(|e| ApiError::new(OciErrorCode::Unavailable, format!("digest header: {e}")))
 }
 
 pub async fn put(
@@ -114,7 +132,7 @@ pub async fn put(
 /// The user behind a push (Basic or a bearer token's subject), for "pushed by".
 fn pusher(req: &HttpRequest) -> Option<String> {
     match req.extensions().get::<crate::auth::Principal>()? {
-        crate::auth::Principal::User(user) => Some(user.clone()),
+        crate::auth::Principal::User(user) => Some(user.to_string()),
         crate::auth::Principal::Token(claims) => claims.sub.clone(),
         crate::auth::Principal::Anonymous => None,
     }

@@ -78,7 +78,7 @@ async fn post(
                 .map_err(|e| refusal(&req, &security, e))?;
             // A password change, lost role or deactivation since issue voids it.
             match claims.sub.clone() {
-                Some(user) if security.token_is_current(&claims) => Principal::User(user),
+                Some(user) if security.token_is_current(&claims) => Principal::User(user.into()),
                 _ => return Err(refusal(&req, &security, AuthError::BadCredentials)),
             }
         }
@@ -150,7 +150,7 @@ fn issue(
     let now = crate::clock::now();
     let ttl = security.settings.token_ttl_secs as i64;
     let sub = match who {
-        Principal::User(u) => Some(u.clone()),
+        Principal::User(u) => Some(u.to_string()),
         _ => None,
     };
     let generation = sub

@@ -20,10 +20,17 @@ const DOWNLOAD_FLUSH: Duration = Duration::from_secs(5);
 impl Hosted {
     /// Remembers that `image` was pulled now by `reference`, a tag or a digest (tags have
     /// no `:`); a digest counts for the tags pointing at it when flushed. Memory only: no
-    /// database write here.
+    /// database write here. Runs on every pull: a reference pulled since the last flush is
+    /// updated in place (the same shard lock an insert takes), only the first pull after a
+    /// flush builds the entry's key.
     pub fn note_download(&self, image: &ImageName, reference: &str) {
-        // The same shard lock an insert takes: counting costs no extra lock or write.
         let at = now();
+        let pulled = (image.as_str(), reference);
+        if let Some(mut entry) = self.core.downloads.get_mut(&pulled as &dyn PulledTag) {
+            entry.0 = at;
+            entry.1 += 1;
+            return;
+        }
         self.core
             .downloads
             .entry((image.as_str().to_string(), reference.to_string()))
@@ -34,6 +41,45 @@ impl Hosted {
             .or_insert((at, 1));
     }
 }
+
+/// An `(image, tag)` pair, owned or borrowed, so the map of pulls keyed by owned pairs can
+/// be searched with borrowed ones. Hashes and compares exactly as `(String, String)` does
+/// (a tuple hashes its fields in order, a `String` as its `str`), as `Borrow` requires.
+trait PulledTag {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl PulledTag for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl PulledTag for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn PulledTag + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn PulledTag + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn PulledTag + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn PulledTag + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn PulledTag + '_ {}
 
 impl RepoCore {
     pub(super) async fn cleanup_tag(&self, msg: CleanupTag) -> Result<bool, RegistryError> {
@@ -281,4 +327,32 @@ pub fn spawn_download_flusher(registry: Data<super::Registry>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PulledTag;
+    use dashmap::DashMap;
+
+    #[test]
+    fn a_pull_recorded_under_owned_names_is_found_by_borrowed_ones() {
+        let pulls: DashMap<(String, String), i64> = DashMap::new();
+        pulls.insert(("team/app".into(), "v1".into()), 1);
+        let found = |image: &str, tag: &str| {
+            let pulled = (image, tag);
+            pulls.get(&pulled as &dyn PulledTag).map(|at| *at)
+        };
+        assert_eq!(found("team/app", "v1"), Some(1));
+        assert_eq!(found("team/app", "v2"), None);
+        assert_eq!(
+            found("team/ap", "pv1"),
+            None,
+            "the split between the names counts"
+        );
+        *pulls
+            .get_mut(&("team/app", "v1") as &dyn PulledTag)
+            .unwrap() = 2;
+        assert_eq!(found("team/app", "v1"), Some(2));
+        assert_eq!(pulls.len(), 1);
+    }
 }

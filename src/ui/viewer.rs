@@ -78,7 +78,7 @@ impl Viewer {
             return true;
         }
         let who = match &self.user {
-            Some(u) => Principal::User(u.clone()),
+            Some(u) => Principal::User(u.as_str().into()),
             None => Principal::Anonymous,
         };
         security.permits(&who, repo, action)

@@ -268,6 +268,59 @@ async fn repeated_failed_logins_are_throttled_per_user_and_client() {
 }
 
 #[tokio::test]
+async fn a_remembered_password_does_not_pass_a_throttled_client() {
+    let app = spawn_secure(&["BERTH_SECURITY__LOGIN_FAILURES_MAX=3"]).await;
+    // The right password is checked once, then remembered (no argon2 per request).
+    for _ in 0..3 {
+        assert_eq!(status(&app, &admin(), Method::GET, "/v2/").await, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            status(&app, &basic("admin", "guess"), Method::GET, "/v2/").await,
+            401
+        );
+    }
+    assert_eq!(
+        status(&app, &admin(), Method::GET, "/v2/").await,
+        429,
+        "the remembered password does not skip the throttle of a client that failed"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_password_stops_working_at_once_when_changed_or_its_user_is_disabled() {
+    let app = spawn_secure(&[]).await;
+    create_user_with(&app, "ci", "Ci-Pw-1", "docker-hosted", &["read"]).await;
+    let old = basic("ci", "Ci-Pw-1");
+    for _ in 0..3 {
+        assert_eq!(status(&app, &old, Method::GET, "/v2/").await, 200);
+    }
+    let r = call(
+        &app,
+        &admin(),
+        Method::PUT,
+        &format!("{SECURITY}/users/ci/change-password"),
+    )
+    .header("Content-Type", "text/plain")
+    .body("Ci-Pw-2")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(status(&app, &old, Method::GET, "/v2/").await, 401);
+    let new = basic("ci", "Ci-Pw-2");
+    for _ in 0..3 {
+        assert_eq!(status(&app, &new, Method::GET, "/v2/").await, 200);
+    }
+    let body = json!({"userId": "ci", "firstName": "C", "lastName": "I",
+        "emailAddress": "ci@example.org", "source": "default", "status": "disabled",
+        "roles": ["ci-role"]});
+    let r = send_json(&app, Method::PUT, &format!("{SECURITY}/users/ci"), &body).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(status(&app, &new, Method::GET, "/v2/").await, 401);
+}
+
+#[tokio::test]
 async fn roles_and_privileges_are_validated_like_nexus() {
     let app = spawn_secure(&[]).await;
     let (s, list) = {
