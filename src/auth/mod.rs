@@ -21,6 +21,7 @@ pub mod reset;
 mod resolved;
 pub mod service;
 pub mod session;
+mod state;
 pub mod throttle;
 pub mod token;
 mod token_cache;

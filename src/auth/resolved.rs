@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::model::Grant;
-use super::service::{State, DOCKER_TOKEN_REALM};
+use super::state::{State, DOCKER_TOKEN_REALM};
 
 #[derive(Debug, Default)]
 pub(super) struct Resolved {
@@ -57,7 +57,7 @@ impl Resolved {
 #[cfg(test)]
 mod tests {
     use super::super::model::{User, UserStatus, ADMIN_ROLE, ANONYMOUS_ROLE, ANONYMOUS_USER};
-    use super::super::service::AnonymousSettings;
+    use super::super::state::AnonymousSettings;
     use super::*;
     use crate::auth::model::{builtin_roles, Action};
 

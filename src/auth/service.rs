@@ -5,7 +5,6 @@
 //! Readers take an `Arc` snapshot of [`State`] (no lock held while deciding); a change
 //! builds the next state, writes it to the database, then swaps it in, one change at a time.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -13,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use ring::hmac;
-use serde::{Deserialize, Serialize};
 
-use super::model::{self, Action, Grant, Privilege, Role, User, ANONYMOUS_USER};
+use super::model::{self, Action, Grant, Privilege, Role, User};
 use super::resolved::Resolved;
+pub use super::state::{AnonymousSettings, State, DOCKER_TOKEN_REALM, REALMS};
 use super::throttle::Throttle;
 use super::token::{Claims, TokenKeys, Use};
 use super::token_cache::TokenCache;
@@ -25,14 +24,6 @@ use super::{password, AuthError};
 use crate::config::SecuritySettings;
 use crate::meta::{SecurityRecords, SecurityTable as Table};
 use crate::model::RepositoryConfig;
-
-/// The realms Berth knows: id and Nexus display name.
-pub const REALMS: [(&str, &str); 3] = [
-    ("NexusAuthenticatingRealm", "Local Authenticating Realm"),
-    ("NexusAuthorizingRealm", "Local Authorizing Realm"),
-    ("DockerToken", "Docker Bearer Token Realm"),
-];
-pub const DOCKER_TOKEN_REALM: &str = "DockerToken";
 
 /// Who made a request. Cheap to clone: the user id and the claims are shared with the
 /// verified-credential and verified-token caches, not copied per request.
@@ -43,53 +34,6 @@ pub enum Principal {
     User(Arc<str>),
     /// Presented a valid bearer token.
     Token(Arc<Claims>),
-}
-
-/// Nexus `/v1/security/anonymous`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct AnonymousSettings {
-    pub enabled: bool,
-    pub user_id: String,
-    pub realm_name: String,
-}
-
-impl Default for AnonymousSettings {
-    fn default() -> Self {
-        AnonymousSettings {
-            enabled: false,
-            user_id: ANONYMOUS_USER.into(),
-            realm_name: "NexusAuthorizingRealm".into(),
-        }
-    }
-}
-
-/// The whole security model.
-#[derive(Clone, Debug, Default)]
-pub struct State {
-    pub users: HashMap<String, User>,
-    /// Built-in and custom roles.
-    pub roles: HashMap<String, Role>,
-    /// Custom privileges only; built-in ones are derived from their names.
-    pub privileges: HashMap<String, Privilege>,
-    pub realms: Vec<String>,
-    pub anonymous: AnonymousSettings,
-}
-
-impl State {
-    /// The privilege `name`: custom, or built-in (`exists` says which repositories exist).
-    pub fn privilege(&self, name: &str, exists: impl Fn(&str) -> bool) -> Option<Privilege> {
-        self.privileges
-            .get(name)
-            .cloned()
-            .or_else(|| model::builtin_privilege(name, exists))
-    }
-
-    pub(super) fn grants_of(&self, user: &User) -> Vec<Grant> {
-        model::effective_grants(&user.roles, &self.roles, |p| {
-            self.privilege(p, |_| true).map(|p| p.grant)
-        })
-    }
 }
 
 /// How long a verified password is remembered, so Basic-authenticated clients (which send
