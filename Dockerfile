@@ -4,7 +4,6 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-COPY migrations ./migrations
 RUN cargo build --release --locked --bin berth
 
 FROM debian:bookworm-slim
