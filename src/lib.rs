@@ -4,7 +4,9 @@
 //! Layers depend downwards only: `http` → `registry` → `storage` / `meta` → `oci`.
 //! - [`oci`]: protocol vocabulary (digests, names, manifests, error codes); no I/O.
 //! - [`storage`]: content-addressed blob files, hashed while written, published atomically.
-//! - [`meta`]: the metadata database (sqlx + SQLite).
+//! - [`meta`]: the metadata seam: narrow traits per consumer and the [`meta::Meta`] handle;
+//!   `meta/sqlite/` is the embedded backend (sqlx + SQLite) with its migrations.
+//! - [`clock`]: `now()` for stored timestamps and the test clock offset; depends on nothing.
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.
 //! - [`tasks`]: GC, compaction and upload purge as Nexus-style scheduled tasks.
@@ -18,6 +20,7 @@
 pub mod admin_client;
 pub mod auth;
 pub mod cleanup;
+pub mod clock;
 pub mod config;
 pub mod config_env;
 pub mod connectors;

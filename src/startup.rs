@@ -76,6 +76,19 @@ pub fn build_app(
         .configure(http::configure)
 }
 
+/// The metadata database of the data directory (created and migrated if needed), sealing
+/// secrets in definitions with the data directory's key.
+async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let secrets = crate::sealed::SealKey::load_or_create(
+        &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
+    )?;
+    let url = crate::meta::Meta::data_dir_url(&settings.data_dir);
+    Ok(crate::meta::Meta::connect(&url)
+        .await?
+        .with_secrets(secrets))
+}
+
 impl Application {
     /// Opens storage, binds the main port and the connector ports. Must run inside an actix
     /// system.
@@ -86,11 +99,18 @@ impl Application {
         let listener = crate::preflight::bind(settings.listen)?;
         crate::preflight::data_dir(&settings.data_dir)?;
         let data_lock = crate::datadir::prepare(&settings.data_dir)?;
-        let registry = web::Data::new(Registry::open(&settings).await?);
+        let meta = open_meta(&settings).await?;
+        let registry = web::Data::new(Registry::open(&settings, meta.clone()).await?);
         registry.usage().clone().spawn_upkeep();
         let limits = web::Data::new(settings.limits.clone());
-        let security =
-            web::Data::new(Security::open(&settings.security, &settings.data_dir).await?);
+        let security = web::Data::new(
+            Security::open(
+                &settings.security,
+                &settings.data_dir,
+                meta.security().clone(),
+            )
+            .await?,
+        );
         if !security.enabled() {
             tracing::warn!(
                 "security disabled: anyone who can reach this port can push and delete; \

@@ -7,8 +7,8 @@ use super::model::{
     Privilege, Role, User, UserStatus, ADMIN_ROLE, ADMIN_USER, ANONYMOUS_ROLE, ANONYMOUS_USER,
 };
 use super::service::{AnonymousSettings, Security, State, REALMS};
-use super::store::Table;
 use super::{password, AuthError};
+use crate::meta::SecurityTable as Table;
 
 /// One database write a change makes.
 enum Write {

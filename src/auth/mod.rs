@@ -6,8 +6,9 @@
 //!   database) that the HTTP gate asks "who is this?" and "may they?".
 //! - [`manage`]: the changes the admin REST API makes (validated like Nexus does).
 //! - [`token`]: HS256 JWTs signed with a key Berth generates and keeps in `<data>/token.key`.
-//! - [`password`], [`verifier`], [`throttle`], [`store`]: hashing, the bounded pool that
-//!   checks passwords, failed-login limits, persistence.
+//! - [`password`], [`verifier`], [`throttle`]: hashing, the bounded pool that checks
+//!   passwords, failed-login limits. Persistence is the metadata layer's
+//!   [`crate::meta::SecurityRecords`].
 //!
 //! Nothing here knows HTTP; `crate::http::gate` maps [`AuthError`] to responses.
 
@@ -17,7 +18,6 @@ pub mod password;
 pub mod reset;
 pub mod service;
 pub mod session;
-mod store;
 pub mod throttle;
 pub mod token;
 pub mod verifier;
@@ -57,6 +57,12 @@ pub enum AuthError {
     Conflict(String),
     #[error("security store: {0}")]
     Store(String),
+}
+
+impl From<crate::meta::MetaError> for AuthError {
+    fn from(e: crate::meta::MetaError) -> Self {
+        AuthError::Store(e.to_string())
+    }
 }
 
 impl AuthError {

@@ -32,7 +32,8 @@ pub async fn reset_password(
         super::model::ADMIN_USER => data_dir.join(ADMIN_PASSWORD_FILE),
         _ => data_dir.join(format!("{user}.password")),
     });
-    let security = Security::open(&settings.security, data_dir).await?;
+    let meta = crate::meta::Meta::connect(&crate::meta::Meta::data_dir_url(data_dir)).await?;
+    let security = Security::open(&settings.security, data_dir, meta.security().clone()).await?;
     if !security.snapshot().users.contains_key(user) || user == super::model::ANONYMOUS_USER {
         bail!(
             "there is no user {user} with a password in {}",

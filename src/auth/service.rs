@@ -16,12 +16,12 @@ use ring::hmac;
 use serde::{Deserialize, Serialize};
 
 use super::model::{self, Action, Grant, Privilege, Role, User, ANONYMOUS_USER};
-use super::store::{Store, Table};
 use super::throttle::Throttle;
 use super::token::{Claims, TokenKeys};
 use super::verifier::Verifier;
 use super::{password, AuthError};
 use crate::config::SecuritySettings;
+use crate::meta::{SecurityRecords, SecurityTable as Table};
 use crate::model::RepositoryConfig;
 
 /// The realms Berth knows: id and Nexus display name.
@@ -104,7 +104,7 @@ pub struct Security {
     /// HTTPS configuration for every listener, when `security.tls` is set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tokens: TokenKeys,
-    pub(super) store: Store,
+    pub(super) store: Arc<dyn SecurityRecords>,
     pub(super) data_dir: PathBuf,
     state: RwLock<Arc<State>>,
     pub(super) write: tokio::sync::Mutex<()>,
@@ -124,9 +124,13 @@ pub struct Security {
 }
 
 impl Security {
-    /// Loads the model (bootstrapping `admin` on first start) and the token signing key.
-    pub async fn open(settings: &SecuritySettings, data_dir: &Path) -> anyhow::Result<Self> {
-        let store = Store::open(&data_dir.join("berth.db")).await?;
+    /// Loads the model from `store` (bootstrapping `admin` on first start) and the token
+    /// signing key.
+    pub async fn open(
+        settings: &SecuritySettings,
+        data_dir: &Path,
+        store: Arc<dyn SecurityRecords>,
+    ) -> anyhow::Result<Self> {
         let tokens = TokenKeys::load_or_create(&data_dir.join("token.key"))?;
         let rng = ring::rand::SystemRandom::new();
         let tls = settings

@@ -59,7 +59,7 @@ pub fn wanted(status: u16) -> bool {
 
 /// Takes one slot of this second's error budget; summarizes the previous second's overflow.
 fn error_budget() -> bool {
-    let second = (crate::meta::now() as u64) & 0xffff_ffff;
+    let second = (crate::clock::now() as u64) & 0xffff_ffff;
     let current = ERROR_WINDOW.load(Ordering::Relaxed);
     let new_second = current >> 32 != second;
     if new_second

@@ -59,7 +59,7 @@ pub(super) async fn serve(
     if req.method() == Method::HEAD {
         // A client checking before it skips an upload: protect the blob from garbage
         // collection for a grace window (an in-memory map entry; nothing is written).
-        repo.store().gc.touch(&digest, crate::meta::now());
+        repo.store().gc.touch(&digest, crate::clock::now());
     }
     check_range(req, size)?;
     if req.method() == Method::GET {

@@ -124,7 +124,7 @@ pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Princip
         "bearer" if security.token_realm_active() => {
             let claims = security
                 .tokens
-                .verify(rest.trim(), Use::Access, crate::meta::now())?;
+                .verify(rest.trim(), Use::Access, crate::clock::now())?;
             // Access tokens live `token_ttl_secs` and are checked against the live model on
             // every request (a removed privilege answers 403); the credential generation is
             // enforced where tokens are renewed, on the refresh grant.

@@ -74,7 +74,7 @@ async fn post(
         "refresh_token" => {
             let claims = security
                 .tokens
-                .verify(field("refresh_token"), Use::Refresh, crate::meta::now())
+                .verify(field("refresh_token"), Use::Refresh, crate::clock::now())
                 .map_err(|e| refusal(&req, &security, e))?;
             // A password change, lost role or deactivation since issue voids it.
             match claims.sub.clone() {
@@ -147,7 +147,7 @@ fn issue(
         .filter(|s| !s.is_empty())
         .filter_map(|s| grant(req, security, registry, who, s))
         .collect();
-    let now = crate::meta::now();
+    let now = crate::clock::now();
     let ttl = security.settings.token_ttl_secs as i64;
     let sub = match who {
         Principal::User(u) => Some(u.clone()),

@@ -51,7 +51,7 @@ pub async fn usage(registry: web::Data<Registry>) -> HttpResponse {
 }
 
 fn check(healthy: bool, message: String) -> Value {
-    let time = crate::meta::now() * 1000;
+    let time = crate::clock::now() * 1000;
     json!({"healthy": healthy, "message": message, "error": null, "details": null,
            "time": time, "duration": 0})
 }

@@ -98,7 +98,16 @@ mod tests {
                 data_dir: dir.path().to_path_buf(),
                 ..Settings::default()
             };
-            let registry = web::Data::new(Registry::open(&settings).await.unwrap());
+            let registry = web::Data::new(
+                Registry::open(
+                    &settings,
+                    crate::meta::Meta::open_data_dir(&settings.data_dir)
+                        .await
+                        .unwrap(),
+                )
+                .await
+                .unwrap(),
+            );
             let app = App::new()
                 .app_data(registry.clone())
                 .wrap(from_fn(count))

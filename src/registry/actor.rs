@@ -202,7 +202,14 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             ..Settings::default()
         };
-        let registry = Registry::open(&settings).await.unwrap();
+        let registry = Registry::open(
+            &settings,
+            crate::meta::Meta::open_data_dir(&settings.data_dir)
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
         let Some(Repository::Hosted(repo)) = registry.default_repository() else {
             panic!("the default repository is hosted");
         };

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::messages::{CleanupManifest, CleanupTag, LoadImage};
 use super::{Hosted, RegistryError, RepoCore, Repository};
 use crate::cleanup::{evaluate, Plan, Policy};
-use crate::meta::now;
+use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
 
 /// How often pulls recorded in memory are written to the metadata store.
@@ -131,7 +131,7 @@ impl super::Registry {
             }
         }
         if !batch.is_empty() {
-            self.meta.record_downloads(&batch).await?;
+            self.meta.cleanup().record_downloads(&batch).await?;
         }
         Ok(batch.len())
     }
@@ -153,9 +153,9 @@ impl super::Registry {
             None => return Err(RegistryError::RepositoryUnknown(repository.to_string())),
         }
         self.flush_downloads().await?;
-        let tags = self.meta.cleanup_tags(repository).await?;
-        let untagged = self.meta.cleanup_untagged(repository).await?;
-        let children = self.meta.cleanup_children(repository).await?;
+        let tags = self.meta.cleanup().cleanup_tags(repository).await?;
+        let untagged = self.meta.cleanup().cleanup_untagged(repository).await?;
+        let children = self.meta.cleanup().cleanup_children(repository).await?;
         Ok(evaluate(policies, &tags, &untagged, &children, now()))
     }
 

@@ -8,7 +8,7 @@ use dashmap::DashMap;
 
 use super::messages::*;
 use super::{ImageState, ManifestCache, RegistryError, UploadSession};
-use crate::meta::{ManifestRecord, MetaStore, NewManifest};
+use crate::meta::{ImageRecords, ManifestRecord, MetaError, NewManifest, TagWrite};
 use crate::model::{RepositoryConfig, WritePolicy};
 use crate::oci::{Algorithm, Digest, ImageName, Tag};
 use crate::storage::FileStore;
@@ -21,7 +21,7 @@ pub struct RepoCore {
     /// The current definition (policies, online flag); replaced when the admin API updates it.
     pub config: RwLock<Arc<RepositoryConfig>>,
     pub store: Arc<FileStore>,
-    pub meta: MetaStore,
+    pub meta: Arc<dyn ImageRecords>,
     pub manifests: Arc<ManifestCache>,
     pub images: DashMap<ImageName, Arc<ImageState>>,
     pub uploads: DashMap<String, Arc<UploadSession>>,
@@ -213,7 +213,15 @@ impl RepoCore {
             let stored = image.manifest(digest).map(|m| m.size);
             check_reference(digest, stored, &msg.sizes, sparse)?;
         }
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &msg.tags)
+        let writes: Vec<TagWrite> = msg
+            .tags
+            .iter()
+            .map(|tag| match self.may_redeploy(tag.as_str()) {
+                true => TagWrite::moving(tag),
+                false => TagWrite::once(tag),
+            })
+            .collect();
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &writes)
             .await
     }
 
@@ -224,20 +232,26 @@ impl RepoCore {
         record: ManifestRecord,
         blobs: &[Digest],
         children: &[Digest],
-        tags: &[Tag],
+        tags: &[TagWrite<'_>],
     ) -> Result<(), RegistryError> {
         let new = NewManifest {
             record: &record,
             blobs,
             children,
         };
+        // The in-memory check (`check_redeploy`) refused moves already; the database
+        // repeats it in the write transaction, where it holds across processes too.
         self.meta
             .put_manifest(self.store.name(), image.id, &new, tags)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                MetaError::TagExists { tag, current } => self.redeploy_refused(&tag, &current),
+                e => e.into(),
+            })?;
         let digest = record.digest.clone();
         image.insert_manifest(record);
-        for tag in tags {
-            image.set_tag(tag.as_str(), digest.clone());
+        for write in tags {
+            image.set_tag(write.tag.as_str(), digest.clone());
         }
         Ok(())
     }
@@ -274,19 +288,28 @@ impl RepoCore {
         tag: &str,
         digest: &Digest,
     ) -> Result<(), RegistryError> {
-        let config = self.config.read().unwrap();
-        if config.write_policy != WritePolicy::AllowOnce
-            || (config.latest_policy && tag == "latest")
-        {
+        if self.may_redeploy(tag) {
             return Ok(());
         }
         match image.tag(tag) {
-            Some(current) if &current != digest => Err(RegistryError::Denied(format!(
-                "repository {} does not allow redeploy (write policy ALLOW_ONCE): tag {tag} already points to {current}",
-                self.name
-            ))),
+            Some(current) if &current != digest => {
+                Err(self.redeploy_refused(tag, current.as_str()))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// Whether the write policy lets `tag` move to another digest.
+    fn may_redeploy(&self, tag: &str) -> bool {
+        let config = self.config.read().unwrap();
+        config.write_policy != WritePolicy::AllowOnce || (config.latest_policy && tag == "latest")
+    }
+
+    fn redeploy_refused(&self, tag: &str, current: &str) -> RegistryError {
+        RegistryError::Denied(format!(
+            "repository {} does not allow redeploy (write policy ALLOW_ONCE): tag {tag} already points to {current}",
+            self.name
+        ))
     }
 
     /// A proxy's cached manifest: no redeploy policy and no reference checks (the upstream
@@ -294,7 +317,8 @@ impl RepoCore {
     pub(super) async fn cache_manifest(&self, msg: CacheManifest) -> Result<(), RegistryError> {
         let image = self.ensure_image(&msg.name).await?;
         let tags: Vec<Tag> = msg.tag.into_iter().collect();
-        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &tags)
+        let writes: Vec<TagWrite> = tags.iter().map(TagWrite::moving).collect();
+        self.record_manifest(&image, msg.record, &msg.blobs, &msg.children, &writes)
             .await
     }
 

@@ -72,7 +72,11 @@ impl Registry {
         }
         if current.blob_store != config.blob_store
             && config.kind.stores_content()
-            && self.meta.repository_has_images(&config.name).await?
+            && self
+                .meta
+                .images()
+                .repository_has_images(&config.name)
+                .await?
         {
             // Moving content between stores is not supported; an empty repository (such as
             // the zero-config default, before the first push) may still pick its store.
@@ -248,7 +252,7 @@ impl Registry {
             name: config.name.clone(),
             config: RwLock::new(Arc::new(config.clone())),
             store,
-            meta: self.meta.clone(),
+            meta: self.meta.images().clone(),
             manifests: self.cache.clone(),
             images: DashMap::new(),
             uploads: DashMap::new(),
@@ -276,7 +280,7 @@ impl Registry {
     async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
         let root = self.store_root(config);
         let store = FileStore::open(&config.name, &root)?;
-        let (used, _) = self.meta.store_usage(&config.name).await?;
+        let (used, _) = self.meta.reports().store_usage(&config.name).await?;
         store.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
         match self.stores.get(&config.name) {
             // Keep the running instance (upload writers hold it); only the quota changes.

@@ -42,7 +42,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Registry, RegistryError, Repository};
-use crate::meta::now;
+use crate::clock::now;
 use crate::oci::{Digest, ImageName};
 use crate::storage::FileStore;
 
@@ -130,7 +130,7 @@ impl Registry {
             blob_store: store.name().to_string(),
             ..GcReport::default()
         };
-        let live = self.meta.live_digests(&repos, cutoff).await?;
+        let live = self.meta.gc().live_digests(&repos, cutoff).await?;
         let files = store
             .list_blobs()
             .await
@@ -142,7 +142,7 @@ impl Registry {
                 dead.insert(f.digest.to_string(), Candidate { digest: f.digest });
             }
         }
-        for (digest, _) in self.meta.store_blobs(store.name()).await? {
+        for (digest, _) in self.meta.gc().store_blobs(store.name()).await? {
             if live.contains(&digest) || dead.contains_key(&digest) {
                 continue;
             }
@@ -210,7 +210,11 @@ impl Registry {
             let young = file.is_some_and(|(_, modified)| modified >= cutoff);
             if young
                 || store.gc.touched_since(&c.digest, cutoff)
-                || self.meta.is_live(repos, c.digest.as_str(), cutoff).await?
+                || self
+                    .meta
+                    .gc()
+                    .is_live(repos, c.digest.as_str(), cutoff)
+                    .await?
             {
                 report.kept_on_recheck += 1;
             } else {
@@ -223,7 +227,11 @@ impl Registry {
         // Metadata first (one transaction for the batch), files after: a crash in between
         // leaves only unreferenced files, which the next run deletes.
         let names: Vec<&str> = dead.iter().map(|d| d.as_str()).collect();
-        let linked = self.meta.forget_blobs(store.name(), repos, &names).await?;
+        let linked = self
+            .meta
+            .gc()
+            .forget_blobs(store.name(), repos, &names)
+            .await?;
         for (digest, (links, counted)) in dead.into_iter().zip(linked) {
             self.drop_links(&links, digest);
             let freed = store

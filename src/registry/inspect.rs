@@ -43,11 +43,11 @@ impl Registry {
     /// (bytes, blob count) a store holds, per the metadata.
     /// Bytes and blob count held by a hosted repository's images.
     pub async fn repository_usage(&self, name: &str) -> Result<(u64, u64), RegistryError> {
-        Ok(self.meta.repository_usage(name).await?)
+        Ok(self.meta.reports().repository_usage(name).await?)
     }
 
     pub async fn store_usage(&self, name: &str) -> Result<(u64, u64), RegistryError> {
-        Ok(self.meta.store_usage(name).await?)
+        Ok(self.meta.reports().store_usage(name).await?)
     }
 
     /// Rows of `repository` after path `after`, at most `limit`; `None` if the repository
@@ -69,6 +69,7 @@ impl Registry {
             // limit + 1 per member is enough to fill the page and know whether more follow.
             let rows = self
                 .meta
+                .reports()
                 .browse(&hosted, kind, after, limit as i64 + 1)
                 .await?;
             for row in rows {

@@ -48,7 +48,7 @@ pub use inspect::{BrowsePage, IndexChild};
 pub use upload::{UploadSession, WriterGuard};
 
 use crate::config::Settings;
-use crate::meta::MetaStore;
+use crate::meta::Meta;
 use crate::model::{RepositoryConfig, WritePolicy};
 use crate::storage::FileStore;
 
@@ -74,7 +74,7 @@ pub struct Registry {
     repos: DashMap<String, Repository>,
     stores: DashMap<String, Arc<FileStore>>,
     default_repository: String,
-    meta: MetaStore,
+    meta: Meta,
     settings: Settings,
     cache: Arc<ManifestCache>,
     /// Memory for manifest bodies being received (see `budget`).
@@ -90,17 +90,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the metadata store, then the blob stores and repositories it and the config
-    /// file define. Must run inside an actix system.
-    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+    /// Opens the blob stores and repositories the metadata (opened by startup, secrets
+    /// sealing on) and the config file define. Must run inside an actix system.
+    pub async fn open(settings: &Settings, meta: Meta) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let secrets = crate::sealed::SealKey::load_or_create(
-            &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
-        )?;
-        let meta = MetaStore::open(&settings.data_dir.join("berth.db"))
-            .await?
-            .with_secrets(secrets);
-        let usage = crate::usage::Usage::open(settings.usage.clone(), meta.clone()).await?;
+        let usage = crate::usage::Usage::open(settings.usage.clone(), meta.usage().clone()).await?;
         let usage = Arc::new(usage);
         let created_tasks = meta.load_tasks().await?;
         let registry = Registry {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::RegistryError;
-use crate::meta::now;
+use crate::clock::now;
 use crate::oci::ImageName;
 use crate::storage::DigestWriter;
 

@@ -7,7 +7,7 @@ impl Registry {
     /// Components (tagged manifests) of every hosted repository, zero included, so each
     /// hosted repository has a series from its first scrape on.
     pub async fn component_counts(&self) -> Result<Vec<(String, u64)>, MetaError> {
-        let counts = self.meta.component_counts().await?;
+        let counts = self.meta.reports().component_counts().await?;
         let mut out: Vec<(String, u64)> = self
             .repos
             .iter()
@@ -23,9 +23,9 @@ impl Registry {
     }
 
     /// Blobs and bytes linked into every hosted repository (zero included), see
-    /// [`crate::meta::MetaStore::repository_blob_totals`].
+    /// [`crate::meta::Reports::repository_blob_totals`].
     pub async fn repository_blob_totals(&self) -> Result<Vec<(String, u64, u64)>, MetaError> {
-        let totals = self.meta.repository_blob_totals().await?;
+        let totals = self.meta.reports().repository_blob_totals().await?;
         let mut out: Vec<(String, u64, u64)> = self
             .repos
             .iter()

@@ -7,7 +7,7 @@ use actix_web::web::Data;
 use futures_util::FutureExt;
 
 use super::TaskDef;
-use crate::meta::now;
+use crate::clock::now;
 use crate::registry::{Registry, RegistryError};
 
 /// Why a task could not start.
@@ -80,7 +80,7 @@ async fn execute(registry: &Registry, def: &TaskDef) {
 /// Real time in Unix seconds. Schedules follow the wall clock, never the test clock (which
 /// only ages content), so moving the test clock does not fire scheduled tasks.
 pub fn wall_clock() -> i64 {
-    now() - crate::meta::clock_offset()
+    now() - crate::clock::clock_offset()
 }
 
 /// Runs scheduled tasks when due: each task's next start is computed from the clock when

@@ -55,7 +55,7 @@ fn bars(hours: &serde_json::Value, window_hours: usize) -> Vec<Value> {
             })
             .unwrap_or((0, 0))
     };
-    let now = crate::usage::window::hour_of(crate::meta::now());
+    let now = crate::usage::window::hour_of(crate::clock::now());
     let starts: Vec<i64> = (0..window_hours as i64)
         .rev()
         .map(|back| now - back * 3600)

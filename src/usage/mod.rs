@@ -24,7 +24,8 @@ pub use report::export_metrics;
 pub use settings::{Action, Counted, LimitSettings, UsageSettings};
 use window::{HourWindow, WindowTotals, KEEP_HOURS};
 
-use crate::meta::{now, MetaError, MetaStore, UsageHour};
+use crate::clock::now;
+use crate::meta::{MetaError, UsageHour, UsageRecords};
 
 /// The two limited figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ pub enum UsageError {
 #[derive(Debug)]
 pub struct Usage {
     settings: UsageSettings,
-    meta: MetaStore,
+    meta: Arc<dyn UsageRecords>,
     /// A plain mutex: held for a map update per request, never across an `.await`.
     window: Mutex<HourWindow>,
     components: AtomicU64,
@@ -145,7 +146,10 @@ pub struct Usage {
 
 impl Usage {
     /// Loads the window's hours and the component count.
-    pub async fn open(settings: UsageSettings, meta: MetaStore) -> Result<Self, MetaError> {
+    pub async fn open(
+        settings: UsageSettings,
+        meta: Arc<dyn UsageRecords>,
+    ) -> Result<Self, MetaError> {
         let hours = meta.usage_hours(window::window_start(now())).await?;
         let components = meta.total_components().await?;
         Ok(Usage {

@@ -205,7 +205,7 @@ pub async fn set_clock(
         return Err(AdminError::NotFound("no such admin endpoint".into()));
     }
     let b: ClockBody = wire::parse_body(&body)?;
-    crate::meta::set_clock_offset(b.offset_seconds);
+    crate::clock::set_clock_offset(b.offset_seconds);
     tracing::warn!(offset = b.offset_seconds, "test clock moved");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,35 +1,18 @@
-//! Cleanup policies, the facts their evaluation reads, and the batched last-downloaded
-//! times of tags.
+//! The facts cleanup policies evaluate, and the batched last-downloaded times of tags.
 
 use std::collections::BTreeSet;
 
+use async_trait::async_trait;
 use sqlx::Row;
 
-use super::definitions::Table;
-use super::{MetaError, MetaStore};
-use crate::cleanup::{Policy, TagFacts, UntaggedFacts};
+use super::SqliteMeta;
+use crate::cleanup::{TagFacts, UntaggedFacts};
+use crate::meta::{CleanupQueries, MetaError};
 
-impl MetaStore {
-    pub async fn load_cleanup_policies(&self) -> Result<Vec<Policy>, MetaError> {
-        self.load_all(Table::CleanupPolicies).await
-    }
-
-    pub async fn save_cleanup_policy(&self, policy: &Policy) -> Result<(), MetaError> {
-        self.save(Table::CleanupPolicies, &policy.name, policy)
-            .await
-    }
-
-    /// True if the policy existed.
-    pub async fn delete_cleanup_policy(&self, name: &str) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM cleanup_policies WHERE name = ?")
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
+#[async_trait]
+impl CleanupQueries for SqliteMeta {
     /// Every tag of `repository` with its times.
-    pub async fn cleanup_tags(&self, repository: &str) -> Result<Vec<TagFacts>, MetaError> {
+    async fn cleanup_tags(&self, repository: &str) -> Result<Vec<TagFacts>, MetaError> {
         let rows = sqlx::query(
             "SELECT i.name, t.name, t.digest, t.updated_at, t.last_downloaded \
              FROM tags t JOIN images i ON i.id = t.image_id WHERE i.repository = ?",
@@ -51,10 +34,7 @@ impl MetaStore {
 
     /// Manifests of `repository` that no tag points at, no index of their image lists, and
     /// that are no referrer (those belong to their subject).
-    pub async fn cleanup_untagged(
-        &self,
-        repository: &str,
-    ) -> Result<Vec<UntaggedFacts>, MetaError> {
+    async fn cleanup_untagged(&self, repository: &str) -> Result<Vec<UntaggedFacts>, MetaError> {
         let rows = sqlx::query(
             "SELECT i.name, m.digest, m.created_at FROM manifests m \
              JOIN images i ON i.id = m.image_id \
@@ -80,7 +60,7 @@ impl MetaStore {
     /// index lists, and referrers whose subject is in their image. Removing the last tag of
     /// such a manifest must not delete it (the index would lose a platform, the subject its
     /// signature or SBOM).
-    pub async fn cleanup_children(
+    async fn cleanup_children(
         &self,
         repository: &str,
     ) -> Result<BTreeSet<(String, String)>, MetaError> {
@@ -97,31 +77,18 @@ impl MetaStore {
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// True if an index of the image lists manifest `digest`.
-    pub async fn is_listed_by_index(&self, image_id: i64, digest: &str) -> Result<bool, MetaError> {
-        let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM manifest_refs WHERE image_id = ? AND ref_digest = ? \
-             AND kind = 'manifest')",
-        )
-        .bind(image_id)
-        .bind(digest)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.get::<i64, _>(0) != 0)
-    }
-
-    /// Records pulls: `(repository, image, tag, unix seconds)`, in one transaction. A time
-    /// never moves backwards.
-    pub async fn record_downloads(
+    /// A time never moves backwards: only older (or no) times are replaced.
+    async fn record_downloads(
         &self,
         downloads: &[(String, String, String, i64)],
     ) -> Result<(), MetaError> {
         let mut tx = super::write_tx(&self.pool).await?;
         for (repository, image, tag, at) in downloads {
             sqlx::query(
-                "UPDATE tags SET last_downloaded = MAX(COALESCE(last_downloaded, 0), ?4) \
+                "UPDATE tags SET last_downloaded = ?4 \
                  WHERE name = ?3 AND image_id = \
-                 (SELECT id FROM images WHERE repository = ?1 AND name = ?2)",
+                 (SELECT id FROM images WHERE repository = ?1 AND name = ?2) \
+                 AND (last_downloaded IS NULL OR last_downloaded < ?4)",
             )
             .bind(repository)
             .bind(image)

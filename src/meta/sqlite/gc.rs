@@ -1,65 +1,71 @@
-//! Queries of garbage collection. A store's repositories are passed as a JSON array bound to
-//! one parameter (`json_each`), so the statements stay constant whatever their number.
+//! Queries of garbage collection. A store's repositories are expanded into one placeholder
+//! each (`repository IN (?, ?, …)`): plain SQL every backend understands, and a store has a
+//! handful of repositories, so the statement text stays small.
 
-use std::collections::HashSet;
-
+use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{MetaError, MetaStore};
+use super::SqliteMeta;
+use crate::meta::{GcQueries, LiveSet, MetaError};
 
-/// Digests that must stay: every manifest, everything a manifest references (configs,
-/// layers, index children), and blob links made or renewed at or after the cutoff.
-pub type LiveSet = HashSet<String>;
+/// `SELECT id FROM images WHERE repository IN (…)` for `n` repositories, whose parameters
+/// are numbered from `first`. No repository: a list that matches nothing.
+fn in_repos(first: usize, n: usize) -> String {
+    let params: Vec<String> = (first..first + n).map(|i| format!("?{i}")).collect();
+    let list = if params.is_empty() {
+        "NULL".to_string()
+    } else {
+        params.join(", ")
+    };
+    format!("SELECT id FROM images WHERE repository IN ({list})")
+}
 
-const IN_REPOS: &str =
-    "SELECT id FROM images WHERE repository IN (SELECT value FROM json_each(?1))";
+/// A blob link protects its blob if made or renewed at or after the cutoff (`?1`).
+const RECENT: &str = "(created_at >= ?1 OR touched_at >= ?1)";
 
-impl MetaStore {
-    /// The mark phase: every live digest of the images in `repositories`.
-    pub async fn live_digests(
+#[async_trait]
+impl GcQueries for SqliteMeta {
+    async fn live_digests(
         &self,
         repositories: &[String],
         cutoff: i64,
     ) -> Result<LiveSet, MetaError> {
-        let repos = repos_json(repositories);
+        let images = in_repos(2, repositories.len());
         let sql = format!(
-            "SELECT digest FROM manifests WHERE image_id IN ({IN_REPOS}) \
-             UNION SELECT ref_digest FROM manifest_refs WHERE image_id IN ({IN_REPOS}) \
-             UNION SELECT digest FROM image_blobs WHERE image_id IN ({IN_REPOS}) \
-               AND MAX(created_at, touched_at) >= ?2"
+            "SELECT digest FROM manifests WHERE image_id IN ({images}) \
+             UNION SELECT ref_digest FROM manifest_refs WHERE image_id IN ({images}) \
+             UNION SELECT digest FROM image_blobs WHERE image_id IN ({images}) AND {RECENT}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(repos)
-            .bind(cutoff)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut query = sqlx::query(&sql).bind(cutoff);
+        for r in repositories {
+            query = query.bind(r);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
-    /// The sweep's re-check of one digest, made under the store's sweep lock.
-    pub async fn is_live(
+    async fn is_live(
         &self,
         repositories: &[String],
         digest: &str,
         cutoff: i64,
     ) -> Result<bool, MetaError> {
+        let images = in_repos(3, repositories.len());
         let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM manifests WHERE digest = ?3 AND image_id IN ({IN_REPOS})) \
-             OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?3 AND image_id IN ({IN_REPOS})) \
-             OR EXISTS (SELECT 1 FROM image_blobs WHERE digest = ?3 AND image_id IN ({IN_REPOS}) \
-                        AND MAX(created_at, touched_at) >= ?2)"
+            "SELECT EXISTS (SELECT 1 FROM manifests WHERE digest = ?2 AND image_id IN ({images})) \
+             OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?2 AND image_id IN ({images})) \
+             OR EXISTS (SELECT 1 FROM image_blobs WHERE digest = ?2 AND image_id IN ({images}) \
+                        AND {RECENT})"
         );
-        let row = sqlx::query(&sql)
-            .bind(repos_json(repositories))
-            .bind(cutoff)
-            .bind(digest)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.get::<i64, _>(0) != 0)
+        let mut query = sqlx::query(&sql).bind(cutoff).bind(digest);
+        for r in repositories {
+            query = query.bind(r);
+        }
+        let row = query.fetch_one(&self.pool).await?;
+        Ok(row.get::<bool, _>(0))
     }
 
-    /// Digests and sizes the store's inventory lists.
-    pub async fn store_blobs(&self, store: &str) -> Result<Vec<(String, u64)>, MetaError> {
+    async fn store_blobs(&self, store: &str) -> Result<Vec<(String, u64)>, MetaError> {
         let rows = sqlx::query("SELECT digest, size FROM blobs WHERE store = ?")
             .bind(store)
             .fetch_all(&self.pool)
@@ -70,34 +76,30 @@ impl MetaStore {
             .collect())
     }
 
-    /// Removes dead blobs from the metadata in one transaction: the store's inventory rows
-    /// and the (stale) links of the store's images. Returns, per digest, the images that
-    /// linked it as `(repository, image name)` and the inventory size (`None`: no row).
-    pub async fn forget_blobs(
+    async fn forget_blobs(
         &self,
         store: &str,
         repositories: &[String],
         digests: &[&str],
     ) -> Result<Vec<(Vec<(String, String)>, Option<u64>)>, MetaError> {
-        let repos = repos_json(repositories);
+        let images = in_repos(2, repositories.len());
+        let linked_sql = format!(
+            "SELECT i.repository, i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
+             WHERE b.digest = ?1 AND b.image_id IN ({images})"
+        );
+        let unlink_sql =
+            format!("DELETE FROM image_blobs WHERE digest = ?1 AND image_id IN ({images})");
         let mut tx = super::write_tx(&self.pool).await?;
         let mut out = Vec::with_capacity(digests.len());
         for digest in digests {
-            let linked = sqlx::query(&format!(
-                "SELECT i.repository, i.name FROM image_blobs b JOIN images i ON i.id = b.image_id \
-                 WHERE b.digest = ?2 AND b.image_id IN ({IN_REPOS})"
-            ))
-            .bind(&repos)
-            .bind(digest)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query(&format!(
-                "DELETE FROM image_blobs WHERE digest = ?2 AND image_id IN ({IN_REPOS})"
-            ))
-            .bind(&repos)
-            .bind(digest)
-            .execute(&mut *tx)
-            .await?;
+            let mut linked = sqlx::query(&linked_sql).bind(digest);
+            let mut unlink = sqlx::query(&unlink_sql).bind(digest);
+            for r in repositories {
+                linked = linked.bind(r);
+                unlink = unlink.bind(r);
+            }
+            let linked = linked.fetch_all(&mut *tx).await?;
+            unlink.execute(&mut *tx).await?;
             let size =
                 sqlx::query("DELETE FROM blobs WHERE store = ? AND digest = ? RETURNING size")
                     .bind(store)
@@ -111,8 +113,4 @@ impl MetaStore {
         tx.commit().await?;
         Ok(out)
     }
-}
-
-fn repos_json(repositories: &[String]) -> String {
-    serde_json::to_string(repositories).unwrap_or_else(|_| "[]".into())
 }

@@ -1,16 +1,16 @@
-//! Metadata store over `sqlx` (SQLite embedded by default; the queries are plain SQL so a
-//! PostgreSQL backend can follow).
+//! The embedded metadata backend: SQLite through `sqlx`, one file in the data directory.
 //!
-//! Only repository actors write here, and they write before they acknowledge a request, so
-//! what the database says is what clients were told. SQLite runs in WAL mode with
-//! `synchronous=FULL`: a committed transaction survives a power cut.
+//! SQLite runs in WAL mode with `synchronous=FULL`: a committed transaction survives a power
+//! cut. The SQL is written so a PostgreSQL backend can follow (`ON CONFLICT` upserts, no
+//! `json_each`, no scalar `MAX`, explicit casts of aggregates); what stays SQLite-specific
+//! is named where it is (`BEGIN IMMEDIATE`, `?N` placeholders, the migrations).
 
 mod browse;
 mod cleanup;
 mod definitions;
 mod gc;
 mod records;
-mod tasks;
+mod security;
 mod usage;
 mod usage_hours;
 
@@ -18,15 +18,12 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-pub use browse::{BrowseKind, BrowseRow};
-pub use super::MetaError;
-pub use gc::LiveSet;
-pub use records::{ImageRecord, ManifestRecord, NewManifest};
-pub use usage_hours::UsageHour;
-
+use super::{ImageRecord, ImageRecords, MetaError, NewManifest, TagWrite};
+use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
 
 /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
@@ -37,47 +34,28 @@ use crate::oci::{Digest, ImageName, Tag};
 /// `database is locked`, whatever the busy timeout — garbage collection's sweep failed so
 /// under concurrent pushes. An immediate transaction waits for the lock up to the busy
 /// timeout instead, before it has read anything.
-pub(crate) async fn write_tx(
+async fn write_tx(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MetaError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
-/// Handle to the metadata database; cheap to clone.
+/// The SQLite backend; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct MetaStore {
+pub struct SqliteMeta {
     pool: SqlitePool,
-    /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
-    /// are stored as given (unit tests of other tables).
-    secrets: Option<std::sync::Arc<crate::sealed::SealKey>>,
 }
 
-/// Seconds since the Unix epoch, the unit of every timestamp column, plus the test clock
-/// offset (zero unless a test moved the clock, see [`set_clock_offset`]).
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-        + CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
-}
+impl SqliteMeta {
+    /// Opens `sqlite://<path>` (see [`SqliteMeta::open`]).
+    pub async fn open_url(url: &str) -> Result<Self, MetaError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| MetaError::Url(url.to_string()))?;
+        Self::open(Path::new(path)).await
+    }
 
-/// Seconds added to the real time by [`now`]. Only the admin clock endpoint, enabled by the
-/// `gc.test_clock` setting for tests, changes it: it lets a test make content "old" for
-/// grace windows and cleanup criteria without waiting.
-static CLOCK_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// The current test clock offset in seconds (0 in production).
-pub fn clock_offset() -> i64 {
-    CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Moves [`now`] by `secs` from the real time.
-pub fn set_clock_offset(secs: i64) {
-    CLOCK_OFFSET.store(secs, std::sync::atomic::Ordering::Relaxed);
-}
-
-impl MetaStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, MetaError> {
         let url = format!("sqlite://{}", path.display());
@@ -90,33 +68,22 @@ impl MetaStore {
             // overwritten, not left readable in free pages.
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(30));
+        // One pool for the whole file: image records, definitions and the security model
+        // (which had two connections of its own before it joined this pool).
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(6)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./src/meta/sqlite/migrations").run(&pool).await?;
-        Ok(MetaStore {
-            pool,
-            secrets: None,
-        })
+        sqlx::migrate!("./src/meta/sqlite/migrations")
+            .run(&pool)
+            .await?;
+        Ok(SqliteMeta { pool })
     }
+}
 
-    /// Seals secrets in definitions with `key` from now on (and opens sealed ones on load).
-    pub fn with_secrets(self, key: crate::sealed::SealKey) -> Self {
-        MetaStore {
-            secrets: Some(std::sync::Arc::new(key)),
-            ..self
-        }
-    }
-
-    /// A trivial query, for readiness checks.
-    pub async fn ping(&self) -> Result<(), MetaError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The image's id, if it exists.
-    pub async fn find_image(
+#[async_trait]
+impl ImageRecords for SqliteMeta {
+    async fn find_image(
         &self,
         repository: &str,
         name: &ImageName,
@@ -129,26 +96,26 @@ impl MetaStore {
         Ok(row.map(|r| r.get(0)))
     }
 
-    /// The image's id, creating the image if needed.
-    pub async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError> {
-        sqlx::query("INSERT OR IGNORE INTO images (repository, name, created_at) VALUES (?, ?, ?)")
-            .bind(repository)
-            .bind(name.as_str())
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+    async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError> {
+        sqlx::query(
+            "INSERT INTO images (repository, name, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (repository, name) DO NOTHING",
+        )
+        .bind(repository)
+        .bind(name.as_str())
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         self.find_image(repository, name)
             .await?
             .ok_or(MetaError::Inconsistent("image vanished after insert"))
     }
 
-    /// Everything the read path needs about one image.
-    pub async fn load_image(&self, image_id: i64) -> Result<ImageRecord, MetaError> {
+    async fn load_image(&self, image_id: i64) -> Result<ImageRecord, MetaError> {
         records::load_image(&self.pool, image_id).await
     }
 
-    /// Records that `store` holds `digest` and that the image may serve it.
-    pub async fn link_blob(
+    async fn link_blob(
         &self,
         store: &str,
         image_id: i64,
@@ -157,15 +124,7 @@ impl MetaStore {
     ) -> Result<(), MetaError> {
         let mut tx = write_tx(&self.pool).await?;
         let now = now();
-        sqlx::query(
-            "INSERT OR IGNORE INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(store)
-        .bind(digest.as_str())
-        .bind(size as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        records::insert_blob(&mut tx, store, digest.as_str(), size, now).await?;
         sqlx::query(
             "INSERT INTO image_blobs (image_id, digest, size, created_at, touched_at) \
              VALUES (?1, ?2, ?3, ?4, ?4) \
@@ -181,8 +140,16 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Manifests of the image that name blob `digest` (as config or layer), in order.
-    pub async fn manifests_using_blob(
+    async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM image_blobs WHERE image_id = ? AND digest = ?")
+            .bind(image_id)
+            .bind(digest.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn manifests_using_blob(
         &self,
         image_id: i64,
         digest: &Digest,
@@ -198,19 +165,7 @@ impl MetaStore {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
-    /// Removes the image's link to a blob; true if there was one.
-    pub async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM image_blobs WHERE image_id = ? AND digest = ?")
-            .bind(image_id)
-            .bind(digest.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Images of `repository` that link blob `digest`, by name, at most `limit`: where an
-    /// automatic cross-mount (a mount without `from`) may take the blob from.
-    pub async fn images_linking(
+    async fn images_linking(
         &self,
         repository: &str,
         digest: &Digest,
@@ -228,21 +183,17 @@ impl MetaStore {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
-    /// Stores a manifest and points every tag of `tags` at it, in one transaction (all or
-    /// none: a push with several tags never leaves some of them set).
-    pub async fn put_manifest(
+    async fn put_manifest(
         &self,
         store: &str,
         image_id: i64,
         manifest: &NewManifest<'_>,
-        tags: &[Tag],
+        tags: &[TagWrite<'_>],
     ) -> Result<(), MetaError> {
         records::put_manifest(&self.pool, store, image_id, manifest, tags).await
     }
 
-    /// Deletes a manifest and every tag pointing at it; returns the removed tags, or `None`
-    /// if the manifest did not exist.
-    pub async fn delete_manifest(
+    async fn delete_manifest(
         &self,
         image_id: i64,
         digest: &Digest,
@@ -250,8 +201,7 @@ impl MetaStore {
         records::delete_manifest(&self.pool, image_id, digest).await
     }
 
-    /// Deletes one tag; true if it existed.
-    pub async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError> {
+    async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError> {
         let done = sqlx::query("DELETE FROM tags WHERE image_id = ? AND name = ?")
             .bind(image_id)
             .bind(tag.as_str())
@@ -260,9 +210,7 @@ impl MetaStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Names of images in `repository` that hold at least one manifest, in order, after
-    /// `last`, at most `limit`.
-    pub async fn list_images(
+    async fn list_images(
         &self,
         repository: &str,
         last: Option<&str>,
@@ -279,5 +227,25 @@ impl MetaStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn repository_has_images(&self, repository: &str) -> Result<bool, MetaError> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM images WHERE repository = ?)")
+            .bind(repository)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get::<bool, _>(0))
+    }
+
+    async fn is_listed_by_index(&self, image_id: i64, digest: &str) -> Result<bool, MetaError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM manifest_refs WHERE image_id = ? AND ref_digest = ? \
+             AND kind = 'manifest')",
+        )
+        .bind(image_id)
+        .bind(digest)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<bool, _>(0))
     }
 }

@@ -1,38 +1,11 @@
 //! Multi-statement reads and writes of image records.
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use super::{now, MetaError};
-use crate::oci::{Digest, Tag};
-
-/// A manifest row as loaded: what the read path needs about a manifest, kept in memory for
-/// every manifest of a loaded image. Annotations are deliberately not here: they may be
-/// megabytes per manifest and only the referrers API needs them, so it reads them from the
-/// manifest's own bytes on demand (150 manifests with 1 MiB of annotations each once cost
-/// 171 MiB of resident memory, outside the manifest cache's budget).
-#[derive(Clone, Debug)]
-pub struct ManifestRecord {
-    pub digest: Digest,
-    pub media_type: String,
-    pub size: u64,
-    pub artifact_type: Option<String>,
-    pub subject: Option<Digest>,
-}
-
-/// A manifest to store, with what it references.
-pub struct NewManifest<'a> {
-    pub record: &'a ManifestRecord,
-    pub blobs: &'a [Digest],
-    pub children: &'a [Digest],
-}
-
-/// One image's full state.
-#[derive(Debug, Default)]
-pub struct ImageRecord {
-    pub tags: Vec<(String, Digest)>,
-    pub manifests: Vec<ManifestRecord>,
-    pub blobs: Vec<(Digest, u64)>,
-}
+use super::MetaError;
+use crate::clock::now;
+use crate::meta::{ImageRecord, ManifestRecord, NewManifest, TagWrite};
+use crate::oci::Digest;
 
 fn digest(s: String) -> Result<Digest, MetaError> {
     Digest::parse(&s).map_err(|e| MetaError::Corrupt(format!("{s}: {e}")))
@@ -75,29 +48,47 @@ pub(super) async fn load_image(pool: &SqlitePool, image_id: i64) -> Result<Image
     Ok(record)
 }
 
+/// Records that `store` holds a blob (once per store; the first size and time stay).
+pub(super) async fn insert_blob(
+    tx: &mut Transaction<'static, Sqlite>,
+    store: &str,
+    digest: &str,
+    size: u64,
+    now: i64,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (store, digest) DO NOTHING",
+    )
+    .bind(store)
+    .bind(digest)
+    .bind(size as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 pub(super) async fn put_manifest(
     pool: &SqlitePool,
     store: &str,
     image_id: i64,
     m: &NewManifest<'_>,
-    tags: &[Tag],
+    tags: &[TagWrite<'_>],
 ) -> Result<(), MetaError> {
     let r = m.record;
     let now = now();
     let mut tx = super::write_tx(pool).await?;
+    insert_blob(&mut tx, store, r.digest.as_str(), r.size, now).await?;
+    // Every column is replaced, as a fresh row would have it (annotations are no longer
+    // stored: they are read from the manifest's bytes).
     sqlx::query(
-        "INSERT OR IGNORE INTO blobs (store, digest, size, created_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(store)
-    .bind(r.digest.as_str())
-    .bind(r.size as i64)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO manifests \
+        "INSERT INTO manifests \
          (image_id, digest, media_type, size, artifact_type, subject, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (image_id, digest) DO UPDATE SET media_type = excluded.media_type, \
+         size = excluded.size, artifact_type = excluded.artifact_type, \
+         subject = excluded.subject, annotations = NULL, created_at = excluded.created_at",
     )
     .bind(image_id)
     .bind(r.digest.as_str())
@@ -111,8 +102,9 @@ pub(super) async fn put_manifest(
     let refs = m.blobs.iter().map(|d| (d, "blob"));
     for (target, kind) in refs.chain(m.children.iter().map(|d| (d, "manifest"))) {
         sqlx::query(
-            "INSERT OR IGNORE INTO manifest_refs (image_id, manifest_digest, ref_digest, kind) \
-             VALUES (?, ?, ?, ?)",
+            "INSERT INTO manifest_refs (image_id, manifest_digest, ref_digest, kind) \
+             VALUES (?, ?, ?, ?) \
+             ON CONFLICT (image_id, manifest_digest, ref_digest) DO NOTHING",
         )
         .bind(image_id)
         .bind(r.digest.as_str())
@@ -121,19 +113,52 @@ pub(super) async fn put_manifest(
         .execute(&mut *tx)
         .await?;
     }
-    for tag in tags {
-        sqlx::query(
-            "INSERT OR REPLACE INTO tags (image_id, name, digest, updated_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(image_id)
-        .bind(tag.as_str())
-        .bind(r.digest.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    for write in tags {
+        set_tag(&mut tx, image_id, write, r.digest.as_str(), now).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Points a tag at `digest`. A (re)tagged manifest has not been pulled since, so its pull
+/// time starts over. A tag that may not move is updated only where it already points at
+/// `digest`; finding it elsewhere fails the transaction (dropped, so rolled back).
+async fn set_tag(
+    tx: &mut Transaction<'static, Sqlite>,
+    image_id: i64,
+    write: &TagWrite<'_>,
+    digest: &str,
+    now: i64,
+) -> Result<(), MetaError> {
+    let condition = if write.may_move {
+        ""
+    } else {
+        " WHERE tags.digest = excluded.digest"
+    };
+    let done = sqlx::query(&format!(
+        "INSERT INTO tags (image_id, name, digest, updated_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (image_id, name) DO UPDATE SET digest = excluded.digest, \
+         updated_at = excluded.updated_at, last_downloaded = NULL{condition}"
+    ))
+    .bind(image_id)
+    .bind(write.tag.as_str())
+    .bind(digest)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        return Ok(());
+    }
+    let current: String =
+        sqlx::query_scalar("SELECT digest FROM tags WHERE image_id = ? AND name = ?")
+            .bind(image_id)
+            .bind(write.tag.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    Err(MetaError::TagExists {
+        tag: write.tag.to_string(),
+        current,
+    })
 }
 
 pub(super) async fn delete_manifest(

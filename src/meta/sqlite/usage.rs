@@ -1,19 +1,32 @@
-//! Aggregate counts for monitoring (the `/metrics` scrape), read from the database so they
-//! stay exact after deletes and restarts without bookkeeping on the write path.
+//! Reports: listings and aggregate counts for the admin API and monitoring (the `/metrics`
+//! scrape), read from the database so they stay exact after deletes and restarts without
+//! bookkeeping on the write path.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{MetaError, MetaStore};
+use super::SqliteMeta;
+use crate::meta::{BrowseKind, BrowseRow, MetaError, Reports};
 
-impl MetaStore {
-    /// Tagged manifests (components, the Nexus definition) per repository name; repositories
-    /// without tags are absent. One aggregate over the `tags` primary key and `images` rows.
-    pub async fn component_counts(&self) -> Result<HashMap<String, u64>, MetaError> {
+#[async_trait]
+impl Reports for SqliteMeta {
+    async fn browse(
+        &self,
+        repository: &str,
+        kind: BrowseKind,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<BrowseRow>, MetaError> {
+        super::browse::browse(&self.pool, repository, kind, after, limit).await
+    }
+
+    /// One aggregate over the `tags` primary key and `images` rows.
+    async fn component_counts(&self) -> Result<HashMap<String, u64>, MetaError> {
         let rows = sqlx::query(
-            "SELECT i.repository, COUNT(*) FROM tags t JOIN images i ON i.id = t.image_id \
-             GROUP BY i.repository",
+            "SELECT i.repository, CAST(COUNT(*) AS BIGINT) FROM tags t \
+             JOIN images i ON i.id = t.image_id GROUP BY i.repository",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -23,14 +36,13 @@ impl MetaStore {
             .collect())
     }
 
-    /// Distinct blobs linked into each repository's images and their bytes (a layer shared by
-    /// two images of one repository counts once). A scan of `image_blobs`: callers refresh it
-    /// on a slow cadence, never per request.
-    pub async fn repository_blob_totals(&self) -> Result<HashMap<String, (u64, u64)>, MetaError> {
+    /// A layer shared by two images of one repository counts once. A scan of
+    /// `image_blobs`: callers refresh it on a slow cadence, never per request.
+    async fn repository_blob_totals(&self) -> Result<HashMap<String, (u64, u64)>, MetaError> {
         let rows = sqlx::query(
-            "SELECT repository, COUNT(*), COALESCE(SUM(size), 0) FROM \
-             (SELECT DISTINCT i.repository, ib.digest, ib.size \
-              FROM image_blobs ib JOIN images i ON i.id = ib.image_id) \
+            "SELECT repository, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(size), 0) AS BIGINT) \
+             FROM (SELECT DISTINCT i.repository, ib.digest, ib.size \
+                   FROM image_blobs ib JOIN images i ON i.id = ib.image_id) AS linked \
              GROUP BY repository",
         )
         .fetch_all(&self.pool)
@@ -43,5 +55,33 @@ impl MetaStore {
                 (r.get::<String, _>(0), (blobs, bytes))
             })
             .collect())
+    }
+
+    /// A blob shared by several images counts once; blobs shared with other repositories
+    /// count in each of them.
+    async fn repository_usage(&self, name: &str) -> Result<(u64, u64), MetaError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM ( \
+               SELECT b.digest, b.size FROM image_blobs b JOIN images i ON i.id = b.image_id \
+               WHERE i.repository = ?1 \
+               UNION \
+               SELECT m.digest, m.size FROM manifests m JOIN images i ON i.id = m.image_id \
+               WHERE i.repository = ?1) AS held",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get::<i64, _>(0) as u64, row.get::<i64, _>(1) as u64))
+    }
+
+    async fn store_usage(&self, store: &str) -> Result<(u64, u64), MetaError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+             FROM blobs WHERE store = ?",
+        )
+        .bind(store)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get::<i64, _>(0) as u64, row.get::<i64, _>(1) as u64))
     }
 }

@@ -1,22 +1,15 @@
 //! Hourly request counters of the usage window (`usage_hours`), and the registry-wide
 //! component count the component limit is checked against.
 
+use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{MetaError, MetaStore};
+use super::SqliteMeta;
+use crate::meta::{MetaError, UsageHour, UsageRecords};
 
-/// One hour's counters as stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UsageHour {
-    /// Start of the hour, seconds since the Unix epoch.
-    pub hour: i64,
-    pub requests: u64,
-    pub unauthorized: u64,
-}
-
-impl MetaStore {
-    /// Hours starting at or after `since`, oldest first.
-    pub async fn usage_hours(&self, since: i64) -> Result<Vec<UsageHour>, MetaError> {
+#[async_trait]
+impl UsageRecords for SqliteMeta {
+    async fn usage_hours(&self, since: i64) -> Result<Vec<UsageHour>, MetaError> {
         let rows = sqlx::query(
             "SELECT hour, requests, unauthorized FROM usage_hours WHERE hour >= ? ORDER BY hour",
         )
@@ -33,9 +26,7 @@ impl MetaStore {
             .collect())
     }
 
-    /// Writes each hour's absolute counters (so writing the same hour twice is harmless),
-    /// and drops hours older than `keep_since`, in one transaction.
-    pub async fn save_usage_hours(
+    async fn save_usage_hours(
         &self,
         hours: &[UsageHour],
         keep_since: i64,
@@ -61,9 +52,8 @@ impl MetaStore {
         Ok(())
     }
 
-    /// Tagged manifests in every repository: the figure the component limit applies to.
-    pub async fn total_components(&self) -> Result<u64, MetaError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags")
+    async fn total_components(&self) -> Result<u64, MetaError> {
+        let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM tags")
             .fetch_one(&self.pool)
             .await?;
         Ok(n as u64)
