@@ -5,7 +5,8 @@
 //! - [`oci`]: protocol vocabulary (digests, names, manifests, error codes); no I/O.
 //! - [`storage`]: content-addressed blob files, hashed while written, published atomically.
 //! - [`meta`]: the metadata seam: narrow traits per consumer and the [`meta::Meta`] handle;
-//!   `meta/sqlite/` is the embedded backend (sqlx + SQLite) with its migrations.
+//!   `meta/sqlite/` is the embedded backend (sqlx + SQLite) with its migrations,
+//!   `meta/postgres/` the shared one (sqlx + PostgreSQL, `[meta] url`) with its own.
 //! - [`clock`]: `now()` for stored timestamps and the test clock offset; depends on nothing.
 //! - [`registry`]: repositories, their actors (single writers) and in-memory image state.
 //! - [`http`]: the OCI Distribution API; the only place errors become HTTP responses.

@@ -11,16 +11,20 @@
 //! - [`CleanupQueries`]: facts cleanup policies evaluate, and pull times.
 //! - [`SecurityRecords`]: users, roles, privileges and security settings.
 //!
-//! [`Meta`] is the handle startup builds from a URL (`sqlite://…` today) and hands down; each
-//! consumer keeps only the trait it needs. Backends live in submodules (`sqlite`) and must
-//! pass the conformance suite in `tests/meta/`.
+//! [`Meta`] is the handle startup builds from a [`Location`] (a SQLite file, the default, or
+//! a PostgreSQL URL) and hands down; each consumer keeps only the trait it needs. Backends
+//! live in submodules (`sqlite`, `postgres`) and must pass the conformance suite in
+//! `tests/meta/`.
 //!
 //! Every backend writes before it returns, in one transaction per call, so what the
 //! database says is what clients were told.
 
 mod error;
 mod handle;
+mod location;
 mod model;
+mod postgres;
+mod redact;
 mod security;
 mod sqlite;
 
@@ -28,6 +32,8 @@ use async_trait::async_trait;
 
 pub use error::MetaError;
 pub use handle::Meta;
+pub use location::{Location, PgSettings};
+pub use redact::redact_url;
 pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
     SecurityTable, TagWrite, UsageHour,
