@@ -543,7 +543,10 @@ writable_member = "docker-hosted"
         s.validate().unwrap();
         let shown = format!("{s:?}\n{}", s.to_toml().unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://berth:<redacted>@db/berth"), "{shown}");
+        assert!(
+            shown.contains("postgres://berth:<redacted>@db/berth"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -84,13 +84,15 @@ async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
         &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
     )?;
     let location = settings.meta_location()?;
-    let meta = crate::meta::Meta::open(location).await.map_err(|e| match &settings.meta.url {
-        Some(url) => anyhow::anyhow!(
-            "cannot open the metadata database {} (setting meta.url): {e}",
-            crate::meta::redact_url(url)
-        ),
-        None => e.into(),
-    })?;
+    let meta = crate::meta::Meta::open(location)
+        .await
+        .map_err(|e| match &settings.meta.url {
+            Some(url) => anyhow::anyhow!(
+                "cannot open the metadata database {} (setting meta.url): {e}",
+                crate::meta::redact_url(url)
+            ),
+            None => e.into(),
+        })?;
     Ok(meta.with_secrets(secrets))
 }
 

@@ -33,11 +33,11 @@ use async_trait::async_trait;
 pub use error::MetaError;
 pub use handle::Meta;
 pub use location::{Location, PgSettings};
-pub use redact::redact_url;
 pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
     SecurityTable, TagWrite, UsageHour,
 };
+pub use redact::redact_url;
 
 use crate::oci::{Digest, ImageName, Tag};
 

@@ -45,8 +45,14 @@ mod tests {
                 "postgres://berth:s3cret@db:5432/berth?sslmode=require",
                 "postgres://berth:<redacted>@db:5432/berth?sslmode=require",
             ),
-            ("postgres://berth:p@ss@db/berth", "postgres://berth:<redacted>@db/berth"),
-            ("postgres://berth:pa/ss@db/berth", "postgres://berth:<redacted>@db/berth"),
+            (
+                "postgres://berth:p@ss@db/berth",
+                "postgres://berth:<redacted>@db/berth",
+            ),
+            (
+                "postgres://berth:pa/ss@db/berth",
+                "postgres://berth:<redacted>@db/berth",
+            ),
             (
                 "postgres://db/berth?user=b&password=s3cret",
                 "postgres://db/berth?user=b&password=<redacted>",

@@ -70,7 +70,15 @@ impl Postgres {
         pg.wait_ready();
         let mut createdb = Command::new(pg.bin.join("createdb"));
         createdb
-            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", USER, DATABASE])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                USER,
+                DATABASE,
+            ])
             .env("PGPASSWORD", &pg.password);
         run(&mut createdb);
         Some(pg)
@@ -130,7 +138,14 @@ impl Postgres {
         initdb
             .arg("-D")
             .arg(self.data())
-            .args(["-U", USER, "--auth=scram-sha-256", "-E", "UTF8", "--no-instructions"])
+            .args([
+                "-U",
+                USER,
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ])
             // No fsync: a test server's data may be lost on a power cut.
             .arg("--no-sync")
             .arg(format!("--pwfile={}", pwfile.display()));

@@ -12,7 +12,11 @@ fn digest(n: u8) -> Digest {
 /// `TagExists` naming the winner, and the tag points at the winner.
 pub async fn allow_once_races_have_one_winner(a: &Meta, b: &Meta) {
     let name = ImageName::parse("race/app").unwrap();
-    let id = a.images().ensure_image("docker-hosted", &name).await.unwrap();
+    let id = a
+        .images()
+        .ensure_image("docker-hosted", &name)
+        .await
+        .unwrap();
     let tag = Tag::parse("v1").unwrap();
     let writers = (1..=8u8).map(|n| {
         let meta = if n % 2 == 0 { a.clone() } else { b.clone() };
@@ -48,9 +52,15 @@ pub async fn allow_once_races_have_one_winner(a: &Meta, b: &Meta) {
         }
     }
     assert_eq!(winners.len(), 1, "winners: {winners:?}");
-    assert!(refused_for.iter().all(|c| *c == winners[0]), "{refused_for:?}");
+    assert!(
+        refused_for.iter().all(|c| *c == winners[0]),
+        "{refused_for:?}"
+    );
     let record = b.images().load_image(id).await.unwrap();
-    assert_eq!(record.tags, vec![("v1".to_string(), digest_of(&winners[0]))]);
+    assert_eq!(
+        record.tags,
+        vec![("v1".to_string(), digest_of(&winners[0]))]
+    );
 }
 
 fn digest_of(s: &str) -> Digest {

@@ -31,10 +31,7 @@ impl CleanupQueries for PgMeta {
             .collect())
     }
 
-    async fn cleanup_untagged(
-        &self,
-        repository: &str,
-    ) -> Result<Vec<UntaggedFacts>, MetaError> {
+    async fn cleanup_untagged(&self, repository: &str) -> Result<Vec<UntaggedFacts>, MetaError> {
         let rows = sqlx::query(
             "SELECT i.name, m.digest, m.created_at FROM manifests m \
              JOIN images i ON i.id = m.image_id \

@@ -102,7 +102,12 @@ impl SecurityRecords for PgMeta {
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn put_record(&self, table: SecurityTable, key: &str, json: &str) -> Result<(), MetaError> {
+    async fn put_record(
+        &self,
+        table: SecurityTable,
+        key: &str,
+        json: &str,
+    ) -> Result<(), MetaError> {
         let (name, k, value) = columns(table);
         sqlx::query(&format!(
             "INSERT INTO {name} ({k}, {value}) VALUES ($1, $2) \

@@ -186,12 +186,11 @@ pub(super) async fn delete_manifest(
     if gone.rows_affected() == 0 {
         return Ok(None);
     }
-    let tags =
-        sqlx::query("DELETE FROM tags WHERE image_id = $1 AND digest = $2 RETURNING name")
-            .bind(image_id)
-            .bind(digest.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+    let tags = sqlx::query("DELETE FROM tags WHERE image_id = $1 AND digest = $2 RETURNING name")
+        .bind(image_id)
+        .bind(digest.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM manifest_refs WHERE image_id = $1 AND manifest_digest = $2")
         .bind(image_id)
         .bind(digest.as_str())

@@ -146,7 +146,11 @@ impl UsageRecords for PgMeta {
     /// Absolute counters, as the one node that owns the window writes them. Several nodes
     /// writing their own windows overwrite each other's hours: additive counters across
     /// nodes are the scale-out issue's item 3, not done here.
-    async fn save_usage_hours(&self, hours: &[UsageHour], keep_since: i64) -> Result<(), MetaError> {
+    async fn save_usage_hours(
+        &self,
+        hours: &[UsageHour],
+        keep_since: i64,
+    ) -> Result<(), MetaError> {
         let mut tx = super::write_tx(&self.pool).await?;
         for h in hours {
             sqlx::query(
