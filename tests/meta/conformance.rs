@@ -275,7 +275,7 @@ pub async fn gc_live_set(meta: &Meta) {
         .link_blob("default", elsewhere, &foreign, 1)
         .await
         .unwrap();
-    put(meta, id, &m, &[layer.clone()], &[tag("t")]).await;
+    put(meta, id, &m, std::slice::from_ref(&layer), &[tag("t")]).await;
     let repos = vec!["r1".to_string()];
     let gc = meta.gc();
 
@@ -493,7 +493,14 @@ pub async fn reports_count_and_list(meta: &Meta) {
         .link_blob("default", id2, &layer, 1000)
         .await
         .unwrap();
-    put(meta, id, &m, &[layer.clone()], &[tag("v1"), tag("v2")]).await;
+    put(
+        meta,
+        id,
+        &m,
+        std::slice::from_ref(&layer),
+        &[tag("v1"), tag("v2")],
+    )
+    .await;
     let reports = meta.reports();
     let counts = reports.component_counts().await.unwrap();
     assert_eq!(counts.get("r1"), Some(&2));
