@@ -8,6 +8,9 @@
 #   nexus3-cli    (tests/first_hour: the community Nexus CLI, from PyPI, pinned, in a venv
 #                 under ${BERTH_TEST_DEPS:-~/.cache/berth-test-deps}/nexus3-cli)
 #   chromium, chromedriver (tests/ui: a headless browser driven over WebDriver)
+#   postgresql    (tests/meta and tests/postgres: the PostgreSQL metadata backend against a
+#                 private server started per test; Debian puts initdb/postgres under
+#                 /usr/lib/postgresql/<version>/bin, not on PATH, so it is checked there)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -15,7 +18,7 @@
 # Docker is NOT installed here: the docker tests need a running Docker Engine daemon that
 # the machine provides; this script only warns when `docker info` fails.
 # (Tests fail when a client is missing unless BERTH_SKIP_DOCKER=1 / BERTH_SKIP_SKOPEO=1 /
-# BERTH_SKIP_PROMETHEUS=1.)
+# BERTH_SKIP_PROMETHEUS=1 / BERTH_SKIP_POSTGRES=1.)
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -49,6 +52,13 @@ for pair in "${NEEDED[@]}"; do
   fi
 done
 
+# PostgreSQL's server binaries are not on PATH (Debian keeps one directory per version).
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  echo "install-test-deps: postgresql already present ($(ls -d /usr/lib/postgresql/*/bin | tail -1))"
+else
+  missing+=("postgresql")
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     as_root=()
@@ -66,6 +76,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
       exit 1
     }
   done
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || {
+    echo "install-test-deps: initdb is still missing after apt-get install" >&2
+    exit 1
+  }
 else
   echo "install-test-deps: nothing to install"
 fi

@@ -41,6 +41,84 @@ pub struct Settings {
     pub usage: crate::model::usage::UsageSettings,
     pub gc: GcSettings,
     pub security: SecuritySettings,
+    pub meta: MetaSettings,
+}
+
+/// The metadata database (`[meta]`). Without a URL: the embedded SQLite file
+/// `<data_dir>/berth.db`, the default.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetaSettings {
+    /// `postgres://user[:password]@host[:port]/database` for a shared PostgreSQL. A password
+    /// here is redacted from `berth config` and every log line; prefer `password_file`,
+    /// `PGPASSWORD` or `~/.pgpass`.
+    pub url: Option<String>,
+    /// A file holding the database password (a container secret), used when the URL has
+    /// none. Trailing newlines are ignored.
+    pub password_file: Option<PathBuf>,
+    /// Connections this node keeps to PostgreSQL at most.
+    pub max_connections: u32,
+    /// How long a request waits for a database connection before it fails with 503.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for MetaSettings {
+    fn default() -> Self {
+        MetaSettings {
+            url: None,
+            password_file: None,
+            max_connections: 16,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Settings {
+    /// The metadata database these settings name: `meta.url`, else the SQLite file of the
+    /// data directory. Reads `meta.password_file`.
+    pub fn meta_location(&self) -> anyhow::Result<crate::meta::Location> {
+        use crate::meta::{Location, PgSettings};
+        let Some(url) = &self.meta.url else {
+            return Ok(Location::Sqlite(self.data_dir.join("berth.db")));
+        };
+        let password = match &self.meta.password_file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read the database password from {} (setting \
+                         meta.password_file): {e}",
+                        file.display()
+                    )
+                })?;
+                Some(text.trim_end_matches(['\r', '\n']).to_string())
+            }
+            None => None,
+        };
+        Ok(Location::Postgres(PgSettings {
+            url: url.clone(),
+            password,
+            max_connections: self.meta.max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.meta.acquire_timeout_secs),
+        }))
+    }
+}
+
+impl MetaSettings {
+    /// The URL with its password (if any) replaced, for display.
+    pub fn redacted_url(&self) -> Option<String> {
+        self.url.as_deref().map(crate::meta::redact_url)
+    }
+}
+
+impl std::fmt::Debug for MetaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaSettings")
+            .field("url", &self.redacted_url())
+            .field("password_file", &self.password_file)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .finish()
+    }
 }
 
 /// Garbage collection and its tasks.
@@ -228,6 +306,7 @@ impl Default for Settings {
             usage: Default::default(),
             gc: GcSettings::default(),
             security: SecuritySettings::default(),
+            meta: MetaSettings::default(),
         }
     }
 }
@@ -325,6 +404,16 @@ impl Settings {
             self.security.token_ttl_secs > 0 && self.security.login_window_secs > 0,
             "security.token_ttl_secs and security.login_window_secs must be positive",
         );
+        if let Some(url) = &self.meta.url {
+            check(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "meta.url must be a postgres:// URL (leave it out for the embedded SQLite)",
+            );
+        }
+        check(
+            self.meta.max_connections > 0 && self.meta.acquire_timeout_secs > 0,
+            "meta.max_connections and meta.acquire_timeout_secs must be positive",
+        );
         if let Some(p) = &self.security.initial_admin_password {
             check(
                 !p.0.trim().is_empty(),
@@ -372,6 +461,7 @@ impl Settings {
         if let Some(p) = shown.security.initial_admin_password.as_mut() {
             p.0 = "<redacted>".into();
         }
+        shown.meta.url = shown.meta.redacted_url();
         Ok(toml::to_string_pretty(&shown)?)
     }
 }
@@ -456,5 +546,26 @@ writable_member = "docker-hosted"
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.limits.manifest_max_bytes, 2048);
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn a_database_password_is_never_shown() {
+        let mut s = Settings::default();
+        s.meta.url = Some("postgres://berth:hunter2@db/berth".into());
+        s.validate().unwrap();
+        let shown = format!("{s:?}\n{}", s.to_toml().unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://berth:<redacted>@db/berth"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_meta_url_other_than_postgres_is_refused() {
+        let mut s = Settings::default();
+        s.meta.url = Some("mysql://db/berth".into());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("meta.url"), "{err}");
     }
 }

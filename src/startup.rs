@@ -25,17 +25,24 @@ pub struct Application {
     _data_lock: crate::datadir::DataDirLock,
 }
 
-/// The metadata database of the data directory (created and migrated if needed), sealing
-/// secrets in definitions with the data directory's key.
+/// The metadata database (`[meta] url`, else the data directory's SQLite file; created and
+/// migrated if needed), sealing secrets in definitions with the data directory's key.
 async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
     std::fs::create_dir_all(&settings.data_dir)?;
     let secrets = crate::sealed::SealKey::load_or_create(
         &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
     )?;
-    let url = crate::meta::Meta::data_dir_url(&settings.data_dir);
-    Ok(crate::meta::Meta::connect(&url)
-        .await?
-        .with_secrets(secrets))
+    let location = settings.meta_location()?;
+    let meta = crate::meta::Meta::open(location)
+        .await
+        .map_err(|e| match &settings.meta.url {
+            Some(url) => anyhow::anyhow!(
+                "cannot open the metadata database {} (setting meta.url): {e}",
+                crate::meta::redact_url(url)
+            ),
+            None => e.into(),
+        })?;
+    Ok(meta.with_secrets(secrets))
 }
 
 impl Application {

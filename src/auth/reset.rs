@@ -19,7 +19,7 @@ pub async fn reset_password(
     output: Option<PathBuf>,
 ) -> anyhow::Result<PathBuf> {
     let data_dir = &settings.data_dir;
-    if !data_dir.join("berth.db").is_file() {
+    if settings.meta.url.is_none() && !data_dir.join("berth.db").is_file() {
         bail!(
             "no Berth database in {}: pass the server's --data-dir (or --config)",
             data_dir.display()
@@ -32,7 +32,7 @@ pub async fn reset_password(
         super::model::ADMIN_USER => data_dir.join(ADMIN_PASSWORD_FILE),
         _ => data_dir.join(format!("{user}.password")),
     });
-    let meta = crate::meta::Meta::connect(&crate::meta::Meta::data_dir_url(data_dir)).await?;
+    let meta = crate::meta::Meta::open(settings.meta_location()?).await?;
     let security = Security::open(&settings.security, data_dir, meta.security().clone()).await?;
     if !security.snapshot().users.contains_key(user) || user == super::model::ANONYMOUS_USER {
         bail!(

@@ -153,7 +153,7 @@ impl From<RegistryError> for ApiError {
                 _ => ApiError::new(C::Unavailable, message),
             },
             RegistryError::Storage(s) => s.into(),
-            RegistryError::Meta(m) => internal(&m),
+            RegistryError::Meta(m) => meta_error(&m),
             RegistryError::Unavailable(m) => {
                 tracing::error!(error = %m, "repository actor unavailable");
                 ApiError::code(C::Unavailable)
@@ -210,7 +210,7 @@ impl From<UsageError> for ApiError {
             } => ApiError::new(OciErrorCode::Denied, message).with_detail(
                 json!({ "usageLimit": metric.as_str(), "value": value, "limit": limit }),
             ),
-            UsageError::Meta(m) => internal(&m),
+            UsageError::Meta(m) => meta_error(&m),
         }
     }
 }
@@ -235,6 +235,20 @@ impl From<ManifestError> for ApiError {
     fn from(e: ManifestError) -> Self {
         ApiError::new(OciErrorCode::ManifestInvalid, e.to_string())
     }
+}
+
+/// A metadata failure: 503 with `Retry-After` while the database is unreachable (a
+/// PostgreSQL restart, a network cut), else an internal error.
+fn meta_error(e: &crate::meta::MetaError) -> ApiError {
+    if !e.is_unavailable() {
+        return internal(e);
+    }
+    tracing::error!(error = %e, "metadata database unavailable");
+    ApiError::new(
+        OciErrorCode::Unavailable,
+        "the metadata database is unavailable, retry later",
+    )
+    .with_header("retry-after", "5".to_string())
 }
 
 /// Logs an unexpected failure in full and tells the client only that it happened.

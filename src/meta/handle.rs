@@ -32,17 +32,30 @@ pub struct Meta {
 
 impl Meta {
     /// Opens (creating if needed) the database `url` names and applies its migrations:
-    /// `sqlite://<path>` (or a bare path) today.
+    /// `sqlite://<path>` (or a bare path), or `postgres://…` with default pool settings.
     pub async fn connect(url: &str) -> Result<Self, MetaError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::open(Location::Postgres(PgSettings::new(url))).await;
+        }
         if url.starts_with("sqlite:") {
             return Ok(Self::from_backend(
                 super::sqlite::SqliteMeta::open_url(url).await?,
             ));
         }
         if url.contains("://") {
-            return Err(MetaError::Url(url.to_string()));
+            return Err(MetaError::Url(super::redact_url(url)));
         }
         Self::open_file(Path::new(url)).await
+    }
+
+    /// Opens (creating if needed) the database at `location` and applies its migrations.
+    pub async fn open(location: Location) -> Result<Self, MetaError> {
+        match location {
+            Location::Sqlite(path) => Self::open_file(&path).await,
+            Location::Postgres(settings) => Ok(Self::from_backend(
+                super::postgres::PgMeta::open(&settings).await?,
+            )),
+        }
     }
 
     /// The embedded default: a SQLite file.

@@ -12,9 +12,10 @@
 //! - [`SecurityRecords`]: users, roles, privileges and security settings.
 //! - [`Activity`]: who pushed a tag, pulls per day, one image's tags a page at a time.
 //!
-//! [`Meta`] is the handle startup builds from a URL (`sqlite://…` today) and hands down; each
-//! consumer keeps only the trait it needs. Backends live in submodules (`sqlite`) and must
-//! pass the conformance suite in `tests/meta/`.
+//! [`Meta`] is the handle startup builds from a [`Location`] (a SQLite file, the default, or
+//! a PostgreSQL URL) and hands down; each consumer keeps only the trait it needs. Backends
+//! live in submodules (`sqlite`, `postgres`) and must pass the conformance suite in
+//! `tests/meta/`.
 //!
 //! Every backend writes before it returns, in one transaction per call, so what the
 //! database says is what clients were told.
@@ -22,7 +23,10 @@
 mod activity;
 mod error;
 mod handle;
+mod location;
 mod model;
+mod postgres;
+mod redact;
 mod security;
 mod sqlite;
 
@@ -31,10 +35,12 @@ use async_trait::async_trait;
 pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
 pub use error::MetaError;
 pub use handle::Meta;
+pub use location::{Location, PgSettings};
 pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
     SecurityTable, TagWrite, UsageHour,
 };
+pub use redact::redact_url;
 
 use crate::oci::{Digest, ImageName, Tag};
 

@@ -8,6 +8,7 @@
 //!   [`uploads`]: chunked upload sessions; [`store`]: blob files on disk;
 //!   [`metrics`]: scraping `/metrics`; [`layers`]: noise, tar, gzip;
 //! - [`process`], [`docker`], [`skopeo`]: external programs, failing loudly when missing;
+//!   [`postgres`]: a private PostgreSQL server;
 //!   [`certs`]: a test CA.
 // Every suite includes this module but uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -18,6 +19,7 @@ pub mod docker;
 pub mod images;
 pub mod layers;
 pub mod metrics;
+pub mod postgres;
 pub mod process;
 pub mod skopeo;
 pub mod store;

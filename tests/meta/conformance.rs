@@ -10,7 +10,8 @@ use berth::oci::{Digest, ImageName, Tag};
 use serde_json::json;
 
 /// Instantiates every case for one backend: `$open` is an async expression giving
-/// `(guard, Meta)` over an empty database, the guard kept until the case ends.
+/// `Some((guard, Meta))` over an empty database, the guard kept until the case ends, or
+/// `None` to skip (an engine that is missing where its skip variable allows it).
 #[macro_export]
 macro_rules! conformance {
     ($open:expr) => {
@@ -24,7 +25,7 @@ macro_rules! conformance {
         $(
             #[tokio::test]
             async fn $case() {
-                let (_guard, meta) = $open.await;
+                let Some((_guard, meta)) = $open.await else { return };
                 $crate::conformance::$case(&meta).await;
             }
         )*

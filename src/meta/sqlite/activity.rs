@@ -115,7 +115,7 @@ impl Activity for SqliteMeta {
         for (day, repository, image, count) in pulls {
             sqlx::query(
                 "INSERT INTO pulls_daily (day, repository, image, pulls) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (day, repository, image) DO UPDATE SET pulls = pulls + excluded.pulls",
+                 ON CONFLICT (day, repository, image) DO UPDATE SET pulls = pulls_daily.pulls + excluded.pulls",
             )
             .bind(day)
             .bind(repository)
@@ -146,7 +146,7 @@ impl Activity for SqliteMeta {
                  GROUP BY repository, image ORDER BY n DESC, repository, image LIMIT ?"
             }
             false => {
-                "SELECT repository, NULL, CAST(SUM(pulls) AS BIGINT) AS n FROM pulls_daily WHERE day >= ? \
+                "SELECT repository, CAST(NULL AS TEXT), CAST(SUM(pulls) AS BIGINT) AS n FROM pulls_daily WHERE day >= ? \
                  GROUP BY repository ORDER BY n DESC, repository LIMIT ?"
             }
         };

@@ -138,7 +138,7 @@ async fn set_tag(
     let done = sqlx::query(&format!(
         "INSERT INTO tags (image_id, name, digest, updated_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (image_id, name) DO UPDATE SET digest = excluded.digest, \
-         updated_at = excluded.updated_at, last_downloaded = NULL{condition}"
+         updated_at = excluded.updated_at, last_downloaded = NULL, pushed_by = NULL{condition}"
     ))
     .bind(image_id)
     .bind(write.tag.as_str())

@@ -1,0 +1,201 @@
+//! Multi-statement reads and writes of image records.
+
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use super::MetaError;
+use crate::clock::now;
+use crate::meta::{ImageRecord, ManifestRecord, NewManifest, TagWrite};
+use crate::oci::Digest;
+
+fn digest(s: String) -> Result<Digest, MetaError> {
+    Digest::parse(&s).map_err(|e| MetaError::Corrupt(format!("{s}: {e}")))
+}
+
+/// One image's tags, manifests and blob links, read in one snapshot: under READ COMMITTED
+/// each statement would see its own, and a push committing between them could show tags
+/// whose manifest is missing.
+pub(super) async fn load_image(pool: &PgPool, image_id: i64) -> Result<ImageRecord, MetaError> {
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let mut record = ImageRecord::default();
+    let tags = sqlx::query("SELECT name, digest FROM tags WHERE image_id = $1")
+        .bind(image_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in tags {
+        record.tags.push((row.get(0), digest(row.get(1))?));
+    }
+    let blobs = sqlx::query("SELECT digest, size FROM image_blobs WHERE image_id = $1")
+        .bind(image_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in blobs {
+        record
+            .blobs
+            .push((digest(row.get(0))?, row.get::<i64, _>(1) as u64));
+    }
+    let manifests = sqlx::query(
+        "SELECT digest, media_type, size, artifact_type, subject \
+         FROM manifests WHERE image_id = $1",
+    )
+    .bind(image_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in manifests {
+        record.manifests.push(ManifestRecord {
+            digest: digest(row.get(0))?,
+            media_type: row.get(1),
+            size: row.get::<i64, _>(2) as u64,
+            artifact_type: row.get(3),
+            subject: row.get::<Option<String>, _>(4).map(digest).transpose()?,
+        });
+    }
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Records that `store` holds a blob (once per store; the first size and time stay).
+pub(super) async fn insert_blob(
+    tx: &mut Transaction<'static, Postgres>,
+    store: &str,
+    digest: &str,
+    size: u64,
+    now: i64,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO blobs (store, digest, size, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (store, digest) DO NOTHING",
+    )
+    .bind(store)
+    .bind(digest)
+    .bind(size as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn put_manifest(
+    pool: &PgPool,
+    store: &str,
+    image_id: i64,
+    m: &NewManifest<'_>,
+    tags: &[TagWrite<'_>],
+) -> Result<(), MetaError> {
+    let r = m.record;
+    let now = now();
+    let mut tx = super::write_tx(pool).await?;
+    insert_blob(&mut tx, store, r.digest.as_str(), r.size, now).await?;
+    sqlx::query(
+        "INSERT INTO manifests \
+         (image_id, digest, media_type, size, artifact_type, subject, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (image_id, digest) DO UPDATE SET media_type = excluded.media_type, \
+         size = excluded.size, artifact_type = excluded.artifact_type, \
+         subject = excluded.subject, annotations = NULL, created_at = excluded.created_at",
+    )
+    .bind(image_id)
+    .bind(r.digest.as_str())
+    .bind(&r.media_type)
+    .bind(r.size as i64)
+    .bind(&r.artifact_type)
+    .bind(r.subject.as_ref().map(|s| s.as_str()))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let refs = m.blobs.iter().map(|d| (d, "blob"));
+    for (target, kind) in refs.chain(m.children.iter().map(|d| (d, "manifest"))) {
+        sqlx::query(
+            "INSERT INTO manifest_refs (image_id, manifest_digest, ref_digest, kind) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (image_id, manifest_digest, ref_digest) DO NOTHING",
+        )
+        .bind(image_id)
+        .bind(r.digest.as_str())
+        .bind(target.as_str())
+        .bind(kind)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Tags in name order: two transactions writing the same tags lock their rows in the
+    // same order, so they queue instead of deadlocking.
+    let mut ordered: Vec<&TagWrite<'_>> = tags.iter().collect();
+    ordered.sort_by(|a, b| a.tag.as_str().cmp(b.tag.as_str()));
+    for write in ordered {
+        set_tag(&mut tx, image_id, write, r.digest.as_str(), now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Points a tag at `digest`; its pull time starts over. A tag that may not move is
+/// updated only where it already points at `digest`. PostgreSQL locks the conflicting row
+/// and checks the `WHERE` against its latest committed version, so a node that lost a race
+/// sees the winner's digest here; finding it elsewhere fails the transaction (dropped,
+/// so rolled back).
+async fn set_tag(
+    tx: &mut Transaction<'static, Postgres>,
+    image_id: i64,
+    write: &TagWrite<'_>,
+    digest: &str,
+    now: i64,
+) -> Result<(), MetaError> {
+    let condition = if write.may_move {
+        ""
+    } else {
+        " WHERE tags.digest = excluded.digest"
+    };
+    let done = sqlx::query(&format!(
+        "INSERT INTO tags (image_id, name, digest, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (image_id, name) DO UPDATE SET digest = excluded.digest, \
+         updated_at = excluded.updated_at, last_downloaded = NULL, pushed_by = NULL{condition}"
+    ))
+    .bind(image_id)
+    .bind(write.tag.as_str())
+    .bind(digest)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        return Ok(());
+    }
+    let current: String =
+        sqlx::query_scalar("SELECT digest FROM tags WHERE image_id = $1 AND name = $2")
+            .bind(image_id)
+            .bind(write.tag.as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    Err(MetaError::TagExists {
+        tag: write.tag.to_string(),
+        current,
+    })
+}
+
+pub(super) async fn delete_manifest(
+    pool: &PgPool,
+    image_id: i64,
+    digest: &Digest,
+) -> Result<Option<Vec<String>>, MetaError> {
+    let mut tx = super::write_tx(pool).await?;
+    let gone = sqlx::query("DELETE FROM manifests WHERE image_id = $1 AND digest = $2")
+        .bind(image_id)
+        .bind(digest.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let tags = sqlx::query("DELETE FROM tags WHERE image_id = $1 AND digest = $2 RETURNING name")
+        .bind(image_id)
+        .bind(digest.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM manifest_refs WHERE image_id = $1 AND manifest_digest = $2")
+        .bind(image_id)
+        .bind(digest.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(tags.into_iter().map(|r| r.get(0)).collect()))
+}
