@@ -73,36 +73,6 @@ impl Default for MetaSettings {
     }
 }
 
-impl Settings {
-    /// The metadata database these settings name: `meta.url`, else the SQLite file of the
-    /// data directory. Reads `meta.password_file`.
-    pub fn meta_location(&self) -> anyhow::Result<crate::meta::Location> {
-        use crate::meta::{Location, PgSettings};
-        let Some(url) = &self.meta.url else {
-            return Ok(Location::Sqlite(self.data_dir.join("berth.db")));
-        };
-        let password = match &self.meta.password_file {
-            Some(file) => {
-                let text = std::fs::read_to_string(file).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot read the database password from {} (setting \
-                         meta.password_file): {e}",
-                        file.display()
-                    )
-                })?;
-                Some(text.trim_end_matches(['\r', '\n']).to_string())
-            }
-            None => None,
-        };
-        Ok(Location::Postgres(PgSettings {
-            url: url.clone(),
-            password,
-            max_connections: self.meta.max_connections,
-            acquire_timeout: std::time::Duration::from_secs(self.meta.acquire_timeout_secs),
-        }))
-    }
-}
-
 impl MetaSettings {
     /// The URL with its password (if any) replaced, for display.
     pub fn redacted_url(&self) -> Option<String> {

@@ -63,3 +63,32 @@ mod tests {
         assert!(!shown.contains("hunter"), "{shown}");
     }
 }
+
+impl Location {
+    /// The metadata database `settings` name: `meta.url`, else the SQLite file of the data
+    /// directory. Reads `meta.password_file`.
+    pub fn of(settings: &crate::config::Settings) -> anyhow::Result<Location> {
+        let Some(url) = &settings.meta.url else {
+            return Ok(Location::Sqlite(settings.data_dir.join("berth.db")));
+        };
+        let password = match &settings.meta.password_file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read the database password from {} (setting \
+                         meta.password_file): {e}",
+                        file.display()
+                    )
+                })?;
+                Some(text.trim_end_matches(['\r', '\n']).to_string())
+            }
+            None => None,
+        };
+        Ok(Location::Postgres(PgSettings {
+            url: url.clone(),
+            password,
+            max_connections: settings.meta.max_connections,
+            acquire_timeout: std::time::Duration::from_secs(settings.meta.acquire_timeout_secs),
+        }))
+    }
+}

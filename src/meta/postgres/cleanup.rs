@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::PgMeta;
-use crate::cleanup::{TagFacts, UntaggedFacts};
 use crate::meta::{CleanupQueries, MetaError};
+use crate::model::cleanup::{TagFacts, UntaggedFacts};
 
 #[async_trait]
 impl CleanupQueries for PgMeta {
