@@ -28,7 +28,7 @@ from pathlib import Path
 # Lowest layer first. A module may import from its own layer and any layer listed before it;
 # an import of a later layer is an upward import. Every top-level module must appear once.
 LAYERS: list[list[str]] = [
-    ["oci", "clock", "datadir", "process"],  # vocabulary and process plumbing, no state
+    ["oci", "clock", "datadir", "process", "redact"],  # vocabulary and plumbing, no state
     ["model", "metrics", "config_env"],  # plain shared data; metric names
     ["config", "telemetry", "tls"],  # the settings tree and what reads it first
     ["storage", "meta", "auth", "sealed"],  # blob stores, metadata, security

@@ -76,7 +76,7 @@ impl Default for MetaSettings {
 impl MetaSettings {
     /// The URL with its password (if any) replaced, for display.
     pub fn redacted_url(&self) -> Option<String> {
-        self.url.as_deref().map(crate::meta::redact_url)
+        self.url.as_deref().map(crate::redact::redact_url)
     }
 }
 

@@ -8,7 +8,8 @@
 //!    plain data several layers share: repository, blob store, proxy, cleanup policy, task
 //!    and usage definitions), [`metrics`] (metric names and descriptions only),
 //!    [`clock`] (`now()` for stored timestamps and the test clock offset), [`config_env`],
-//!    [`datadir`] (one server per data directory, private files), [`process`].
+//!    [`datadir`] (one server per data directory, private files), [`process`], [`redact`]
+//!    (database URLs as they may be shown).
 //! 2. Settings: [`config`] (the settings tree), [`telemetry`], [`tls`].
 //! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam; `ManagedStore` adds the GC
 //!    reference lock and the quota to any backend), [`meta`] (metadata traits; SQLite under
@@ -43,6 +44,7 @@ pub mod oci;
 pub mod preflight;
 pub mod process;
 pub mod proxy;
+pub mod redact;
 pub mod registry;
 pub mod sealed;
 pub mod startup;

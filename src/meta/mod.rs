@@ -26,12 +26,12 @@ mod handle;
 mod location;
 mod model;
 mod postgres;
-mod redact;
 mod security;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use crate::redact::redact_url;
 pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
 pub use error::MetaError;
 pub use handle::Meta;
@@ -40,7 +40,6 @@ pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
     SecurityTable, TagWrite, UsageHour,
 };
-pub use redact::redact_url;
 
 use crate::oci::{Digest, ImageName, Tag};
 
