@@ -172,7 +172,18 @@ impl From<StorageError> for ApiError {
                 ApiError::new(C::BlobUnknown, message).with_detail(json!({ "digest": d.as_str() }))
             }
             StorageError::Poisoned => ApiError::new(C::BlobUploadUnknown, message),
+            StorageError::RangeInvalid { size } => ApiError::new(C::RangeInvalid, message)
+                .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .with_header("content-range", format!("bytes */{size}")),
             StorageError::QuotaExceeded { .. } => ApiError::new(C::Denied, message),
+            StorageError::Unavailable { ref store, .. } => {
+                tracing::warn!(store = %store, error = %message, "blob store unavailable");
+                let detail = json!({ "blobStore": store });
+                ApiError::new(C::Unavailable, message)
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail(detail)
+                    .with_header("retry-after", "5".into())
+            }
             StorageError::NearlyFull { .. } => {
                 ApiError::new(C::Unavailable, message).with_status(StatusCode::INSUFFICIENT_STORAGE)
             }

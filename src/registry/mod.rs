@@ -11,6 +11,7 @@
 //! *image* is what the OCI spec calls a repository name (`library/redis`) inside it.
 
 mod actor;
+mod backends;
 mod budget;
 mod cache;
 mod cleanup;

@@ -12,14 +12,20 @@
 //! ```
 //! A crash can only leave files under `uploads/` and `tmp/`; [`FileStore::open`] removes them.
 
+mod blob_store;
 mod digest_writer;
 mod error;
 mod fs;
 mod gate;
 mod listing;
+pub mod s3;
 
+pub use blob_store::{
+    BlobBody, BlobStat, BlobStore, ByteRange, Committed, OpenedBlob, StagedBlob, StagedTail,
+};
 pub use digest_writer::DigestWriter;
 pub use error::StorageError;
 pub use fs::FileStore;
 pub use gate::{GcGate, SweepGuard};
 pub use listing::StoredBlob;
+pub use s3::{S3Options, S3Store, PART_SIZE};

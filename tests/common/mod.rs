@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod docker;
+pub mod garage;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
