@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::error::AdminError;
 use super::wire::{self, BlobStoreRequest};
-use crate::model::BlobStoreConfig;
+use crate::model::{BlobStoreConfig, BlobStoreKind};
 use crate::registry::Registry;
 
 /// `GET /v1/blobstores`
@@ -122,6 +122,6 @@ async fn find(registry: &Registry, name: &str) -> Result<BlobStoreConfig, AdminE
         .blob_store_configs()
         .await?
         .into_iter()
-        .find(|c| c.name == name)
+        .find(|c| c.name == name && c.kind == BlobStoreKind::File)
         .ok_or_else(|| AdminError::blob_store_not_found(name))
 }
