@@ -1,9 +1,6 @@
 //! Repositories on S3 blob stores, from outside: the Docker Engine pushes and pulls (through
 //! Berth, and following `307`s to pre-signed URLs), ranged blob GETs, and an S3 outage that
 //! is a `503` naming the store while a file-store repository keeps working.
-//!
-//! Ignored until the registry holds `dyn BlobStore`s (the storage-seam branch): then
-//! `registry::definitions::open_store` opens `S3Store` and these run; remove the `ignore`s.
 
 use reqwest::{Method, StatusCode};
 
@@ -50,7 +47,6 @@ fn noise(len: usize, seed: u8) -> Vec<u8> {
 }
 
 #[tokio::test]
-#[ignore = "needs the registry to open S3 stores (merge of the storage-seam branch)"]
 async fn docker_pushes_and_pulls_through_s3_stores_streamed_and_redirected() {
     if !docker::docker_present() {
         return;
@@ -110,7 +106,6 @@ async fn docker_pushes_and_pulls_through_s3_stores_streamed_and_redirected() {
 }
 
 #[tokio::test]
-#[ignore = "needs the registry to open S3 stores (merge of the storage-seam branch)"]
 async fn blob_ranges_are_served_streamed_and_after_a_redirect() {
     let Some(garage) = Garage::start().await else {
         return;
@@ -147,7 +142,6 @@ async fn blob_ranges_are_served_streamed_and_after_a_redirect() {
 }
 
 #[tokio::test]
-#[ignore = "needs the registry to open S3 stores (merge of the storage-seam branch)"]
 async fn an_s3_outage_is_a_503_naming_the_store_while_the_file_store_works_then_recovers() {
     let Some(mut garage) = Garage::start().await else {
         return;
@@ -210,7 +204,6 @@ async fn an_s3_outage_is_a_503_naming_the_store_while_the_file_store_works_then_
 }
 
 #[tokio::test]
-#[ignore = "needs the registry to open S3 stores (merge of the storage-seam branch)"]
 async fn s3_stores_are_managed_through_the_nexus_api_and_the_secret_is_write_only() {
     let Some(garage) = Garage::start().await else {
         return;
