@@ -398,7 +398,7 @@ impl BlobStoreConfig {
     pub fn redacted(&self) -> Self {
         let mut out = self.clone();
         if out.secret_access_key.is_some() {
-            out.secret_access_key = Some(Secret::new(crate::proxy::config::REDACTED.into()));
+            out.secret_access_key = Some(Secret::new(proxy::REDACTED.into()));
         }
         out
     }
