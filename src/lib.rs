@@ -10,8 +10,9 @@
 //!    [`clock`] (`now()` for stored timestamps and the test clock offset), [`config_env`],
 //!    [`datadir`] (one server per data directory, private files), [`process`].
 //! 2. Settings: [`config`] (the settings tree), [`telemetry`], [`tls`].
-//! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam; `ManagedStore` adds the GC
-//!    reference lock and the quota to any backend), [`meta`] (metadata traits,
+//! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam, the file store and the S3
+//!    store under `storage/s3/`; `ManagedStore` adds the GC reference lock and the quota to
+//!    any backend), [`meta`] (metadata traits,
 //!    SQLite under `meta/sqlite/`), [`auth`] (users, roles, privileges, tokens, sessions),
 //!    [`sealed`] (secrets at rest under `<data>/secrets.key`).
 //! 4. Services: [`proxy`] (upstream client), [`usage`] (usage thresholds and actions),
