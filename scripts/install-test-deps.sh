@@ -11,6 +11,9 @@
 #   postgresql    (tests/meta and tests/postgres: the PostgreSQL metadata backend against a
 #                 private server started per test; Debian puts initdb/postgres under
 #                 /usr/lib/postgresql/<version>/bin, not on PATH, so it is checked there)
+#   garage        (tests/s3: a real S3 server; Garage 2.5.0 built once with `cargo install`
+#                 into ${BERTH_TEST_DEPS:-~/.cache/berth-test-deps}/garage, ~20 min on 2 cores,
+#                 reused on later runs; skipped when BERTH_GARAGE_BIN names a prebuilt binary)
 # Idempotent: a program already on PATH is skipped, and `apt-get update` runs only when
 # something is missing. Non-interactive (no standard input needed). Runs as root, or via
 # `sudo -n` otherwise.
@@ -100,6 +103,30 @@ else
   python3 -m venv "$nexus3_venv"
   "$nexus3_venv/bin/pip" install -q "nexus3-cli==$NEXUS3_CLI_VERSION"
   echo "install-test-deps: installed nexus3-cli $NEXUS3_CLI_VERSION in $nexus3_venv"
+fi
+
+# Garage (an S3 server written in Rust) for tests/s3. CI points BERTH_GARAGE_BIN at a prebuilt
+# copy; otherwise it is built once into the cache directory and reused.
+GARAGE_VERSION=2.5.0
+garage_root="$deps_root/garage"
+if [ -n "${BERTH_GARAGE_BIN:-}" ] && [ -x "$BERTH_GARAGE_BIN" ]; then
+  echo "install-test-deps: garage already present ($BERTH_GARAGE_BIN, from BERTH_GARAGE_BIN)"
+elif "$garage_root/bin/garage" --version 2>/dev/null | grep -q "cargo:$GARAGE_VERSION"; then
+  echo "install-test-deps: garage $GARAGE_VERSION already present ($garage_root/bin/garage)"
+else
+  echo "install-test-deps: building garage $GARAGE_VERSION into $garage_root" \
+    "(cargo install, about 20 minutes on 2 cores; done once, reused later)"
+  cargo install garage --version "$GARAGE_VERSION" --locked --root "$garage_root" 2>&1 |
+    while IFS= read -r line; do
+      case "$line" in
+        *Compiling*|*Installing*|*Installed*|*error*) echo "  garage: $line" ;;
+      esac
+    done
+  "$garage_root/bin/garage" --version >/dev/null || {
+    echo "install-test-deps: garage build failed (see above)" >&2
+    exit 1
+  }
+  echo "install-test-deps: installed garage $GARAGE_VERSION in $garage_root"
 fi
 
 if ! docker info >/dev/null 2>&1; then

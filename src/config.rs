@@ -428,6 +428,9 @@ impl Settings {
         for repo in &mut shown.repositories {
             repo.proxy = repo.proxy.as_ref().map(|p| p.redacted());
         }
+        for store in &mut shown.blob_stores {
+            *store = store.redacted();
+        }
         if let Some(p) = shown.security.initial_admin_password.as_mut() {
             p.0 = "<redacted>".into();
         }

@@ -113,6 +113,18 @@ fn make_private(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to a new file only its owner can read (mode 0600 from creation, never
+/// briefly world-readable).
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,16 +139,4 @@ mod tests {
         let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
     }
-}
-
-/// Writes `bytes` to a new file only its owner can read (mode 0600 from creation, never
-/// briefly world-readable).
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }

@@ -11,9 +11,10 @@
 //!    [`datadir`] (one server per data directory, private files), [`process`], [`redact`]
 //!    (database URLs as they may be shown).
 //! 2. Settings: [`config`] (the settings tree), [`telemetry`], [`tls`].
-//! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam; `ManagedStore` adds the GC
-//!    reference lock and the quota to any backend), [`meta`] (metadata traits; SQLite under
-//!    `meta/sqlite/`, PostgreSQL under `meta/postgres/` for `[meta] url`), [`auth`] (users, roles, privileges, tokens, sessions),
+//! 3. Stores: [`storage`] (blob stores: the `BlobStore` seam, the file store and the S3
+//!    store under `storage/s3/`; `ManagedStore` adds the GC reference lock and the quota to
+//!    any backend), [`meta`] (metadata traits; SQLite under `meta/sqlite/`, PostgreSQL under
+//!    `meta/postgres/` for `[meta] url`), [`auth`] (users, roles, privileges, tokens, sessions),
 //!    [`sealed`] (secrets at rest under `<data>/secrets.key`).
 //! 4. Services: [`proxy`] (upstream client), [`usage`] (usage thresholds and actions),
 //!    [`cleanup`] (cleanup-policy evaluation).

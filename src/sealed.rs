@@ -83,6 +83,17 @@ impl SealKey {
     }
 }
 
+/// Bytes from the operating system's CSPRNG (ring's `SystemRandom`, so no extra crate): keys, nonces,
+/// salts and tokens all come from here.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; n];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system random generator works");
+    buf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,15 +113,4 @@ mod tests {
         assert!(key.open(&tampered).is_err() || tampered == sealed);
         assert!(key.open("upstream-pw").is_err());
     }
-}
-
-/// Bytes from the operating system's CSPRNG (ring's `SystemRandom`, so no extra crate): keys, nonces,
-/// salts and tokens all come from here.
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    use ring::rand::SecureRandom;
-    let mut buf = vec![0u8; n];
-    ring::rand::SystemRandom::new()
-        .fill(&mut buf)
-        .expect("the system random generator works");
-    buf
 }

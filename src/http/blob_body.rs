@@ -8,6 +8,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::headers::DOCKER_CONTENT_DIGEST_LC;
@@ -53,6 +54,13 @@ pub(super) async fn serve(
     match opened.body {
         BlobBody::File { file, .. } => serve_file(req, file, size, &digest),
         BlobBody::Stream { len, stream } => Ok(streamed(req, range, size, len, stream, &digest)),
+        // A pre-signed URL is signed for GET only: a HEAD sent there would be refused, so
+        // Berth answers it from the size it already knows.
+        BlobBody::Redirect(_) if req.method() == Method::HEAD => {
+            let len = range.map_or(size, |(_, len)| len);
+            let none = futures_util::stream::empty().boxed();
+            Ok(streamed(req, range, size, len, none, &digest))
+        }
         BlobBody::Redirect(url) => Ok(HttpResponse::TemporaryRedirect()
             .insert_header((header::LOCATION, url))
             .insert_header((DOCKER_CONTENT_DIGEST_LC, digest.as_str()))

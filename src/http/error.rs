@@ -176,6 +176,14 @@ impl From<StorageError> for ApiError {
                 .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .with_header("content-range", format!("bytes */{size}")),
             StorageError::QuotaExceeded { .. } => ApiError::new(C::Denied, message),
+            StorageError::Unavailable { ref store, .. } => {
+                tracing::warn!(store = %store, error = %message, "blob store unavailable");
+                let detail = json!({ "blobStore": store });
+                ApiError::new(C::Unavailable, message)
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail(detail)
+                    .with_header("retry-after", "5".into())
+            }
             StorageError::NearlyFull { .. } => {
                 ApiError::new(C::Unavailable, message).with_status(StatusCode::INSUFFICIENT_STORAGE)
             }

@@ -183,12 +183,39 @@ impl Meta {
         self.documents.delete_repository(name).await
     }
 
+    /// Every stored blob store definition, S3 secret keys opened.
     pub async fn load_blob_stores(&self) -> Result<Vec<BlobStoreConfig>, MetaError> {
-        self.load_all(DocKind::BlobStores).await
+        let mut all: Vec<BlobStoreConfig> = self.load_all(DocKind::BlobStores).await?;
+        for config in &mut all {
+            let name = config.name.clone();
+            self.map_store_secret(config, |key, stored| {
+                if !SealKey::is_sealed(stored) {
+                    return Ok(stored.to_string());
+                }
+                key.open(stored)
+                    .map_err(|e| MetaError::Corrupt(format!("blob store {name}: {e}")))
+            })?;
+        }
+        Ok(all)
     }
 
+    /// Stores a definition; an S3 secret key, if any, sealed.
     pub async fn save_blob_store(&self, config: &BlobStoreConfig) -> Result<(), MetaError> {
-        self.save(DocKind::BlobStores, &config.name, config).await
+        let mut stored = config.clone();
+        self.map_store_secret(&mut stored, |key, plain| Ok(key.seal(plain)))?;
+        self.save(DocKind::BlobStores, &config.name, &stored).await
+    }
+
+    /// Replaces the S3 secret key of `config` by `f(key, secret)` when there is a key.
+    fn map_store_secret(
+        &self,
+        config: &mut BlobStoreConfig,
+        f: impl Fn(&SealKey, &str) -> Result<String, MetaError>,
+    ) -> Result<(), MetaError> {
+        if let (Some(key), Some(secret)) = (&self.secrets, config.secret_access_key.as_mut()) {
+            *secret = Secret::new(f(key, secret.expose())?);
+        }
+        Ok(())
     }
 
     pub async fn delete_blob_store(&self, name: &str) -> Result<(), MetaError> {

@@ -239,12 +239,37 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<(), ModelError> 
     Ok(())
 }
 
-/// A named file blob store.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// Where a blob store keeps its bytes.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    /// A directory on the local filesystem (`path`).
+    #[default]
+    File,
+    /// A bucket of an S3 server (`endpoint`, `region`, `bucket`, `prefix`, credentials).
+    S3,
+}
+
+impl BlobStoreKind {
+    fn is_file(&self) -> bool {
+        *self == BlobStoreKind::File
+    }
+}
+
+/// A named blob store: a directory (`type = "file"`, the default) or an S3 bucket and
+/// prefix (`type = "s3"`). S3 settings are left out of a file store's serialized form.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BlobStoreConfig {
     pub name: String,
-    /// Directory; relative paths are under `<data_dir>/blobstores`.
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "BlobStoreKind::is_file"
+    )]
+    pub kind: BlobStoreKind,
+    /// Directory of a file store; relative paths are under `<data_dir>/blobstores`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
     /// Above this many bytes the store is reported as over its soft quota (logs, status).
     #[serde(default)]
@@ -252,27 +277,130 @@ pub struct BlobStoreConfig {
     /// Above this many bytes new blobs are refused; reads keep working.
     #[serde(default)]
     pub hard_quota_bytes: Option<u64>,
+    /// S3: the server's URL (`None`: AWS for `region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// S3: key prefix inside the bucket (stores may share a bucket under different prefixes).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// S3: path-style addressing (`endpoint/bucket/key`), what most self-hosted servers want.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_style: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// Never printed (`berth config`, logs) nor returned by the admin API; sealed at rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// S3: a file with `aws_access_key_id` / `aws_secret_access_key` (AWS credentials format),
+    /// read at start; without it and inline keys, `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+    /// S3: blob GETs answer `307` to a pre-signed URL instead of streaming through Berth.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redirect: bool,
+    /// S3: how long a pre-signed URL is valid (seconds; default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_ttl_secs: Option<u64>,
 }
+
+/// Lifetime of pre-signed blob URLs unless `redirect_ttl_secs` says otherwise.
+pub const DEFAULT_REDIRECT_TTL_SECS: u64 = 300;
 
 impl BlobStoreConfig {
     pub fn default_store() -> Self {
         BlobStoreConfig {
             name: DEFAULT_STORE.to_string(),
             path: DEFAULT_STORE.to_string(),
-            soft_quota_bytes: None,
-            hard_quota_bytes: None,
+            ..Default::default()
         }
     }
 
     pub fn validate(&self) -> Result<(), ModelError> {
         validate_name("name", &self.name)?;
+        match self.kind {
+            BlobStoreKind::File => self.validate_file(),
+            BlobStoreKind::S3 => self.validate_s3(),
+        }
+    }
+
+    fn validate_file(&self) -> Result<(), ModelError> {
         if self.path.trim().is_empty() {
             return Err(invalid("path", "must not be empty"));
         }
         if self.path.split('/').any(|c| c == "..") {
             return Err(invalid("path", "must not contain '..'"));
         }
+        let s3_only = [
+            ("endpoint", self.endpoint.is_some()),
+            ("bucket", self.bucket.is_some()),
+            ("secret_access_key", self.secret_access_key.is_some()),
+            ("redirect", self.redirect),
+        ];
+        if let Some((field, _)) = s3_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                field,
+                "is an S3 setting; this store is a file store (set type = \"s3\")",
+            ));
+        }
         Ok(())
+    }
+
+    fn validate_s3(&self) -> Result<(), ModelError> {
+        if !self.path.is_empty() {
+            return Err(invalid(
+                "path",
+                "is a file store setting; an S3 store has bucket and prefix",
+            ));
+        }
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        if blank(&self.bucket) {
+            return Err(invalid("bucket", "is required for an S3 store"));
+        }
+        if blank(&self.region) {
+            return Err(invalid(
+                "region",
+                "is required for an S3 store (any name for servers without regions, e.g. garage)",
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            let ok = reqwest::Url::parse(endpoint)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(invalid(
+                    "endpoint",
+                    format!("{endpoint:?} is not an http(s) URL"),
+                ));
+            }
+        }
+        if self.prefix.split('/').any(|c| c == "..") {
+            return Err(invalid("prefix", "must not contain '..'"));
+        }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            return Err(invalid(
+                "secret_access_key",
+                "access_key_id and secret_access_key go together",
+            ));
+        }
+        if self.redirect_ttl_secs == Some(0) || self.redirect_ttl_secs > Some(7 * 24 * 3600) {
+            return Err(invalid(
+                "redirect_ttl_secs",
+                "must be between 1 and 604800 (seven days, the S3 maximum)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The definition as shown to people (`berth config`, logs): the secret replaced.
+    pub fn redacted(&self) -> Self {
+        let mut out = self.clone();
+        if out.secret_access_key.is_some() {
+            out.secret_access_key = Some(Secret::new(proxy::REDACTED.into()));
+        }
+        out
     }
 }
 

@@ -117,7 +117,7 @@ impl Registry {
             .validate()
             .map_err(|e| RegistryError::Definition(e.to_string()))?;
         if let Some(existing) = self.stores.get(&config.name) {
-            if self.store_root(&config).display().to_string() != existing.location() {
+            if self.store_location(&config) != existing.location() {
                 return Err(RegistryError::Definition(
                     "a blob store's path cannot change".into(),
                 ));
@@ -278,8 +278,15 @@ impl Registry {
     }
 
     async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
-        let root = self.store_root(config);
-        let store = ManagedStore::new(Arc::new(FileStore::open(&config.name, &root)?));
+        let backend: Arc<dyn crate::storage::BlobStore> = if super::backends::is_s3(config) {
+            Arc::new(crate::storage::S3Store::connect(
+                &config.name,
+                &super::backends::s3_options(config),
+            )?)
+        } else {
+            Arc::new(FileStore::open(&config.name, &self.store_root(config))?)
+        };
+        let store = ManagedStore::new(backend);
         let (used, _) = self.meta.reports().store_usage(&config.name).await?;
         store.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
         match self.stores.get(&config.name) {
@@ -292,6 +299,16 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// What [`crate::storage::BlobStore::location`] reports for `config`: the bucket URL of
+    /// an S3 store, the directory of a file store.
+    fn store_location(&self, config: &BlobStoreConfig) -> String {
+        if super::backends::is_s3(config) {
+            super::backends::s3_options(config).location()
+        } else {
+            self.store_root(config).display().to_string()
+        }
     }
 
     fn store_root(&self, config: &BlobStoreConfig) -> PathBuf {

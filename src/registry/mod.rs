@@ -12,6 +12,7 @@
 
 mod activity;
 mod actor;
+mod backends;
 mod budget;
 mod cache;
 mod cleanup;

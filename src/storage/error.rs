@@ -20,6 +20,10 @@ pub enum StorageError {
     RangeInvalid { size: u64 },
     #[error("the upload was interrupted and can no longer be resumed")]
     Poisoned,
+    /// The store's server cannot be reached or refuses Berth (an S3 outage, bad credentials):
+    /// clients are told the store is unavailable, and other stores keep working.
+    #[error("blob store {store} is unavailable: {message}")]
+    Unavailable { store: String, message: String },
     #[error("blob store {store} is nearly full: {free} bytes free, below the minimum of {min} bytes (limits.store_min_free_bytes)")]
     NearlyFull { store: String, free: u64, min: u64 },
 }

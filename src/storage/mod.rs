@@ -22,6 +22,7 @@ mod fs;
 mod gate;
 mod listing;
 mod managed;
+pub mod s3;
 
 pub use blob_store::{
     BlobBody, BlobStat, BlobStore, ByteRange, Committed, OpenedBlob, StagedBlob, StagedTail,
@@ -32,6 +33,7 @@ pub use error::StorageError;
 pub use fs::FileStore;
 pub use gate::{GcGate, SweepGuard};
 pub use managed::ManagedStore;
+pub use s3::{S3Options, S3Store, PART_SIZE};
 
 /// `(offset, len)` of `range` within a blob of `size` bytes (the whole blob without one).
 /// A range starting at or past the end cannot be served; one running past it is cut.

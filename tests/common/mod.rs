@@ -16,6 +16,7 @@
 pub mod certs;
 pub mod config;
 pub mod docker;
+pub mod garage;
 pub mod images;
 pub mod layers;
 pub mod metrics;

@@ -26,10 +26,34 @@ pub struct Fixture {
     pub _keep: Box<dyn Any + Send>,
 }
 
+/// What a fixture function returns: a store, or `None` when the backend's server is absent
+/// and the run was told to skip it (the fixture prints that it skipped).
+pub trait MaybeFixture {
+    fn fixture(self) -> Option<Fixture>;
+}
+
+impl MaybeFixture for Fixture {
+    fn fixture(self) -> Option<Fixture> {
+        Some(self)
+    }
+}
+
+impl MaybeFixture for Option<Fixture> {
+    fn fixture(self) -> Option<Fixture> {
+        self
+    }
+}
+
 /// Generates one `#[tokio::test]` per case, each against a fresh store from `$make`.
+/// `known_gaps: [case, …]` names cases a backend is known to fail (each explained where the
+/// backend instantiates the suite): those tests pass only while the case still fails, so a
+/// gap that gets closed is noticed and taken off the list.
 macro_rules! conformance_suite {
     ($make:path) => {
-        conformance_suite!(@cases $make;
+        conformance_suite!($make, known_gaps: []);
+    };
+    ($make:path, known_gaps: $gaps:tt) => {
+        conformance_suite!(@cases $make; $gaps;
             commit_publishes_whole_verified_content_only_at_commit,
             a_digest_mismatch_leaves_nothing_visible,
             concurrent_commits_of_one_digest_all_succeed_and_one_is_new,
@@ -45,16 +69,37 @@ macro_rules! conformance_suite {
             a_tail_reads_staged_bytes_while_the_upload_is_written,
         );
     };
-    (@cases $make:path; $($case:ident),* $(,)?) => {
+    (@cases $make:path; $gaps:tt; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let fixture = $make().await;
-                $crate::conformance::$case(fixture.store.clone()).await;
+                let Some(fixture) = $crate::conformance::MaybeFixture::fixture($make().await)
+                else {
+                    return; // the fixture said why (a backend's server deliberately absent)
+                };
+                let store = fixture.store.clone();
+                if $crate::conformance::is_known_gap(stringify!($gaps), stringify!($case)) {
+                    let run = tokio::spawn($crate::conformance::$case(store)).await;
+                    assert!(
+                        run.is_err(),
+                        "{} is listed as a known gap of this backend but passes: take it off \
+                         the list",
+                        stringify!($case)
+                    );
+                    eprintln!("known gap, fails as expected: {}", stringify!($case));
+                } else {
+                    $crate::conformance::$case(store).await;
+                }
                 drop(fixture);
             }
         )*
     };
+}
+
+/// True if `case` is one of the identifiers in `gaps` (the stringified `[a, b]` list).
+pub fn is_known_gap(gaps: &str, case: &str) -> bool {
+    gaps.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|word| word == case)
 }
 
 fn unix_now() -> i64 {

@@ -7,25 +7,34 @@ use serde_json::json;
 
 use super::error::AdminError;
 use super::wire::{self, BlobStoreRequest};
-use crate::model::BlobStoreConfig;
+use crate::model::{BlobStoreConfig, BlobStoreKind};
 use crate::registry::Registry;
 
 /// `GET /v1/blobstores`
 pub async fn list(registry: web::Data<Registry>) -> Result<HttpResponse, AdminError> {
+    let configs = registry.blob_store_configs().await?;
     let mut out = Vec::new();
     for store in registry.blob_stores() {
         let (bytes, count) = registry.store_usage(store.name()).await?;
-        let available = store.free_bytes().await.ok().flatten();
-        out.push(json!({
+        let is_s3 = configs
+            .iter()
+            .any(|c| c.name == store.name() && c.kind == BlobStoreKind::S3);
+        let mut entry = json!({
             "softQuota": wire::soft_quota(store.soft_quota()),
             "hardQuota": wire::hard_quota(store.hard_quota()),
             "name": store.name(),
-            "type": "File",
-            "unavailable": available.is_none(),
+            "type": if is_s3 { "S3" } else { "File" },
             "blobCount": count,
             "totalSizeInBytes": bytes,
-            "availableSpaceInBytes": available.unwrap_or(0),
-        }));
+        });
+        // A bucket has no free space to report; only a
+        // file store's disk does, and a disk that cannot be asked is flagged unavailable.
+        if !is_s3 {
+            let available = store.free_bytes().await.ok().flatten();
+            entry["unavailable"] = json!(available.is_none());
+            entry["availableSpaceInBytes"] = json!(available.unwrap_or(0));
+        }
+        out.push(entry);
     }
     Ok(HttpResponse::Ok().json(out))
 }
@@ -122,6 +131,6 @@ async fn find(registry: &Registry, name: &str) -> Result<BlobStoreConfig, AdminE
         .blob_store_configs()
         .await?
         .into_iter()
-        .find(|c| c.name == name)
+        .find(|c| c.name == name && c.kind == BlobStoreKind::File)
         .ok_or_else(|| AdminError::blob_store_not_found(name))
 }

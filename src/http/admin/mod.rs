@@ -10,6 +10,7 @@
 //! Handlers return `Result<_, AdminError>`; `error.rs` alone turns errors into HTTP.
 
 pub(crate) mod blobstores;
+mod blobstores_s3;
 pub(crate) mod cleanup;
 mod components;
 mod error;
@@ -62,6 +63,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/blobstores/file/{name}", web::get().to(blobstores::get))
             .route("/blobstores/file/{name}", web::put().to(blobstores::update))
+            .route("/blobstores/s3", web::post().to(blobstores_s3::create))
+            .route("/blobstores/s3/{name}", web::get().to(blobstores_s3::get))
+            .route(
+                "/blobstores/s3/{name}",
+                web::put().to(blobstores_s3::update),
+            )
             .route("/blobstores/{name}", web::delete().to(blobstores::delete))
             .route("/components", web::get().to(components::components))
             .route("/assets", web::get().to(components::assets))

@@ -283,30 +283,40 @@ impl BlobStoreRequest {
         name: String,
         current_path: Option<String>,
     ) -> Result<BlobStoreConfig, AdminError> {
-        let soft = match self.soft_quota {
-            None => None,
-            Some(q) if q.kind != "spaceUsedQuota" => {
-                return Err(AdminError::invalid(
-                    "softQuota.type",
-                    format!("{} is not supported; Berth knows spaceUsedQuota", q.kind),
-                ))
-            }
-            Some(q) => Some(positive(q.limit, "softQuota.limit")?),
-        };
-        let hard = match self.hard_quota {
-            None => None,
-            Some(q) => Some(positive(q.limit, "hardQuota.limit")?),
-        };
+        let (soft, hard) = quotas(self.soft_quota, self.hard_quota)?;
         let path = self.path.or(current_path).unwrap_or_else(|| name.clone());
         let config = BlobStoreConfig {
             name,
             path,
             soft_quota_bytes: soft,
             hard_quota_bytes: hard,
+            ..Default::default()
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+/// `(soft, hard)` quota bytes from Nexus's `softQuota` and Berth's `hardQuota`.
+pub fn quotas(
+    soft: Option<SoftQuota>,
+    hard: Option<HardQuota>,
+) -> Result<(Option<u64>, Option<u64>), AdminError> {
+    let soft = match soft {
+        None => None,
+        Some(q) if q.kind != "spaceUsedQuota" => {
+            return Err(AdminError::invalid(
+                "softQuota.type",
+                format!("{} is not supported; Berth knows spaceUsedQuota", q.kind),
+            ))
+        }
+        Some(q) => Some(positive(q.limit, "softQuota.limit")?),
+    };
+    let hard = match hard {
+        None => None,
+        Some(q) => Some(positive(q.limit, "hardQuota.limit")?),
+    };
+    Ok((soft, hard))
 }
 
 fn positive(limit: i64, id: &str) -> Result<u64, AdminError> {
