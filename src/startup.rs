@@ -32,7 +32,7 @@ async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
     let secrets = crate::sealed::SealKey::load_or_create(
         &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
     )?;
-    let location = crate::meta::Location::of(&settings)?;
+    let location = crate::meta::Location::of(settings)?;
     let meta = crate::meta::Meta::open(location)
         .await
         .map_err(|e| match &settings.meta.url {

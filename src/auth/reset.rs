@@ -32,7 +32,7 @@ pub async fn reset_password(
         super::model::ADMIN_USER => data_dir.join(ADMIN_PASSWORD_FILE),
         _ => data_dir.join(format!("{user}.password")),
     });
-    let meta = crate::meta::Meta::open(crate::meta::Location::of(&settings)?).await?;
+    let meta = crate::meta::Meta::open(crate::meta::Location::of(settings)?).await?;
     let security = Security::open(&settings.security, data_dir, meta.security().clone()).await?;
     if !security.snapshot().users.contains_key(user) || user == super::model::ANONYMOUS_USER {
         bail!(

@@ -51,19 +51,6 @@ impl std::fmt::Debug for PgSettings {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_never_shows_the_password() {
-        let mut s = PgSettings::new("postgres://u:hunter2@h/d");
-        s.password = Some("hunter3".into());
-        let shown = format!("{:?}", Location::Postgres(s));
-        assert!(!shown.contains("hunter"), "{shown}");
-    }
-}
-
 impl Location {
     /// The metadata database `settings` name: `meta.url`, else the SQLite file of the data
     /// directory. Reads `meta.password_file`.
@@ -90,5 +77,18 @@ impl Location {
             max_connections: settings.meta.max_connections,
             acquire_timeout: std::time::Duration::from_secs(settings.meta.acquire_timeout_secs),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let mut s = PgSettings::new("postgres://u:hunter2@h/d");
+        s.password = Some("hunter3".into());
+        let shown = format!("{:?}", Location::Postgres(s));
+        assert!(!shown.contains("hunter"), "{shown}");
     }
 }
