@@ -14,6 +14,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod cluster;
 pub mod config;
 pub mod docker;
 pub mod garage;
