@@ -39,15 +39,17 @@ pub struct DataDirLock {
     _file: File,
 }
 
-/// Creates the data directory if needed, locks it, and makes it private.
-pub fn prepare(dir: &Path) -> anyhow::Result<DataDirLock> {
+/// Creates the data directory if needed, locks it, and makes it private. `embedded_db`:
+/// the metadata lives in `<dir>/berth.db` (SQLite), which is then created 0600 here; with
+/// `[meta] url` (PostgreSQL) no database file is created.
+pub fn prepare(dir: &Path, embedded_db: bool) -> anyhow::Result<DataDirLock> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let lock = lock(dir)?;
-    make_private(dir)?;
+    make_private(dir, embedded_db)?;
     Ok(lock)
 }
 
@@ -87,16 +89,17 @@ fn lock(dir: &Path) -> anyhow::Result<DataDirLock> {
     Ok(DataDirLock { _file: file })
 }
 
-/// 0700 on the directory, 0600 on the files that hold secrets; creates the database file
-/// 0600 if it does not exist yet.
-fn make_private(dir: &Path) -> anyhow::Result<()> {
+/// 0700 on the directory, 0600 on the files that hold secrets; creates the embedded
+/// database file 0600 if it is used and does not exist yet (SQLite would create it with the
+/// umask's mode).
+fn make_private(dir: &Path, embedded_db: bool) -> anyhow::Result<()> {
     let set = |path: &Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("cannot restrict the permissions of {}", path.display()))
     };
     set(dir, 0o700)?;
     let db = dir.join("berth.db");
-    if !db.exists() {
+    if embedded_db && !db.exists() {
         OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -132,7 +135,7 @@ mod tests {
     #[test]
     fn a_second_lock_on_the_same_directory_is_refused_with_the_holders_pid() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = prepare(dir.path()).unwrap();
+        let _held = prepare(dir.path(), true).unwrap();
         // A second open file description conflicts even within one process.
         let err = lock(dir.path()).unwrap_err().to_string();
         assert!(err.contains(&std::process::id().to_string()), "{err}");

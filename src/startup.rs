@@ -54,7 +54,7 @@ impl Application {
         http::scrape::spawn_upkeep();
         let listener = crate::preflight::bind(settings.listen)?;
         crate::preflight::data_dir(&settings.data_dir)?;
-        let data_lock = crate::datadir::prepare(&settings.data_dir)?;
+        let data_lock = crate::datadir::prepare(&settings.data_dir, settings.meta.url.is_none())?;
         let meta = open_meta(&settings).await?;
         let usage = Arc::new(Usage::open(settings.usage.clone(), meta.usage().clone()).await?);
         usage.clone().spawn_upkeep();

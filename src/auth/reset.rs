@@ -27,7 +27,7 @@ pub async fn reset_password(
     }
     refuse_if_serving(settings)?;
     // The server's own lock: also refuses a server listening elsewhere (another config).
-    let _lock = crate::datadir::prepare(data_dir)?;
+    let _lock = crate::datadir::prepare(data_dir, settings.meta.url.is_none())?;
     let output = output.unwrap_or_else(|| match user {
         super::model::ADMIN_USER => data_dir.join(ADMIN_PASSWORD_FILE),
         _ => data_dir.join(format!("{user}.password")),

@@ -278,6 +278,13 @@ impl Registry {
     }
 
     async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
+        // An update keeps the running instance: upload writers hold it, and opening a file
+        // store again would purge its `uploads/` directory under sessions in progress.
+        if let Some(existing) = self.stores.get(&config.name) {
+            let (used, _) = self.meta.reports().store_usage(&config.name).await?;
+            existing.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
+            return Ok(());
+        }
         let backend: Arc<dyn crate::storage::BlobStore> = if super::backends::is_s3(config) {
             Arc::new(crate::storage::S3Store::connect(
                 &config.name,
@@ -289,15 +296,7 @@ impl Registry {
         let store = ManagedStore::new(backend);
         let (used, _) = self.meta.reports().store_usage(&config.name).await?;
         store.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
-        match self.stores.get(&config.name) {
-            // Keep the running instance (upload writers hold it); only the quota changes.
-            Some(existing) => {
-                existing.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used)
-            }
-            None => {
-                self.stores.insert(config.name.clone(), Arc::new(store));
-            }
-        }
+        self.stores.insert(config.name.clone(), Arc::new(store));
         Ok(())
     }
 

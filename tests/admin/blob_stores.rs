@@ -191,3 +191,34 @@ async fn the_quota_status_reports_a_soft_quota_violation() {
         404
     );
 }
+
+#[tokio::test]
+async fn updating_a_file_store_keeps_the_uploads_in_progress_on_it() {
+    // Arrange: a chunked upload half done on the default store.
+    let app = spawn_app().await;
+    let first = noise(1, 64 * 1024);
+    let second = noise(2, 64 * 1024);
+    let location = app.start_upload("keep/app").await;
+    let location = app.patch_upload(&location, &first).await;
+
+    // Act: an admin changes the store's quota while the client is between chunks.
+    let update = json!({"path": "default", "softQuota": {"type": "spaceUsedQuota", "limit": 1_000_000_000u64}});
+    let r = app
+        .send_json(Method::PUT, &format!("{STORES}/file/default"), &update)
+        .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let location = app.patch_upload(&location, &second).await;
+    let whole = [first, second].concat();
+    let digest = sha256(&whole);
+    let r = app.finish_upload(&location, &digest).await;
+
+    // Assert: the upload completed with every byte of both chunks.
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let got = app
+        .req(Method::GET, &format!("/v2/keep/app/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), whole.as_slice());
+}

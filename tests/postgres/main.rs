@@ -57,11 +57,12 @@ async fn images_live_in_postgres_across_a_restart_and_no_sqlite_file_is_written(
     assert_eq!(tags["tags"], serde_json::json!(["v1"]));
     let catalog = app.get_json_ok("/v2/_catalog").await;
     assert_eq!(catalog["repositories"], serde_json::json!(["demo/app"]));
-    // The data directory's lock creates an empty `berth.db` (0600) either way; SQLite
-    // never wrote to it.
+    // No SQLite database exists beside the PostgreSQL one, not even an empty file.
     let sqlite = app.data_dir().join("berth.db");
-    let written = std::fs::metadata(&sqlite).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(written, 0, "metadata went to SQLite, not PostgreSQL");
+    assert!(
+        !sqlite.exists(),
+        "a berth.db was created in the data directory under [meta] url"
+    );
     let log = app.log();
     assert!(log.contains("PostgreSQL"), "{log}");
     assert!(
