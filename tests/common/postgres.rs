@@ -23,6 +23,8 @@ pub struct Postgres {
     pub port: u16,
     password: String,
     child: Option<Child>,
+    /// With TLS: the CA that signed the server's certificate (for `sslrootcert`).
+    tls_ca: Option<PathBuf>,
 }
 
 /// The newest installed server's binary directory.
@@ -49,6 +51,17 @@ impl Postgres {
     /// Starts a fresh server; `None` only when the engine is missing and
     /// `BERTH_SKIP_POSTGRES=1` says to skip.
     pub fn start() -> Option<Postgres> {
+        Self::start_inner(false)
+    }
+
+    /// As [`Postgres::start`], serving TLS (`ssl=on`) with a certificate for 127.0.0.1 from
+    /// a test CA ([`Postgres::tls_ca`]); plain connections are still accepted, so a test
+    /// must check (`pg_stat_ssl`) that a client really used TLS.
+    pub fn start_with_tls() -> Option<Postgres> {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(tls: bool) -> Option<Postgres> {
         let bin = bin_dir();
         if !client_present(bin.is_some(), "PostgreSQL (initdb)", "BERTH_SKIP_POSTGRES") {
             return None;
@@ -64,8 +77,12 @@ impl Postgres {
             port: free_port(),
             password,
             child: None,
+            tls_ca: None,
         };
         pg.init();
+        if tls {
+            pg.make_tls_files();
+        }
         pg.launch();
         pg.wait_ready();
         let mut createdb = Command::new(pg.bin.join("createdb"));
@@ -166,6 +183,7 @@ impl Postgres {
             .args(["-p", &self.port.to_string(), "-h", "127.0.0.1", "-k"])
             .arg(self.dir.path())
             .args(["-c", "fsync=off", "-c", "max_connections=60"])
+            .args(self.tls_args())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -193,6 +211,63 @@ impl Postgres {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The CA file that verifies the server's certificate (TLS servers only).
+    pub fn tls_ca(&self) -> &Path {
+        self.tls_ca.as_deref().expect("started without TLS")
+    }
+
+    /// How many of the connections named `application` use TLS, and how many do not.
+    pub fn connections_by_tls(&self, application: &str) -> (u64, u64) {
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.application_name = '{application}'"
+        );
+        let out = super::stdout_of(
+            Command::new(self.bin.join("psql"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+                .args(["-d", DATABASE, "-At", "-F", " ", "-c", &sql])
+                .env("PGPASSWORD", &self.password)
+                .env("PGSSLMODE", "disable"),
+        );
+        let mut counts = out.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+        (counts.next().unwrap(), counts.next().unwrap())
+    }
+
+    /// A server certificate from a fresh test CA, readable by the server only.
+    fn make_tls_files(&mut self) {
+        let tls = self.dir.path().join("tls");
+        std::fs::create_dir(&tls).unwrap();
+        super::certs::make_certs(&tls);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            tls.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        if running_as_root() {
+            chown_postgres(&tls);
+            chown_postgres(&tls.join("server.key"));
+            chown_postgres(&tls.join("server.pem"));
+        }
+        self.tls_ca = Some(tls.join("ca.pem"));
+    }
+
+    fn tls_args(&self) -> Vec<String> {
+        let Some(ca) = &self.tls_ca else {
+            return Vec::new();
+        };
+        let dir = ca.parent().unwrap();
+        vec![
+            "-c".into(),
+            "ssl=on".into(),
+            "-c".into(),
+            format!("ssl_cert_file={}", dir.join("server.pem").display()),
+            "-c".into(),
+            format!("ssl_key_file={}", dir.join("server.key").display()),
+        ]
     }
 
     /// Stops the server (fast shutdown: clients are disconnected), keeping its data.

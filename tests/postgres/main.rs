@@ -175,3 +175,57 @@ async fn two_nodes_racing_on_one_allow_once_tag_give_one_winner_and_one_clear_re
         );
     }
 }
+
+/// `meta_env` with `query` appended to the database URL (`sslmode`, `sslrootcert`).
+fn meta_env_with(pg: &Postgres, secrets: &tempfile::TempDir, query: &str) -> Vec<String> {
+    let mut env = meta_env(pg, secrets);
+    env[0] = format!("BERTH_META__URL={}?{query}", pg.url_without_password());
+    env
+}
+
+#[tokio::test]
+async fn a_url_asking_for_verified_tls_gets_it_and_a_wrong_ca_is_refused_at_start() {
+    // Arrange: a server with a certificate from its own CA, and an unrelated CA.
+    let Some(pg) = Postgres::start_with_tls() else {
+        return;
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let stranger = tempfile::tempdir().unwrap();
+    common::certs::make_certs(stranger.path());
+
+    // Act 1: verify-full against the wrong CA.
+    let wrong = meta_env_with(
+        &pg,
+        &secrets,
+        &format!(
+            "sslmode=verify-full&sslrootcert={}",
+            stranger.path().join("ca.pem").display()
+        ),
+    );
+    let args: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    let refusal = start_failure(&args, Duration::from_secs(60)).await;
+
+    // Assert 1: Berth does not start on an unverified server, and says why.
+    assert!(
+        refusal.to_lowercase().contains("certificate")
+            || refusal.to_lowercase().contains("tls"),
+        "{refusal}"
+    );
+    assert!(!refusal.contains(pg.password()), "password in: {refusal}");
+
+    // Act 2: the right CA.
+    let right = meta_env_with(
+        &pg,
+        &secrets,
+        &format!("sslmode=verify-full&sslrootcert={}", pg.tls_ca().display()),
+    );
+    let args: Vec<&str> = right.iter().map(String::as_str).collect();
+    let app = spawn_app_with(&args).await;
+    let (digest, _) = app.push_image("tls/app", "v1", "over-tls").await;
+
+    // Assert 2: it works, and every connection Berth holds is encrypted.
+    assert_eq!(tag_digest(&app, "tls/app", "v1").await, (200, digest));
+    let (encrypted, plain) = pg.connections_by_tls("berth");
+    assert!(encrypted > 0, "no TLS connection from Berth");
+    assert_eq!(plain, 0, "Berth holds unencrypted connections");
+}
