@@ -305,6 +305,10 @@ pub struct BlobStoreConfig {
     /// S3: how long a pre-signed URL is valid (seconds; default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_ttl_secs: Option<u64>,
+    /// S3: largest blob published by one server-side copy (default 5 GiB, AWS's limit);
+    /// larger blobs are copied by streaming. Lower it for servers with a smaller limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_max_bytes: Option<u64>,
 }
 
 /// Lifetime of pre-signed blob URLs unless `redirect_ttl_secs` says otherwise.

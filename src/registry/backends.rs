@@ -26,6 +26,9 @@ pub(super) fn s3_options(config: &BlobStoreConfig) -> S3Options {
         } else {
             0
         },
+        copy_max_bytes: config
+            .copy_max_bytes
+            .unwrap_or(crate::storage::s3::COPY_OBJECT_MAX_BYTES),
     }
 }
 

@@ -325,3 +325,50 @@ async fn s3_stores_are_managed_through_the_nexus_api_and_the_secret_is_write_onl
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_blob_above_the_server_side_copy_limit_is_published_by_a_streamed_copy() {
+    // Arrange: a store whose copy limit (1 MiB) is below a multipart blob (two 8 MiB parts
+    // and a tail), so the upload is published by streaming, as a > 5 GiB blob is on AWS.
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "default_repository = \"big\"\n{}copy_max_bytes = 1048576\n\n[[repositories]]\nname = \"big\"\ntype = \"hosted\"\nblob_store = \"s3\"\n",
+        garage.store_toml("s3", false)
+    );
+    let path = dir.path().join("berth.toml");
+    std::fs::write(&path, config).unwrap();
+    let app = common::spawn_app_with(&["--config", path.to_str().unwrap()]).await;
+    let bytes = noise(17 * 1024 * 1024 + 12_345, 7);
+
+    // Act: a chunked upload of 4 MiB chunks.
+    let digest = app.push_blob_chunked("big/app", &bytes, 4 << 20).await;
+
+    // Assert: every byte reads back, whole and by range, and the size is right.
+    let got = app
+        .req(Method::GET, &format!("/v2/big/app/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    let range = app
+        .req(Method::GET, &format!("/v2/big/app/blobs/{digest}"))
+        .header("Range", "bytes=16777200-16777300")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        range.bytes().await.unwrap().as_ref(),
+        &bytes[16_777_200..=16_777_300]
+    );
+    let head = app
+        .req(Method::HEAD, &format!("/v2/big/app/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::header(&head, "content-length"), bytes.len().to_string());
+}

@@ -21,6 +21,7 @@ pub fn options(garage: &Garage, prefix: &str, redirect_secs: u64) -> S3Options {
         secret_access_key: Some(garage.secret_key.clone()),
         credentials_file: None,
         redirect_secs,
+        ..S3Options::default()
     }
 }
 

@@ -7,7 +7,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 /// Where a store's bucket is and how to sign requests. `Debug` never shows the secret.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct S3Options {
     /// `https://s3.eu-west-1.amazonaws.com`, `http://garage:3900`, …; `None` = AWS for `region`.
     pub endpoint: Option<String>,
@@ -27,6 +27,29 @@ pub struct S3Options {
     /// Blob GETs answer `307` to a pre-signed URL valid this many seconds (0: stream through
     /// Berth).
     pub redirect_secs: u64,
+    /// Largest object published with one server-side `CopyObject` (S3 allows 5 GiB); larger
+    /// ones are copied by streaming them through Berth into a multipart upload.
+    pub copy_max_bytes: u64,
+}
+
+/// AWS S3's limit on one `CopyObject`.
+pub const COPY_OBJECT_MAX_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint: None,
+            region: String::new(),
+            bucket: String::new(),
+            prefix: String::new(),
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            credentials_file: None,
+            redirect_secs: 0,
+            copy_max_bytes: COPY_OBJECT_MAX_BYTES,
+        }
+    }
 }
 
 impl std::fmt::Debug for S3Options {
@@ -44,6 +67,7 @@ impl std::fmt::Debug for S3Options {
             )
             .field("credentials_file", &self.credentials_file)
             .field("redirect_secs", &self.redirect_secs)
+            .field("copy_max_bytes", &self.copy_max_bytes)
             .finish()
     }
 }

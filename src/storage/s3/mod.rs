@@ -29,6 +29,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload
 use tokio::sync::Mutex;
 
 pub use config::S3Options;
+pub use config::COPY_OBJECT_MAX_BYTES;
 pub use staged::{S3Staged, PART_SIZE};
 
 use super::{
@@ -64,6 +65,8 @@ pub struct S3Store {
     prefix: String,
     /// Blob GETs answer with a pre-signed URL valid this long, when set.
     redirect: Option<Duration>,
+    /// See `S3Options::copy_max_bytes`.
+    copy_max_bytes: u64,
     commits: Vec<Mutex<()>>,
 }
 
@@ -95,6 +98,7 @@ impl S3Store {
             location: options.location(),
             prefix: options.prefix.trim_matches('/').to_string(),
             redirect: options.redirect_ttl(),
+            copy_max_bytes: options.copy_max_bytes,
             commits: (0..COMMIT_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
@@ -133,6 +137,36 @@ impl S3Store {
         let hex = digest.hex();
         let n = usize::from_str_radix(&hex[..4], 16).unwrap_or(0);
         &self.commits[n % COMMIT_STRIPES]
+    }
+
+    /// Copies an object too large for one `CopyObject` by reading it and writing it again as
+    /// a multipart upload, one part in memory at a time. The copy becomes visible only when
+    /// complete; on failure the multipart upload is aborted and the source stays.
+    async fn copy_streamed(&self, from: &Path, to: &Path) -> Result<(), StorageError> {
+        let source = self.client().get(from).await.map_err(|e| self.error(e))?;
+        let mut stream = source.into_stream();
+        let upload = self
+            .client()
+            .put_multipart(to)
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(self.error(e));
+                }
+            };
+            // Bounded memory: at most a few parts in flight.
+            if let Err(e) = writer.wait_for_capacity(2).await {
+                return Err(self.error(e));
+            }
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(|e| self.error(e))?;
+        Ok(())
     }
 
     /// Size of a committed blob, `None` if absent.
@@ -219,10 +253,14 @@ impl BlobStore for S3Store {
                 // A multipart upload is completed under its upload key (its digest was unknown
                 // when it started); a server-side copy publishes it, then the upload key goes.
                 let upload = staged.key().clone();
-                self.client()
-                    .copy(&upload, &target)
-                    .await
-                    .map_err(|e| self.error(e))?;
+                if size <= self.copy_max_bytes {
+                    self.client()
+                        .copy(&upload, &target)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                } else {
+                    self.copy_streamed(&upload, &target).await?;
+                }
                 if let Err(e) = self.client().delete(&upload).await {
                     tracing::warn!(store = %self.name(), error = %e,
                         "could not remove a completed upload object; purge_staged retries");
