@@ -207,8 +207,7 @@ async fn a_url_asking_for_verified_tls_gets_it_and_a_wrong_ca_is_refused_at_star
 
     // Assert 1: Berth does not start on an unverified server, and says why.
     assert!(
-        refusal.to_lowercase().contains("certificate")
-            || refusal.to_lowercase().contains("tls"),
+        refusal.to_lowercase().contains("certificate") || refusal.to_lowercase().contains("tls"),
         "{refusal}"
     );
     assert!(!refusal.contains(pg.password()), "password in: {refusal}");

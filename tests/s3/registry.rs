@@ -370,5 +370,13 @@ async fn a_blob_above_the_server_side_copy_limit_is_published_by_a_streamed_copy
         .send()
         .await
         .unwrap();
-    assert_eq!(common::header(&head, "content-length"), bytes.len().to_string());
+    assert_eq!(
+        common::header(&head, "content-length"),
+        bytes.len().to_string()
+    );
+    let log = app.log();
+    assert!(
+        log.contains("by a streamed copy"),
+        "no streamed copy:\n{log}"
+    );
 }

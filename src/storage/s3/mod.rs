@@ -166,6 +166,8 @@ impl S3Store {
             writer.put(chunk);
         }
         writer.finish().await.map_err(|e| self.error(e))?;
+        tracing::info!(store = %self.name(), key = %to, copy_max_bytes = self.copy_max_bytes,
+            "published a blob too large for one server-side copy by a streamed copy");
         Ok(())
     }
 
