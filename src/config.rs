@@ -60,7 +60,8 @@ pub struct MetaSettings {
     pub max_connections: u32,
     /// Connections this node keeps apart, at most, for cluster locks and leases (each held
     /// lock or lease occupies one: pushes in flight, a running GC, the scheduler's lease,
-    /// proxied downloads). A push that finds none free within `acquire_timeout_secs` gets 503.
+    /// proxied downloads; leases at most half of them). A push that finds none free within
+    /// `acquire_timeout_secs` gets 503.
     pub lock_connections: u32,
     /// How long a request waits for a database connection before it fails with 503.
     pub acquire_timeout_secs: u64,

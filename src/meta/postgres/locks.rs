@@ -12,6 +12,13 @@
 //! A database that is down, or a pool whose connections are all holding locks, fails the
 //! acquire after the pool's acquire timeout with an error that
 //! [`MetaError::is_unavailable`] recognises: a push answers 503 rather than hang.
+//!
+//! Leases are held long (a proxied download, a whole collection, the scheduler's lead for
+//! the node's life), gate locks briefly. So leases may take at most half of the pool: many
+//! proxied downloads in flight can never leave a push without a connection for its gate lock.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
@@ -25,6 +32,9 @@ use crate::meta::{MetaError, PgSettings};
 #[derive(Clone, Debug)]
 pub struct PgLocks {
     pool: PgPool,
+    /// Connections leases may hold at once (half the pool, at least one).
+    leases: Arc<tokio::sync::Semaphore>,
+    acquire_timeout: Duration,
 }
 
 impl PgLocks {
@@ -46,7 +56,12 @@ impl PgLocks {
                 })
             })
             .connect_lazy_with(options.application_name("berth-locks"));
-        PgLocks { pool }
+        let leases = (settings.lock_connections / 2).max(1) as usize;
+        PgLocks {
+            pool,
+            leases: Arc::new(tokio::sync::Semaphore::new(leases)),
+            acquire_timeout: settings.acquire_timeout,
+        }
     }
 
     async fn take(&self, sql: &'static str, name: &str) -> Result<Held, MetaError> {
@@ -55,24 +70,34 @@ impl PgLocks {
             .bind(lock_key(name))
             .execute(&mut *conn)
             .await?;
-        Ok(Held::kept(Box::new(Session::new(conn))))
+        Ok(Held::kept(Box::new(Session::new(conn, None))))
     }
 }
 
 /// The connection holding a lock. In a mutex only to be `Sync` (a held lock sits in
 /// structures shared across tasks); `still_held` has `&mut` access and never locks it.
-struct Session(tokio::sync::Mutex<PoolConnection<Postgres>>);
+struct Session {
+    conn: tokio::sync::Mutex<PoolConnection<Postgres>>,
+    /// A lease's share of the pool, given back with the connection.
+    _lease: Option<tokio::sync::OwnedSemaphorePermit>,
+}
 
 impl Session {
-    fn new(conn: PoolConnection<Postgres>) -> Self {
-        Session(tokio::sync::Mutex::new(conn))
+    fn new(
+        conn: PoolConnection<Postgres>,
+        lease: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Self {
+        Session {
+            conn: tokio::sync::Mutex::new(conn),
+            _lease: lease,
+        }
     }
 }
 
 #[async_trait]
 impl HeldLock for Session {
     async fn still_held(&mut self) -> bool {
-        let conn = self.0.get_mut();
+        let conn = self.conn.get_mut();
         sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok()
     }
 }
@@ -88,11 +113,17 @@ impl ClusterLocks for PgLocks {
     }
 
     async fn try_lease(&self, name: &str) -> Result<Option<Held>, MetaError> {
+        // Waiting for the lease share is waiting for a connection: the same timeout, the
+        // same error.
+        let share = tokio::time::timeout(self.acquire_timeout, self.leases.clone().acquire_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
         let mut conn = self.pool.acquire().await?;
         let granted: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(lock_key(name))
             .fetch_one(&mut *conn)
             .await?;
-        Ok(granted.then(|| Held::kept(Box::new(Session::new(conn)))))
+        Ok(granted.then(|| Held::kept(Box::new(Session::new(conn, Some(share))))))
     }
 }

@@ -226,7 +226,7 @@ async fn lead(
                 size,
                 upstream: upstreamed.upstream,
                 permit: Some(upstreamed.permit),
-                lease,
+                _lease: lease,
             };
             tokio::spawn(job.run(upstreamed.response, client, leader));
             Ok(Led::Started(size))

@@ -65,7 +65,7 @@ pub(super) struct DownloadJob {
     pub(super) permit: Option<Permit>,
     /// The cluster lease `proxy:<repository>:<digest>` (see `claim`), held until the blob
     /// is committed and linked (or the download failed): dropped with the job.
-    pub(super) lease: Option<crate::meta::Held>,
+    pub(super) _lease: Option<crate::meta::Held>,
 }
 
 impl DownloadJob {
