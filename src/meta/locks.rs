@@ -35,6 +35,9 @@ pub trait HeldLock: Send + Sync {
     /// Whether the lock is still held: false once the session holding it is gone (the
     /// database restarted or the connection broke).
     async fn still_held(&mut self) -> bool;
+    /// Releases the lock now, before the value is dropped (dropping releases it too, but
+    /// a moment later: the connection is cleared on its way back to the pool).
+    async fn release(&mut self);
 }
 
 /// A held lock or lease; released when dropped.
@@ -55,6 +58,13 @@ impl Held {
         match &mut self.0 {
             Some(lock) => lock.still_held().await,
             None => true,
+        }
+    }
+
+    /// Releases the lock before returning, so whoever asks next finds it free.
+    pub async fn release(mut self) {
+        if let Some(lock) = &mut self.0 {
+            lock.release().await;
         }
     }
 }

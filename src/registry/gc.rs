@@ -104,7 +104,7 @@ impl Registry {
             .blob_store(store_name)
             .ok_or_else(|| RegistryError::BlobStoreUnknown(store_name.to_string()))?;
         // One collection per store in the whole cluster (the lease `gc-run:<store>`).
-        let _running = store.gc.start_run().await.map_err(|e| match e {
+        let running = store.gc.start_run().await.map_err(|e| match e {
             RunRefused::AlreadyRunning(_) => RegistryError::Definition(e.to_string()),
             RunRefused::Meta(e) => RegistryError::Meta(e),
         })?;
@@ -112,6 +112,7 @@ impl Registry {
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(1.0);
         progress(format!("blob store {store_name}: marking live blobs"));
         let result = self.collect(&store, grace_secs, progress).await;
+        running.release().await;
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(0.0);
         let mut report = result?;
         report.duration_ms = started.elapsed().as_millis() as u64;

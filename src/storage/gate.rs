@@ -65,8 +65,15 @@ pub struct ReferenceGuard {
 /// Held for one whole collection: this node's run lock and the cluster lease.
 #[derive(Debug)]
 pub struct RunGuard {
-    _cluster: Held,
+    cluster: Held,
     _local: OwnedMutexGuard<()>,
+}
+
+impl RunGuard {
+    /// Ends the collection: the lease is free for the next one when this returns.
+    pub async fn release(self) {
+        self.cluster.release().await;
+    }
 }
 
 impl GcGate {
@@ -113,7 +120,7 @@ impl GcGate {
         let lease = format!("gc-run:{}", self.store);
         let cluster = self.cluster.try_lease(&lease).await?.ok_or_else(refused)?;
         Ok(RunGuard {
-            _cluster: cluster,
+            cluster,
             _local: local,
         })
     }

@@ -100,6 +100,14 @@ impl HeldLock for Session {
         let conn = self.conn.get_mut();
         sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok()
     }
+
+    async fn release(&mut self) {
+        let conn = self.conn.get_mut();
+        // On failure the pool's release hook tries again, or the connection closes.
+        let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut **conn)
+            .await;
+    }
 }
 
 #[async_trait]
