@@ -71,7 +71,11 @@ impl Held {
 
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Held(cluster)" } else { "Held(local)" })
+        f.write_str(if self.0.is_some() {
+            "Held(cluster)"
+        } else {
+            "Held(local)"
+        })
     }
 }
 

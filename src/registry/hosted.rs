@@ -250,7 +250,11 @@ impl Hosted {
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         let _refs = self.core.store.gc.referencing().await?;
-        let linked = self.core.meta.images_linking(&self.core.name, digest, 1).await?;
+        let linked = self
+            .core
+            .meta
+            .images_linking(&self.core.name, digest, 1)
+            .await?;
         if linked.is_empty() {
             return Ok(None);
         }

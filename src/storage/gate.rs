@@ -116,7 +116,11 @@ impl GcGate {
     /// Starts a collection: refused if one runs, on this node or any other.
     pub async fn start_run(&self) -> Result<RunGuard, RunRefused> {
         let refused = || RunRefused::AlreadyRunning(self.store.clone());
-        let local = self.running.clone().try_lock_owned().map_err(|_| refused())?;
+        let local = self
+            .running
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| refused())?;
         let lease = format!("gc-run:{}", self.store);
         let cluster = self.cluster.try_lease(&lease).await?.ok_or_else(refused)?;
         Ok(RunGuard {

@@ -98,7 +98,9 @@ async fn gc_on_one_node_while_another_pushes_loses_no_acknowledged_image() {
     };
     let (a, b) = (cluster.node(0), cluster.node(1));
     let repushed: Vec<Image> = (0..24).map(|i| Image::seeded(&format!("re-{i}"))).collect();
-    let dropped: Vec<Image> = (0..8).map(|i| Image::seeded(&format!("gone-{i}"))).collect();
+    let dropped: Vec<Image> = (0..8)
+        .map(|i| Image::seeded(&format!("gone-{i}")))
+        .collect();
     make_garbage(a, "gc/re", &repushed).await;
     make_garbage(a, "gc/gone", &dropped).await;
     for node in [a, b] {
@@ -106,7 +108,9 @@ async fn gc_on_one_node_while_another_pushes_loses_no_acknowledged_image() {
     }
     // Act: node A pushes the re-referenced images and fresh ones, 8 at a time, while node
     // B collects over and over until the pushes are done.
-    let fresh: Vec<Image> = (0..24).map(|i| Image::seeded(&format!("new-{i}"))).collect();
+    let fresh: Vec<Image> = (0..24)
+        .map(|i| Image::seeded(&format!("new-{i}")))
+        .collect();
     let mut jobs: Vec<(String, Image)> = Vec::new();
     for (i, image) in repushed.iter().enumerate() {
         jobs.push((format!("gc/re-{i}"), image.clone()));
@@ -152,13 +156,23 @@ async fn gc_on_one_node_while_another_pushes_loses_no_acknowledged_image() {
             pull_fully(node, name, "new", image).await;
         }
     }
-    assert_eq!(acknowledged.len(), jobs.len(), "pushes refused: {outcomes:?}");
+    assert_eq!(
+        acknowledged.len(),
+        jobs.len(),
+        "pushes refused: {outcomes:?}"
+    );
     for run in &runs {
         assert_eq!(run["lastRunResult"], "OK", "{run}");
     }
     let deleted = metric(b, "berth_gc_blobs_deleted_total", &[("store", "s3")]).await;
-    assert!(deleted >= (2 * dropped.len()) as f64, "the garbage was not collected: {deleted}");
-    eprintln!("gc runs during the pushes: {}, blobs deleted: {deleted}", runs.len());
+    assert!(
+        deleted >= (2 * dropped.len()) as f64,
+        "the garbage was not collected: {deleted}"
+    );
+    eprintln!(
+        "gc runs during the pushes: {}, blobs deleted: {deleted}",
+        runs.len()
+    );
 }
 
 #[tokio::test]
@@ -214,7 +228,10 @@ async fn a_push_while_postgresql_is_down_gets_503_not_a_hang() {
         .node(0)
         .req(
             Method::POST,
-            &format!("/v2/down/app/blobs/uploads/?digest={}", sha256(b"while down")),
+            &format!(
+                "/v2/down/app/blobs/uploads/?digest={}",
+                sha256(b"while down")
+            ),
         )
         .body(b"while down".to_vec())
         .timeout(Duration::from_secs(60))

@@ -15,7 +15,9 @@ async fn two_nodes(pg: &Postgres) -> (Meta, Meta) {
 /// True if `fut` completes within half a second: used only to show that a lock is *not*
 /// granted while it must not be (a broken lock is granted at once, so it fails the test).
 async fn granted_soon<T>(fut: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(Duration::from_millis(500), fut).await.ok()
+    tokio::time::timeout(Duration::from_millis(500), fut)
+        .await
+        .ok()
 }
 
 #[tokio::test]
@@ -36,10 +38,22 @@ async fn shared_holders_coexist_and_the_exclusive_lock_waits_for_all_of_them() {
     drop(exclusive);
     let shared_after = a.locks().lock_shared("gc-gate:s").await;
     // Assert
-    assert!(while_shared.is_none(), "exclusive granted beside two shared holders");
-    assert!(other_name.is_some_and(|r| r.is_ok()), "another name is independent");
-    assert!(with_one_left.is_none(), "exclusive granted beside a shared holder");
-    assert!(shared_meanwhile.is_none(), "shared granted beside the exclusive holder");
+    assert!(
+        while_shared.is_none(),
+        "exclusive granted beside two shared holders"
+    );
+    assert!(
+        other_name.is_some_and(|r| r.is_ok()),
+        "another name is independent"
+    );
+    assert!(
+        with_one_left.is_none(),
+        "exclusive granted beside a shared holder"
+    );
+    assert!(
+        shared_meanwhile.is_none(),
+        "shared granted beside the exclusive holder"
+    );
     assert!(shared_after.is_ok());
 }
 
@@ -65,7 +79,10 @@ async fn a_lease_has_one_holder_in_the_cluster_until_it_is_dropped() {
     // Assert
     assert!(same_node.is_none(), "a second holder on the same node");
     assert!(other_node.is_none(), "a second holder on another node");
-    assert!(after.is_some(), "the lease stayed taken after its holder dropped it");
+    assert!(
+        after.is_some(),
+        "the lease stayed taken after its holder dropped it"
+    );
 }
 
 #[tokio::test]
@@ -87,8 +104,14 @@ async fn a_lease_whose_session_ends_is_free_for_the_others_and_knows_it_is_lost(
     let taken_over = b.locks().try_lease("tasks-leader").await.unwrap();
     // Assert
     assert!(ended >= 1, "no lock session to end");
-    assert!(taken_over.is_some(), "the lease of an ended session is still taken");
-    assert!(!held.still_held().await, "the holder did not notice it lost its lease");
+    assert!(
+        taken_over.is_some(),
+        "the lease of an ended session is still taken"
+    );
+    assert!(
+        !held.still_held().await,
+        "the holder did not notice it lost its lease"
+    );
 }
 
 #[tokio::test]

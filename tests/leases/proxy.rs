@@ -34,14 +34,20 @@ fn proxy_toml(remote: &str) -> String {
 async fn concurrent_misses_on_two_nodes_make_one_upstream_download_per_blob() {
     // Arrange
     let upstream = spawn_app().await;
-    let layers = (0..3).map(|i| noise(&format!("layer {i}"), 4 << 20)).collect();
+    let layers = (0..3)
+        .map(|i| noise(&format!("layer {i}"), 4 << 20))
+        .collect();
     let image = Image::oci(b"{\"proxied\":true}".to_vec(), layers);
     upstream.push("lib/app", "v1", &image).await;
     let Some(cluster) = Cluster::start(2, &proxy_toml(&upstream.url(""))).await else {
         return;
     };
-    let served_before =
-        metric(&upstream, "berth_blobs_pulled_total", &[("repository", "docker-hosted")]).await;
+    let served_before = metric(
+        &upstream,
+        "berth_blobs_pulled_total",
+        &[("repository", "docker-hosted")],
+    )
+    .await;
     // Act: every pull of every blob on both nodes at once.
     let mut pulls = Vec::new();
     for (digest, bytes) in image.blobs() {
@@ -55,7 +61,10 @@ async fn concurrent_misses_on_two_nodes_make_one_upstream_download_per_blob() {
                 pulls.push(tokio::spawn(async move {
                     let r = r.send().await.unwrap();
                     let status = r.status().as_u16();
-                    (status, r.bytes().await.map(|b| b.as_ref() == want.as_slice()))
+                    (
+                        status,
+                        r.bytes().await.map(|b| b.as_ref() == want.as_slice()),
+                    )
                 }));
             }
         }
@@ -67,16 +76,31 @@ async fn concurrent_misses_on_two_nodes_make_one_upstream_download_per_blob() {
     // Assert
     for (status, same) in &outcomes {
         assert_eq!(*status, 200, "{outcomes:?}\n{}", cluster.logs());
-        assert!(matches!(same, Ok(true)), "a pull got other bytes: {outcomes:?}");
+        assert!(
+            matches!(same, Ok(true)),
+            "a pull got other bytes: {outcomes:?}"
+        );
     }
     let blobs = image.blobs().count() as f64;
-    let served =
-        metric(&upstream, "berth_blobs_pulled_total", &[("repository", "docker-hosted")]).await;
+    let served = metric(
+        &upstream,
+        "berth_blobs_pulled_total",
+        &[("repository", "docker-hosted")],
+    )
+    .await;
     let mut downloads = 0.0;
     for node in &cluster.nodes {
-        downloads += metric(node, "berth_proxy_upstream_downloads_total", &[("repository", "hub")])
-            .await;
+        downloads += metric(
+            node,
+            "berth_proxy_upstream_downloads_total",
+            &[("repository", "hub")],
+        )
+        .await;
     }
-    assert_eq!(served - served_before, blobs, "upstream served blobs more than once");
+    assert_eq!(
+        served - served_before,
+        blobs,
+        "upstream served blobs more than once"
+    );
     assert_eq!(downloads, blobs, "upstream downloads counted by the nodes");
 }

@@ -70,9 +70,12 @@ async fn a_scheduled_task_runs_on_one_node_and_another_takes_over_when_it_is_kil
     let killed = Instant::now();
     let c = &cluster;
     let task = id.as_str();
-    let taken_over = eventually(c, Duration::from_secs(60), "a takeover", move || async move {
-        (runs(c, follower, task).await >= 1.0).then(|| killed.elapsed())
-    })
+    let taken_over = eventually(
+        c,
+        Duration::from_secs(60),
+        "a takeover",
+        move || async move { (runs(c, follower, task).await >= 1.0).then(|| killed.elapsed()) },
+    )
     .await;
     // Assert
     assert_eq!(follower_runs, 0.0, "the follower ran the task too");

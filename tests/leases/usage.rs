@@ -40,9 +40,12 @@ async fn requests_on_two_nodes_add_up_in_the_usage_report_of_both() {
     ping(b, 5).await;
     // Assert
     for node in [a, b] {
-        eventually(&cluster, within, "the sum on every node", move || async move {
-            (requests(node).await == before + 12).then_some(())
-        })
+        eventually(
+            &cluster,
+            within,
+            "the sum on every node",
+            move || async move { (requests(node).await == before + 12).then_some(()) },
+        )
         .await;
     }
     assert_eq!(stored(pg).await, before + 12);

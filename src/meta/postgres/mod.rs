@@ -25,7 +25,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{redact_url, ClusterLocks, Held, ImageRecord, ImageRecords, MetaError, NewManifest, PgSettings, TagWrite};
+use super::{
+    redact_url, ClusterLocks, Held, ImageRecord, ImageRecords, MetaError, NewManifest, PgSettings,
+    TagWrite,
+};
 use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
 

@@ -210,7 +210,11 @@ async fn lead(
             return Ok(Led::Cached);
         }
         Err(e) => {
-            proxy.end_download(digest, leader, Err(UpstreamError::Unavailable(e.to_string())));
+            proxy.end_download(
+                digest,
+                leader,
+                Err(UpstreamError::Unavailable(e.to_string())),
+            );
             return Err(e);
         }
     };
