@@ -27,6 +27,11 @@ pub trait ClusterLocks: Send + Sync + std::fmt::Debug {
     /// Takes the lease `name` if no one holds it; `None` if another holder (this node or
     /// another) has it. Never waits for a holder.
     async fn try_lease(&self, name: &str) -> Result<Option<Held>, MetaError>;
+    /// True when other processes may hold these locks (a database shared by nodes): what
+    /// this node remembers may then be out of date, and callers re-check the store.
+    fn spans_nodes(&self) -> bool {
+        false
+    }
 }
 
 /// What a backend keeps while a lock is held (a database connection).

@@ -214,6 +214,7 @@ impl Hosted {
             // From storing the bytes to committing the record, garbage collection waits:
             // the manifest's blobs cannot vanish after the check that they exist.
             let _refs = self.core.store.gc.referencing().await?;
+            self.check_blobs_stored(&msg).await?;
             self.core
                 .store
                 .put_counted(&msg.record.digest, bytes)
@@ -221,6 +222,24 @@ impl Hosted {
             self.send(msg).await?;
         }
         crate::metrics::manifest_pushed(&self.config().name);
+        Ok(())
+    }
+
+    /// With several nodes, checks (under the reference lock) that the store still holds
+    /// every blob the manifest names: the actor checks this node's memory, which a sweep
+    /// on another node does not update, and a `HEAD` on this node does not spare a blob
+    /// from another node's sweep. One `stat` per blob; nothing on a single node, where the
+    /// sweep drops the links from memory itself. A sparse repository may name absent
+    /// content.
+    async fn check_blobs_stored(&self, msg: &messages::PutManifest) -> Result<(), RegistryError> {
+        if !self.core.store.gc.cluster().spans_nodes() || self.config().sparse_manifests {
+            return Ok(());
+        }
+        for digest in &msg.blobs {
+            if self.core.store.stat(digest).await?.is_none() {
+                return Err(RegistryError::ManifestBlobUnknown(digest.clone()));
+            }
+        }
         Ok(())
     }
 

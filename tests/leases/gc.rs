@@ -243,3 +243,36 @@ async fn a_push_while_postgresql_is_down_gets_503_not_a_hang() {
     assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
     eprintln!("503 after {waited:?} (acquire timeout 2 s)");
 }
+
+#[tokio::test]
+async fn a_manifest_naming_a_blob_swept_on_another_node_is_refused_not_accepted() {
+    // Arrange: garbage older than the grace window, which a client finds with `HEAD` on
+    // node A (A remembers the link and spares it; node B knows nothing of that touch).
+    let Some(cluster) = Cluster::start(2, GC_TOML).await else {
+        return;
+    };
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let image = Image::seeded("swept");
+    make_garbage(a, "gc/swept", std::slice::from_ref(&image)).await;
+    for node in [a, b] {
+        set_clock(node, 2 * 24 * 3600).await;
+    }
+    let layer = &image.layer().0;
+    let head = a
+        .req(Method::HEAD, &format!("/v2/gc/swept-0/blobs/{layer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    // Act: B sweeps it; the client, having seen it, sends only the manifest to A.
+    let run = run_task(b, COMPACT).await;
+    let refused = a.put_image("gc/swept-0", "again", &image).await;
+    // Assert
+    assert_eq!(run["lastRunResult"], "OK", "{run}");
+    assert_oci_error(refused, 400, "MANIFEST_BLOB_UNKNOWN").await;
+    // The client's retry uploads the blobs again and succeeds on either node.
+    a.push("gc/swept-0", "again", &image).await;
+    for node in [a, b] {
+        pull_fully(node, "gc/swept-0", "again", &image).await;
+    }
+}

@@ -120,6 +120,10 @@ impl ClusterLocks for PgLocks {
         self.take("SELECT pg_advisory_lock($1)", name).await
     }
 
+    fn spans_nodes(&self) -> bool {
+        true
+    }
+
     async fn try_lease(&self, name: &str) -> Result<Option<Held>, MetaError> {
         // Waiting for the lease share is waiting for a connection: the same timeout, the
         // same error.

@@ -91,6 +91,10 @@ impl ClusterLocks for PgMeta {
     async fn try_lease(&self, name: &str) -> Result<Option<Held>, MetaError> {
         self.locks.try_lease(name).await
     }
+
+    fn spans_nodes(&self) -> bool {
+        true
+    }
 }
 
 fn url_has_password(url: &str) -> bool {
