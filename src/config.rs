@@ -58,6 +58,11 @@ pub struct MetaSettings {
     pub password_file: Option<PathBuf>,
     /// Connections this node keeps to PostgreSQL at most.
     pub max_connections: u32,
+    /// Connections this node keeps apart, at most, for cluster locks and leases (each held
+    /// lock or lease occupies one: pushes in flight, a running GC, the scheduler's lease,
+    /// proxied downloads; leases at most half of them). A push that finds none free within
+    /// `acquire_timeout_secs` gets 503.
+    pub lock_connections: u32,
     /// How long a request waits for a database connection before it fails with 503.
     pub acquire_timeout_secs: u64,
 }
@@ -68,6 +73,7 @@ impl Default for MetaSettings {
             url: None,
             password_file: None,
             max_connections: 16,
+            lock_connections: 16,
             acquire_timeout_secs: 5,
         }
     }
@@ -86,6 +92,7 @@ impl std::fmt::Debug for MetaSettings {
             .field("url", &self.redacted_url())
             .field("password_file", &self.password_file)
             .field("max_connections", &self.max_connections)
+            .field("lock_connections", &self.lock_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .finish()
     }
@@ -381,8 +388,11 @@ impl Settings {
             );
         }
         check(
-            self.meta.max_connections > 0 && self.meta.acquire_timeout_secs > 0,
-            "meta.max_connections and meta.acquire_timeout_secs must be positive",
+            self.meta.max_connections > 0
+                && self.meta.lock_connections > 0
+                && self.meta.acquire_timeout_secs > 0,
+            "meta.max_connections, meta.lock_connections and meta.acquire_timeout_secs must be \
+             positive",
         );
         if let Some(p) = &self.security.initial_admin_password {
             check(

@@ -84,6 +84,10 @@ pub const LOG_WRITE_ERRORS: &str = "berth_log_write_errors_total";
 pub const ACTOR_RESTARTS: &str = "berth_actor_restarts_total";
 /// Task runs that panicked (recorded as failed, never left running), by `task`.
 pub const TASK_PANICS: &str = "berth_task_panics_total";
+/// Task runs started on this node (scheduled or on demand), by `task`.
+pub const TASK_RUNS: &str = "berth_task_runs_total";
+/// 1 while this node holds the scheduler's leader lease (runs the scheduled tasks).
+pub const TASKS_LEADER: &str = "berth_tasks_leader";
 /// Upload sessions or body reads refused by a limit, by `reason`
 /// (`repository`, `client`, `descriptors`, `body_timeout`).
 pub const UPLOADS_REFUSED: &str = "berth_uploads_refused_total";
@@ -184,6 +188,11 @@ pub fn describe() {
     describe_counter!(LOG_WRITE_ERRORS, "Log lines lost to a failed write");
     describe_counter!(ACTOR_RESTARTS, "Repository actors restarted");
     describe_counter!(TASK_PANICS, "Task runs that panicked");
+    describe_counter!(TASK_RUNS, "Task runs started on this node");
+    describe_gauge!(
+        TASKS_LEADER,
+        "1 while this node runs the scheduled tasks of the cluster"
+    );
     describe_counter!(UPLOADS_REFUSED, "Uploads refused or cut by a limit");
 }
 

@@ -25,6 +25,7 @@ pub struct Meta {
     cleanup: Arc<dyn CleanupQueries>,
     security: Arc<dyn SecurityRecords>,
     activity: Arc<dyn Activity>,
+    locks: Arc<dyn ClusterLocks>,
     /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
     /// are stored as given (tests of other records).
     secrets: Option<Arc<SealKey>>,
@@ -87,7 +88,8 @@ impl Meta {
             reports: b.clone(),
             cleanup: b.clone(),
             security: b.clone(),
-            activity: b,
+            activity: b.clone(),
+            locks: b,
             secrets: None,
         }
     }
@@ -126,6 +128,11 @@ impl Meta {
 
     pub fn activity(&self) -> &Arc<dyn Activity> {
         &self.activity
+    }
+
+    /// Locks and leases shared by every node on this database.
+    pub fn locks(&self) -> &Arc<dyn ClusterLocks> {
+        &self.locks
     }
 
     pub fn security(&self) -> &Arc<dyn SecurityRecords> {

@@ -23,6 +23,8 @@ pub struct PgSettings {
     /// Used when the URL has no password (else `PGPASSWORD`, then `~/.pgpass`, apply).
     pub password: Option<String>,
     pub max_connections: u32,
+    /// Connections kept apart for cluster locks and leases (`meta::locks`).
+    pub lock_connections: u32,
     /// How long a caller waits for a connection before failing (an error for which
     /// [`super::MetaError::is_unavailable`] holds).
     pub acquire_timeout: Duration,
@@ -35,6 +37,7 @@ impl PgSettings {
             url: url.to_string(),
             password: None,
             max_connections: 16,
+            lock_connections: 16,
             acquire_timeout: Duration::from_secs(5),
         }
     }
@@ -46,6 +49,7 @@ impl std::fmt::Debug for PgSettings {
             .field("url", &redact_url(&self.url))
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("max_connections", &self.max_connections)
+            .field("lock_connections", &self.lock_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .finish()
     }
@@ -75,6 +79,7 @@ impl Location {
             url: url.clone(),
             password,
             max_connections: settings.meta.max_connections,
+            lock_connections: settings.meta.lock_connections,
             acquire_timeout: std::time::Duration::from_secs(settings.meta.acquire_timeout_secs),
         }))
     }

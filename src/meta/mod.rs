@@ -11,6 +11,7 @@
 //! - [`CleanupQueries`]: facts cleanup policies evaluate, and pull times.
 //! - [`SecurityRecords`]: users, roles, privileges and security settings.
 //! - [`Activity`]: who pushed a tag, pulls per day, one image's tags a page at a time.
+//! - [`ClusterLocks`]: locks and leases shared by the nodes of a cluster (`locks`).
 //!
 //! [`Meta`] is the handle startup builds from a [`Location`] (a SQLite file, the default, or
 //! a PostgreSQL URL) and hands down; each consumer keeps only the trait it needs. Backends
@@ -24,6 +25,7 @@ mod activity;
 mod error;
 mod handle;
 mod location;
+mod locks;
 mod model;
 mod postgres;
 mod security;
@@ -36,6 +38,7 @@ pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_D
 pub use error::MetaError;
 pub use handle::Meta;
 pub use location::{Location, PgSettings};
+pub use locks::{lock_key, ClusterLocks, Held, HeldLock};
 pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
     SecurityTable, TagWrite, UsageHour,
@@ -167,8 +170,9 @@ pub trait GcQueries: Send + Sync + std::fmt::Debug {
 pub trait UsageRecords: Send + Sync + std::fmt::Debug {
     /// Hours starting at or after `since`, oldest first.
     async fn usage_hours(&self, since: i64) -> Result<Vec<UsageHour>, MetaError>;
-    /// Writes each hour's absolute counters (writing an hour twice is harmless) and drops
-    /// hours older than `keep_since`, in one transaction.
+    /// Adds each hour's counters to the stored ones (they are what one node counted since
+    /// its last write, so nodes sharing the database sum up) and drops hours older than
+    /// `keep_since`, in one transaction.
     async fn save_usage_hours(&self, hours: &[UsageHour], keep_since: i64)
         -> Result<(), MetaError>;
     /// Tagged manifests in every repository: the figure the component limit applies to.
@@ -254,6 +258,7 @@ pub trait Backend:
     + CleanupQueries
     + SecurityRecords
     + Activity
+    + ClusterLocks
 {
 }
 
@@ -266,5 +271,6 @@ impl<T> Backend for T where
         + CleanupQueries
         + SecurityRecords
         + Activity
+        + ClusterLocks
 {
 }

@@ -293,7 +293,7 @@ impl Registry {
         } else {
             Arc::new(FileStore::open(&config.name, &self.store_root(config))?)
         };
-        let store = ManagedStore::new(backend);
+        let store = ManagedStore::new(backend, self.meta.locks().clone());
         let (used, _) = self.meta.reports().store_usage(&config.name).await?;
         store.set_quota(config.soft_quota_bytes, config.hard_quota_bytes, used);
         self.stores.insert(config.name.clone(), Arc::new(store));

@@ -36,7 +36,12 @@
 //!    row: the next run deletes it. Nothing referenced is ever touched, so a crash at any
 //!    point loses nothing.
 //!
-//! Only one collection runs per store at a time. Progress is logged per batch and exported
+//! Across nodes sharing one metadata database the reference lock is also a cluster lock
+//! (`storage::gate`: a PostgreSQL advisory lock, shared for writers, exclusive per batch),
+//! so the protocol holds when the sweep runs on one node and the writes land on another.
+//!
+//! Only one collection runs per store at a time, in the whole cluster (the lease
+//! `gc-run:<store>`). Progress is logged per batch and exported
 //! as metrics; the run returns what it freed.
 
 use std::collections::HashMap;
@@ -48,7 +53,7 @@ use serde::Serialize;
 use super::{Registry, RegistryError, Repository};
 use crate::clock::now;
 use crate::oci::{Digest, ImageName};
-use crate::storage::ManagedStore;
+use crate::storage::{ManagedStore, RunRefused};
 
 /// Candidates re-checked and deleted under one hold of the exclusive lock: small, so pushes
 /// wait at most a few milliseconds.
@@ -98,15 +103,16 @@ impl Registry {
         let store = self
             .blob_store(store_name)
             .ok_or_else(|| RegistryError::BlobStoreUnknown(store_name.to_string()))?;
-        let _running = store.gc.running.try_lock().map_err(|_| {
-            RegistryError::Definition(format!(
-                "garbage collection of blob store {store_name} is already running"
-            ))
+        // One collection per store in the whole cluster (the lease `gc-run:<store>`).
+        let running = store.gc.start_run().await.map_err(|e| match e {
+            RunRefused::AlreadyRunning(_) => RegistryError::Definition(e.to_string()),
+            RunRefused::Meta(e) => RegistryError::Meta(e),
         })?;
         let started = Instant::now();
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(1.0);
         progress(format!("blob store {store_name}: marking live blobs"));
         let result = self.collect(&store, grace_secs, progress).await;
+        running.release().await;
         metrics::gauge!(crate::metrics::GC_RUNNING, "store" => store_name.to_string()).set(0.0);
         let mut report = result?;
         report.duration_ms = started.elapsed().as_millis() as u64;
@@ -206,7 +212,7 @@ impl Registry {
         cutoff: i64,
         report: &mut GcReport,
     ) -> Result<(), RegistryError> {
-        let _exclusive = store.gc.sweeping().await;
+        let _exclusive = store.gc.sweeping().await?;
         let mut dead = Vec::new();
         for c in batch {
             let file = store.stat(&c.digest).await?;

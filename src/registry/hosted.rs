@@ -174,7 +174,7 @@ impl Hosted {
         session: Option<String>,
     ) -> Result<u64, RegistryError> {
         // Publish and link under the store's reference lock (see `registry::gc`).
-        let _refs = self.core.store.gc.referencing().await;
+        let _refs = self.core.store.gc.referencing().await?;
         let size = self.core.store.commit_counted(staged, digest).await?;
         let msg = messages::LinkBlob {
             name: name.clone(),
@@ -195,7 +195,7 @@ impl Hosted {
     ) -> Result<bool, RegistryError> {
         // Held until the link is committed, so garbage collection cannot sweep the blob
         // between the check that the source has it and the new link.
-        let _refs = self.core.store.gc.referencing().await;
+        let _refs = self.core.store.gc.referencing().await?;
         let msg = messages::MountBlob {
             name: name.clone(),
             from,
@@ -213,7 +213,8 @@ impl Hosted {
         {
             // From storing the bytes to committing the record, garbage collection waits:
             // the manifest's blobs cannot vanish after the check that they exist.
-            let _refs = self.core.store.gc.referencing().await;
+            let _refs = self.core.store.gc.referencing().await?;
+            self.check_blobs_stored(&msg).await?;
             self.core
                 .store
                 .put_counted(&msg.record.digest, bytes)
@@ -224,18 +225,74 @@ impl Hosted {
         Ok(())
     }
 
+    /// With several nodes, checks (under the reference lock) that the store still holds
+    /// every blob the manifest names: the actor checks this node's memory, which a sweep
+    /// on another node does not update, and a `HEAD` on this node does not spare a blob
+    /// from another node's sweep. One `stat` per blob; nothing on a single node, where the
+    /// sweep drops the links from memory itself. A sparse repository may name absent
+    /// content.
+    async fn check_blobs_stored(&self, msg: &messages::PutManifest) -> Result<(), RegistryError> {
+        if !self.core.store.gc.cluster().spans_nodes() || self.config().sparse_manifests {
+            return Ok(());
+        }
+        for digest in &msg.blobs {
+            if self.core.store.stat(digest).await?.is_none() {
+                return Err(RegistryError::ManifestBlobUnknown(digest.clone()));
+            }
+        }
+        Ok(())
+    }
+
     /// A manifest the proxy cache fetched: stored and recorded under the same protocol.
     pub async fn cache_manifest(
         &self,
         bytes: Bytes,
         msg: messages::CacheManifest,
     ) -> Result<(), RegistryError> {
-        let _refs = self.core.store.gc.referencing().await;
+        let _refs = self.core.store.gc.referencing().await?;
         self.core
             .store
             .put_counted(&msg.record.digest, bytes)
             .await?;
         self.send(msg).await
+    }
+
+    /// Links into `name` a blob that another image of this repository links and the store
+    /// holds (another node of the cluster cached it, and this node's memory does not know
+    /// yet); its size, or `None` if there is no such blob. A blob only another repository
+    /// holds is never adopted: its digest must not open it to readers of this one. Under
+    /// the reference lock, like a mount: garbage collection cannot sweep the blob between
+    /// the check and the link.
+    pub async fn adopt_blob(
+        &self,
+        name: &ImageName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        let _refs = self.core.store.gc.referencing().await?;
+        let linked = self
+            .core
+            .meta
+            .images_linking(&self.core.name, digest, 1)
+            .await?;
+        if linked.is_empty() {
+            return Ok(None);
+        }
+        let Some(stat) = self.core.store.stat(digest).await? else {
+            return Ok(None);
+        };
+        let msg = messages::LinkBlob {
+            name: name.clone(),
+            digest: digest.clone(),
+            size: stat.size,
+            session: None,
+        };
+        self.send(msg).await?;
+        Ok(Some(stat.size))
+    }
+
+    /// The locks this repository's store coordinates with the other nodes through.
+    pub fn cluster_locks(&self) -> &Arc<dyn crate::meta::ClusterLocks> {
+        self.core.store.gc.cluster()
     }
 
     /// Records that a client asked whether `digest` exists (`HEAD`): garbage collection

@@ -30,10 +30,11 @@ impl Deref for ManagedStore {
 }
 
 impl ManagedStore {
-    pub fn new(backend: Arc<dyn BlobStore>) -> Self {
+    /// `locks` coordinate garbage collection with the other nodes sharing the metadata.
+    pub fn new(backend: Arc<dyn BlobStore>, locks: Arc<dyn crate::meta::ClusterLocks>) -> Self {
         ManagedStore {
+            gc: GcGate::new(backend.name(), locks),
             backend,
-            gc: GcGate::default(),
             used: AtomicU64::new(0),
             soft_quota: AtomicU64::new(0),
             hard_quota: AtomicU64::new(0),

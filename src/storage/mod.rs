@@ -31,7 +31,7 @@ pub use blob_store::{
 pub use digest_writer::DigestWriter;
 pub use error::StorageError;
 pub use fs::FileStore;
-pub use gate::{GcGate, SweepGuard};
+pub use gate::{GcGate, ReferenceGuard, RunGuard, RunRefused, SweepGuard};
 pub use managed::ManagedStore;
 pub use s3::{S3Options, S3Store, PART_SIZE};
 

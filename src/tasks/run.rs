@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 
 use super::{TaskDef, TaskService};
 use crate::clock::now;
+use crate::meta::Held;
 use crate::registry::RegistryError;
 
 /// Why a task could not start.
@@ -20,6 +21,11 @@ pub enum StartError {
 
 /// How often the scheduler looks for due tasks.
 const SCHEDULER_TICK: Duration = Duration::from_secs(10);
+/// How often a node that does not run the scheduler tries to take over: a leader that died
+/// is replaced within this (plus one tick) once the database has ended its session.
+const LEADER_RETRY: Duration = Duration::from_secs(3);
+/// The lease the scheduling node holds (`meta::ClusterLocks`).
+const LEADER_LEASE: &str = "tasks-leader";
 
 /// Starts task `id` in the background. Must run inside an actix system.
 pub fn start(tasks: &Data<TaskService>, id: &str) -> Result<(), StartError> {
@@ -46,6 +52,7 @@ pub fn start(tasks: &Data<TaskService>, id: &str) -> Result<(), StartError> {
 async fn execute(tasks: &TaskService, def: &TaskDef) {
     let started = wall_clock();
     tracing::info!(task = %def.id, kind = %def.type_id, "task started");
+    metrics::counter!(crate::metrics::TASK_RUNS, "task" => def.id.clone()).increment(1);
     // A panicking run is a failed run: the task must not stay RUNNING (refusing every later
     // start with 409) because its runner died.
     let state = tasks.state(&def.id);
@@ -85,14 +92,52 @@ pub fn wall_clock() -> i64 {
 
 /// Runs scheduled tasks when due: each task's next start is computed from the clock when
 /// first seen and after each start. Must run inside an actix system.
+///
+/// Of several nodes sharing one database only the holder of the leader lease schedules;
+/// the others retry every few seconds, so a dead leader (whose database session ended) is
+/// replaced. On-demand runs (the tasks API) run on the node asked, whoever leads.
 pub fn spawn_scheduler(tasks: Data<TaskService>) {
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(SCHEDULER_TICK);
         loop {
-            tick.tick().await;
-            run_due(&tasks);
+            let lease = become_leader(&tasks).await;
+            schedule_while_leading(&tasks, lease).await;
         }
     });
+}
+
+async fn become_leader(tasks: &TaskService) -> Held {
+    let mut warned = false;
+    loop {
+        match tasks.locks().try_lease(LEADER_LEASE).await {
+            Ok(Some(lease)) => {
+                tracing::info!("this node runs the scheduled tasks (leader lease taken)");
+                metrics::gauge!(crate::metrics::TASKS_LEADER).set(1.0);
+                return lease;
+            }
+            Ok(None) => {}
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "cannot ask for the scheduler's leader lease");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        actix_web::rt::time::sleep(LEADER_RETRY).await;
+    }
+}
+
+/// Schedules until the lease is lost (its database session ended: a restart, a broken
+/// connection); another node may then lead, and this one becomes a follower.
+async fn schedule_while_leading(tasks: &Data<TaskService>, mut lease: Held) {
+    let mut tick = actix_web::rt::time::interval(SCHEDULER_TICK);
+    loop {
+        tick.tick().await;
+        if !lease.still_held().await {
+            tracing::warn!("the scheduler's leader lease was lost; following again");
+            metrics::gauge!(crate::metrics::TASKS_LEADER).set(0.0);
+            return;
+        }
+        run_due(tasks);
+    }
 }
 
 fn run_due(tasks: &Data<TaskService>) {

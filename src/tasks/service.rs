@@ -41,6 +41,11 @@ impl TaskService {
         &self.registry
     }
 
+    /// The cluster's locks (the scheduler's leader lease).
+    pub fn locks(&self) -> &std::sync::Arc<dyn crate::meta::ClusterLocks> {
+        self.meta.locks()
+    }
+
     pub fn gc_settings(&self) -> &GcSettings {
         &self.gc
     }

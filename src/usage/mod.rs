@@ -3,7 +3,9 @@
 //!
 //! Requests are counted by the HTTP middleware into hour buckets ([`window`]) kept in
 //! memory and written to the `usage_hours` table every `flush_secs` and at shutdown, so a
-//! restart does not reset the window. Components are counted by the database (one
+//! restart does not reset the window. The rows hold deltas added up (every node adds what
+//! it counted) and each upkeep tick reads them back, so with several nodes on one database
+//! the request limit applies to the cluster's total. Components are counted by the database (one
 //! aggregate), at each upkeep tick, scrape and usage read, and afresh before an enforced
 //! write, so deletes are reflected without bookkeeping on the write path.
 //!
@@ -260,7 +262,7 @@ impl Usage {
         }
     }
 
-    /// Writes the hours counted since the last flush.
+    /// Adds what was counted since the last flush to the database.
     pub async fn flush(&self) -> Result<(), MetaError> {
         let now = now();
         let dirty = self.window.lock().unwrap().take_dirty(now);
@@ -275,6 +277,18 @@ impl Usage {
         Ok(())
     }
 
+    /// Reads the window's hours back from the database: the sums of every node sharing it.
+    async fn reload(&self, now: i64) -> Result<(), MetaError> {
+        let stored = self.meta.usage_hours(window::window_start(now)).await?;
+        self.window.lock().unwrap().reload(stored);
+        Ok(())
+    }
+
+    async fn flush_and_reload(&self) -> Result<(), MetaError> {
+        self.flush().await?;
+        self.reload(now()).await
+    }
+
     /// Flushes and re-evaluates every `flush_secs`. Must run inside an actix system.
     pub fn spawn_upkeep(self: Arc<Self>) {
         let every = Duration::from_secs(self.settings.flush_secs);
@@ -282,7 +296,9 @@ impl Usage {
             let mut tick = actix_web::rt::time::interval(every);
             loop {
                 tick.tick().await;
-                if let Err(e) = self.flush().await {
+                // Also reads back the other nodes' counts, even when this one has nothing
+                // to write.
+                if let Err(e) = self.flush_and_reload().await {
                     tracing::warn!(error = %e, "cannot write usage counters");
                 }
                 if let Err(e) = self.refresh().await {

@@ -1,7 +1,11 @@
-//! The rolling window: request counters per hour, in memory, with the hours changed since
-//! the last flush remembered so only they are written back.
+//! The rolling window: request counters per hour, in memory, with what this node counted
+//! since the last flush kept apart (`pending`) so only that is added to the database.
+//!
+//! Several nodes sharing one database each add their own counts; after each flush the
+//! window is reloaded from the database ([`HourWindow::reload`]), so every node's totals
+//! (and thresholds) are the cluster's, at most one flush interval behind.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::meta::UsageHour;
 
@@ -18,8 +22,10 @@ pub fn hour_of(secs: i64) -> i64 {
 
 #[derive(Debug, Default)]
 pub struct HourWindow {
+    /// The window's totals: as last read from the database, plus `pending`.
     hours: BTreeMap<i64, UsageHour>,
-    dirty: BTreeSet<i64>,
+    /// What this node counted and has not written yet, per hour.
+    pending: BTreeMap<i64, UsageHour>,
 }
 
 /// Sums over the window.
@@ -34,23 +40,28 @@ impl HourWindow {
     pub fn from_hours(hours: Vec<UsageHour>) -> Self {
         HourWindow {
             hours: hours.into_iter().map(|h| (h.hour, h)).collect(),
-            dirty: BTreeSet::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Replaces the totals by `stored` (read from the database after a flush) plus what
+    /// was counted since that flush began and is not written yet.
+    pub fn reload(&mut self, stored: Vec<UsageHour>) {
+        self.hours = stored.into_iter().map(|h| (h.hour, h)).collect();
+        for p in self.pending.values() {
+            add(&mut self.hours, p);
         }
     }
 
     /// Counts one request at `now`: a 401 goes to `unauthorized`, anything else to `requests`.
     pub fn record(&mut self, now: i64, unauthorized: bool) {
-        let hour = hour_of(now);
-        let bucket = self.hours.entry(hour).or_insert(UsageHour {
-            hour,
-            ..UsageHour::default()
-        });
-        if unauthorized {
-            bucket.unauthorized += 1;
-        } else {
-            bucket.requests += 1;
-        }
-        self.dirty.insert(hour);
+        let one = UsageHour {
+            hour: hour_of(now),
+            requests: u64::from(!unauthorized),
+            unauthorized: u64::from(unauthorized),
+        };
+        add(&mut self.hours, &one);
+        add(&mut self.pending, &one);
     }
 
     /// Totals over the window ending at `now`.
@@ -71,22 +82,30 @@ impl HourWindow {
             .collect()
     }
 
-    /// The hours changed since the last call, and forgets hours that left the window (their
-    /// rows are already written).
+    /// What was counted since the last call (to be added to the database), and forgets
+    /// hours that left the window.
     pub fn take_dirty(&mut self, now: i64) -> Vec<UsageHour> {
-        let dirty: Vec<UsageHour> = std::mem::take(&mut self.dirty)
-            .into_iter()
-            .filter_map(|h| self.hours.get(&h).copied())
-            .collect();
+        let dirty: Vec<UsageHour> = std::mem::take(&mut self.pending).into_values().collect();
         let start = window_start(now);
         self.hours.retain(|&h, _| h >= start);
         dirty
     }
 
-    /// Marks `hours` as still unwritten (a flush failed).
+    /// Gives back counts a failed flush could not write, to be written next time.
     pub fn mark_dirty(&mut self, hours: &[UsageHour]) {
-        self.dirty.extend(hours.iter().map(|h| h.hour));
+        for h in hours {
+            add(&mut self.pending, h);
+        }
     }
+}
+
+fn add(hours: &mut BTreeMap<i64, UsageHour>, h: &UsageHour) {
+    let bucket = hours.entry(h.hour).or_insert(UsageHour {
+        hour: h.hour,
+        ..UsageHour::default()
+    });
+    bucket.requests += h.requests;
+    bucket.unauthorized += h.unauthorized;
 }
 
 /// The first hour inside the window ending at `now`.
@@ -127,5 +146,19 @@ mod tests {
         assert_eq!(dirty[0].requests, 2);
         assert!(w.take_dirty(T).is_empty());
         assert_eq!(w.hours(T).len(), 1);
+    }
+
+    #[test]
+    fn a_reload_shows_the_stored_sum_plus_what_is_not_written_yet() {
+        let mut w = HourWindow::default();
+        w.record(T, false);
+        let written = w.take_dirty(T);
+        w.record(T, false);
+        // Another node added 5 to the same hour; ours (1) was written with it.
+        let mut stored = written.clone();
+        stored[0].requests += 5;
+        w.reload(stored);
+        assert_eq!(w.totals(T).requests, 7);
+        assert_eq!(w.take_dirty(T)[0].requests, 1);
     }
 }

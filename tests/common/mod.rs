@@ -83,7 +83,16 @@ pub fn test_client() -> Client {
 }
 
 async fn spawn(extra: &[&str], nofile: Option<u32>) -> TestApp {
-    let data = tempfile::tempdir().expect("temp dir");
+    spawn_in(tempfile::tempdir().expect("temp dir"), extra, nofile).await
+}
+
+/// As [`spawn_app_with`], in a data directory prepared by the caller (a cluster node's
+/// shared `secrets.key` in place before the first start).
+pub async fn spawn_app_in(data: tempfile::TempDir, extra: &[&str]) -> TestApp {
+    spawn_in(data, extra, None).await
+}
+
+async fn spawn_in(data: tempfile::TempDir, extra: &[&str], nofile: Option<u32>) -> TestApp {
     let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let (child, addr) = start(data.path(), &extra_args, nofile).await;
     TestApp {

@@ -354,14 +354,15 @@ pub async fn usage_hours_round_trip(meta: &Meta) {
         .save_usage_hours(&[h(3600, 5, 1), h(7200, 7, 0)], 0)
         .await
         .unwrap();
-    // Counters are absolute: writing an hour again replaces it, never adds twice.
+    // Counters are deltas: each node writes what it counted since its last write, so a
+    // second write of an hour adds to it (nodes sharing the database sum up).
     usage
         .save_usage_hours(&[h(7200, 9, 2), h(10800, 1, 0)], 7200)
         .await
         .unwrap();
     assert_eq!(
         usage.usage_hours(0).await.unwrap(),
-        vec![h(7200, 9, 2), h(10800, 1, 0)]
+        vec![h(7200, 16, 2), h(10800, 1, 0)]
     );
     assert_eq!(
         usage.usage_hours(10800).await.unwrap(),

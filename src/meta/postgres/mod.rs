@@ -15,6 +15,7 @@ mod activity;
 mod cleanup;
 mod documents;
 mod gc;
+mod locks;
 mod records;
 mod reports;
 
@@ -24,7 +25,10 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{redact_url, ImageRecord, ImageRecords, MetaError, NewManifest, PgSettings, TagWrite};
+use super::{
+    redact_url, ClusterLocks, Held, ImageRecord, ImageRecords, MetaError, NewManifest, PgSettings,
+    TagWrite,
+};
 use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
 
@@ -32,6 +36,8 @@ use crate::oci::{Digest, ImageName, Tag};
 #[derive(Clone)]
 pub struct PgMeta {
     pool: PgPool,
+    /// Cluster locks, on connections of their own (see `locks`).
+    locks: locks::PgLocks,
     /// For `Debug` and logs: the URL with its password redacted.
     shown: String,
 }
@@ -61,13 +67,33 @@ impl PgMeta {
             .acquire_timeout(settings.acquire_timeout)
             // A connection broken by a database restart is found and replaced before use.
             .test_before_acquire(true)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let locks = locks::PgLocks::new(settings, options);
         sqlx::migrate!("./src/meta/postgres/migrations")
             .run(&pool)
             .await?;
         tracing::info!(url = %shown, "metadata in PostgreSQL");
-        Ok(PgMeta { pool, shown })
+        Ok(PgMeta { pool, locks, shown })
+    }
+}
+
+#[async_trait]
+impl ClusterLocks for PgMeta {
+    async fn lock_shared(&self, name: &str) -> Result<Held, MetaError> {
+        self.locks.lock_shared(name).await
+    }
+
+    async fn lock_exclusive(&self, name: &str) -> Result<Held, MetaError> {
+        self.locks.lock_exclusive(name).await
+    }
+
+    async fn try_lease(&self, name: &str) -> Result<Option<Held>, MetaError> {
+        self.locks.try_lease(name).await
+    }
+
+    fn spans_nodes(&self) -> bool {
+        true
     }
 }
 

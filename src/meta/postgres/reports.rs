@@ -143,9 +143,8 @@ impl UsageRecords for PgMeta {
             .collect())
     }
 
-    /// Absolute counters, as the one node that owns the window writes them. Several nodes
-    /// writing their own windows overwrite each other's hours: additive counters across
-    /// nodes are the scale-out issue's item 3, not done here.
+    /// Deltas: every node adds what it counted, so the row holds the cluster's sum (the
+    /// row lock of the upsert serialises nodes flushing the same hour).
     async fn save_usage_hours(
         &self,
         hours: &[UsageHour],
@@ -155,8 +154,9 @@ impl UsageRecords for PgMeta {
         for h in hours {
             sqlx::query(
                 "INSERT INTO usage_hours (hour, requests, unauthorized) VALUES ($1, $2, $3) \
-                 ON CONFLICT (hour) DO UPDATE SET requests = excluded.requests, \
-                 unauthorized = excluded.unauthorized",
+                 ON CONFLICT (hour) DO UPDATE SET \
+                 requests = usage_hours.requests + excluded.requests, \
+                 unauthorized = usage_hours.unauthorized + excluded.unauthorized",
             )
             .bind(h.hour)
             .bind(h.requests as i64)

@@ -10,6 +10,7 @@ mod browse;
 mod cleanup;
 mod definitions;
 mod gc;
+mod locks;
 mod records;
 mod security;
 mod usage;

@@ -35,8 +35,9 @@ impl UsageRecords for SqliteMeta {
         for h in hours {
             sqlx::query(
                 "INSERT INTO usage_hours (hour, requests, unauthorized) VALUES (?, ?, ?) \
-                 ON CONFLICT (hour) DO UPDATE SET requests = excluded.requests, \
-                 unauthorized = excluded.unauthorized",
+                 ON CONFLICT (hour) DO UPDATE SET \
+                 requests = usage_hours.requests + excluded.requests, \
+                 unauthorized = usage_hours.unauthorized + excluded.unauthorized",
             )
             .bind(h.hour)
             .bind(h.requests as i64)

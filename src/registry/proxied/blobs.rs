@@ -10,6 +10,7 @@ use reqwest::Method;
 use tokio::sync::{mpsc, watch};
 
 use super::super::{Hosted, RegistryError};
+use super::claim::{claim, Claim};
 use super::download::{start_download, DownloadJob};
 use crate::oci::{Digest, ImageName};
 use crate::proxy::metrics as pm;
@@ -103,12 +104,14 @@ pub async fn fetch_blob(
         Download::Leader(tx) => tx,
     };
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
-    let size = lead(repo, &proxy, name, digest, leader, Some(tx)).await?;
-    Ok(BlobFetch::Streaming {
-        size,
-        body: rx,
-        coalesced: false,
-    })
+    match lead(repo, &proxy, name, digest, leader, Some(tx)).await? {
+        Led::Started(size) => Ok(BlobFetch::Streaming {
+            size,
+            body: rx,
+            coalesced: false,
+        }),
+        Led::Cached => Ok(BlobFetch::Cached),
+    }
 }
 
 /// Part of an uncached blob: the download is started (or joined) for the whole blob, and
@@ -177,8 +180,17 @@ pub async fn fetch_blob_part(
         })
 }
 
+/// What the request leading this node's download found.
+enum Led {
+    /// The download runs; the size the upstream announced.
+    Started(Option<u64>),
+    /// Another node of the cluster cached the blob: serve it from the store.
+    Cached,
+}
+
 /// Starts the download this request leads, in a task of its own; `client` (if any) gets
-/// the bytes as they arrive. Returns the size the upstream announced.
+/// the bytes as they arrive. Another node caching the same blob is waited for instead
+/// (see `claim`).
 async fn lead(
     repo: &Hosted,
     proxy: &Arc<ProxyState>,
@@ -186,10 +198,25 @@ async fn lead(
     digest: &Digest,
     leader: watch::Sender<Progress>,
     client: Option<mpsc::Sender<Result<Bytes, io::Error>>>,
-) -> Result<Option<u64>, RegistryError> {
+) -> Result<Led, RegistryError> {
     let fail = |error| RegistryError::Upstream {
         repository: proxy.repository.clone(),
         error,
+    };
+    let lease = match claim(repo, proxy, name, digest).await {
+        Ok(Claim::Download(lease)) => lease,
+        Ok(Claim::Cached(size)) => {
+            proxy.end_download(digest, leader, Ok(size));
+            return Ok(Led::Cached);
+        }
+        Err(e) => {
+            proxy.end_download(
+                digest,
+                leader,
+                Err(UpstreamError::Unavailable(e.to_string())),
+            );
+            return Err(e);
+        }
     };
     match start_download(repo, proxy, name, digest).await {
         Ok((upstreamed, size)) => {
@@ -203,9 +230,10 @@ async fn lead(
                 size,
                 upstream: upstreamed.upstream,
                 permit: Some(upstreamed.permit),
+                _lease: lease,
             };
             tokio::spawn(job.run(upstreamed.response, client, leader));
-            Ok(size)
+            Ok(Led::Started(size))
         }
         Err(UpstreamError::NotFound) => {
             proxy.remember_missing(name.as_str(), digest.as_str());

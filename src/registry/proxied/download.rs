@@ -63,6 +63,9 @@ pub(super) struct DownloadJob {
     pub(super) upstream: Arc<Upstream>,
     /// The upstream budget's slot, held until the body has been received.
     pub(super) permit: Option<Permit>,
+    /// The cluster lease `proxy:<repository>:<digest>` (see `claim`), held until the blob
+    /// is committed and linked (or the download failed): dropped with the job.
+    pub(super) _lease: Option<crate::meta::Held>,
 }
 
 impl DownloadJob {

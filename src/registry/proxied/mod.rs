@@ -7,8 +7,10 @@
 //! - Manifests by digest and blobs are content-addressed, so a cached copy never expires.
 //! - Upstream down, blocked or rate-limiting: a cached copy is served and marked stale;
 //!   with nothing cached the error names the upstream problem.
-//! - Concurrent misses for one blob share one download (see [`blobs`]).
+//! - Concurrent misses for one blob share one download (see [`blobs`]), across the nodes of
+//!   a cluster too (see [`claim`]).
 mod blobs;
+mod claim;
 mod download;
 mod manifests;
 
