@@ -25,6 +25,7 @@ pub struct Meta {
     cleanup: Arc<dyn CleanupQueries>,
     security: Arc<dyn SecurityRecords>,
     activity: Arc<dyn Activity>,
+    changes: Arc<dyn Changes>,
     /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
     /// are stored as given (tests of other records).
     secrets: Option<Arc<SealKey>>,
@@ -87,7 +88,8 @@ impl Meta {
             reports: b.clone(),
             cleanup: b.clone(),
             security: b.clone(),
-            activity: b,
+            activity: b.clone(),
+            changes: b,
             secrets: None,
         }
     }
@@ -130,6 +132,10 @@ impl Meta {
 
     pub fn security(&self) -> &Arc<dyn SecurityRecords> {
         &self.security
+    }
+
+    pub fn changes(&self) -> &Arc<dyn Changes> {
+        &self.changes
     }
 
     /// A trivial query, for readiness checks.

@@ -11,6 +11,7 @@
 //! - [`CleanupQueries`]: facts cleanup policies evaluate, and pull times.
 //! - [`SecurityRecords`]: users, roles, privileges and security settings.
 //! - [`Activity`]: who pushed a tag, pulls per day, one image's tags a page at a time.
+//! - [`Changes`]: other nodes' changes to what this node caches (`changes.rs`).
 //!
 //! [`Meta`] is the handle startup builds from a [`Location`] (a SQLite file, the default, or
 //! a PostgreSQL URL) and hands down; each consumer keeps only the trait it needs. Backends
@@ -21,6 +22,7 @@
 //! database says is what clients were told.
 
 mod activity;
+mod changes;
 mod error;
 mod handle;
 mod location;
@@ -33,6 +35,7 @@ use async_trait::async_trait;
 
 pub use crate::redact::redact_url;
 pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
+pub use changes::{Announcement, Change, ChangeStream, Changes};
 pub use error::MetaError;
 pub use handle::Meta;
 pub use location::{Location, PgSettings};
@@ -254,6 +257,7 @@ pub trait Backend:
     + CleanupQueries
     + SecurityRecords
     + Activity
+    + Changes
 {
 }
 
@@ -266,5 +270,6 @@ impl<T> Backend for T where
         + CleanupQueries
         + SecurityRecords
         + Activity
+        + Changes
 {
 }
