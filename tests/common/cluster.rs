@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::garage::Garage;
 use super::postgres::Postgres;
-use super::{spawn_app_with, ConfigFile, TestApp};
+use super::{spawn_app_in, ConfigFile, TestApp};
 
 pub struct Cluster {
     pub nodes: Vec<TestApp>,
@@ -67,20 +67,22 @@ impl Cluster {
     }
 
     /// Starts one more node (with `extra` arguments or `KEY=VALUE` settings) and returns
-    /// its index. Its sealing key is the first node's.
+    /// its index. Its sealing key is the first node's, in place before it first starts (it
+    /// opens the secrets the first node sealed, such as the S3 store's, while starting).
     pub async fn add_node(&mut self, extra: &[&str]) -> usize {
         let mut args = self.node_args();
         args.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut node = spawn_app_with(&refs).await;
+        let dir = tempfile::tempdir().expect("temp dir");
         if let Some(first) = self.nodes.first() {
-            let key = self.secrets_key(first);
-            if key.exists() {
-                node.stop();
-                std::fs::copy(&key, self.secrets_key(&node)).expect("share secrets.key");
-                node.restart().await;
-            }
+            let data = dir.path().join("data");
+            std::fs::create_dir(&data).expect("data dir");
+            std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .expect("data dir mode");
+            std::fs::copy(self.secrets_key(first), data.join("secrets.key"))
+                .expect("share secrets.key");
         }
+        let node = spawn_app_in(dir, &refs).await;
         self.nodes.push(node);
         self.nodes.len() - 1
     }

@@ -82,8 +82,17 @@ pub fn test_client() -> Client {
         .unwrap()
 }
 
+/// Starts Berth on a prepared directory (its data directory is `<data>/data`): for tests
+/// that place files there before the first start (a shared `secrets.key`).
+pub async fn spawn_app_in(data: tempfile::TempDir, extra: &[&str]) -> TestApp {
+    spawn_on(data, extra, None).await
+}
+
 async fn spawn(extra: &[&str], nofile: Option<u32>) -> TestApp {
-    let data = tempfile::tempdir().expect("temp dir");
+    spawn_on(tempfile::tempdir().expect("temp dir"), extra, nofile).await
+}
+
+async fn spawn_on(data: tempfile::TempDir, extra: &[&str], nofile: Option<u32>) -> TestApp {
     let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let (child, addr) = start(data.path(), &extra_args, nofile).await;
     TestApp {
