@@ -98,6 +98,8 @@ impl Changes for PgMeta {
 
 async fn listen(pool: &PgPool) -> Result<PgListener, MetaError> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // A lost connection is re-made by `forward`, which then yields `Resync`.
+    listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
@@ -106,35 +108,18 @@ async fn listen(pool: &PgPool) -> Result<PgListener, MetaError> {
 /// connection, listens again (backing off while the database is away) and yields `Resync`.
 async fn forward(
     pool: PgPool,
-    mut listener: PgListener,
+    first: PgListener,
     node: std::sync::Arc<str>,
     tx: tokio::sync::mpsc::UnboundedSender<Change>,
 ) {
+    let mut listener = first;
     loop {
-        let lost = match listener.try_recv().await {
-            Ok(Some(notification)) => {
-                match serde_json::from_str::<Announcement>(notification.payload()) {
-                    // Our own: this node's memory changed with the write.
-                    Ok(a) if a.node == *node => {}
-                    Ok(a) => {
-                        if tx.send(a.change).is_err() {
-                            return;
-                        }
-                    }
-                    // From a newer Berth, perhaps: reloading everything is always correct.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "unreadable change announcement; resyncing");
-                        if tx.send(Change::Resync).is_err() {
-                            return;
-                        }
-                    }
-                }
-                continue;
-            }
-            Ok(None) => "connection lost".to_string(),
-            Err(e) => e.to_string(),
+        let Some(lost) = receive(&mut listener, &node, &tx).await else {
+            return;
         };
         tracing::warn!(reason = %lost, "change notifications interrupted; listening again");
+        // The listener's pool has one connection: give it back before asking for another.
+        drop(listener);
         let Some(fresh) = relisten(&pool, &tx).await else {
             return;
         };
@@ -143,6 +128,34 @@ async fn forward(
             return;
         }
         tracing::info!("change notifications resumed; reloading cached state");
+    }
+}
+
+/// Forwards announcements until the connection is lost (`Some(why)`) or nobody receives
+/// them any more (`None`).
+async fn receive(
+    listener: &mut PgListener,
+    node: &str,
+    tx: &tokio::sync::mpsc::UnboundedSender<Change>,
+) -> Option<String> {
+    loop {
+        let change = match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                match serde_json::from_str::<Announcement>(notification.payload()) {
+                    // Our own: this node's memory changed with the write.
+                    Ok(a) if a.node == node => continue,
+                    Ok(a) => a.change,
+                    // From a newer Berth, perhaps: reloading everything is always correct.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unreadable change announcement; resyncing");
+                        Change::Resync
+                    }
+                }
+            }
+            Ok(None) => return Some("connection lost".to_string()),
+            Err(e) => return Some(e.to_string()),
+        };
+        tx.send(change).ok()?;
     }
 }
 
