@@ -51,6 +51,9 @@ pub type ChangeStream = tokio::sync::mpsc::UnboundedReceiver<Change>;
 pub trait Changes: Send + Sync + std::fmt::Debug {
     /// This process's id in its announcements.
     fn node_id(&self) -> &str;
+    /// Whether other processes may write this database (then a read that misses in this
+    /// node's memory asks the database before answering "unknown").
+    fn shared(&self) -> bool;
     /// Starts listening; `None` when no other process can change this database (SQLite:
     /// one process per data directory). Subscribe before loading what the changes are about,
     /// so that nothing committed between the load and the subscription is missed.

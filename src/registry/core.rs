@@ -41,6 +41,10 @@ pub struct RepoCore {
     /// cached its result after it would keep the stale state; the load compares this
     /// counter before and after and reads again if it moved.
     pub invalidations: AtomicU64,
+    /// Other nodes write the same database: a miss in the cached state (a tag, manifest or
+    /// blob another node may have added a moment ago, its announcement still on the way)
+    /// is checked against the database before it is answered. Hits never are.
+    pub revalidate_misses: bool,
 }
 
 impl RepoCore {
@@ -100,6 +104,12 @@ impl RepoCore {
             }
             None => self.images.clear(),
         }
+    }
+
+    /// The image read again from the database (see `revalidate_misses`).
+    async fn reload(&self, image: &ImageState) -> Result<Arc<ImageState>, RegistryError> {
+        self.invalidate(Some(&image.name));
+        self.load(image.id, image.name.clone()).await
     }
 
     /// The image, created if it does not exist yet.
@@ -219,7 +229,15 @@ impl RepoCore {
     }
 
     pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
-        let image = self.ensure_image(&msg.name).await?;
+        let mut image = self.ensure_image(&msg.name).await?;
+        let missing = |image: &ImageState| {
+            msg.blobs.iter().any(|d| image.blob_size(d).is_none())
+                || msg.children.iter().any(|d| image.manifest(d).is_none())
+        };
+        // Blobs pushed through another node a moment ago may not be announced here yet.
+        if self.revalidate_misses && missing(&image) {
+            image = self.reload(&image).await?;
+        }
         for tag in &msg.tags {
             self.check_tag(&image, tag.as_str(), &msg.record.digest, msg.rights)?;
         }

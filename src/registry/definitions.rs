@@ -263,6 +263,7 @@ impl Registry {
             ),
             downloads: DashMap::new(),
             invalidations: Default::default(),
+            revalidate_misses: self.meta.changes().shared(),
             proxy: match &config.proxy {
                 Some(p) => Some(Arc::new(
                     crate::proxy::ProxyState::new(&config.name, p)

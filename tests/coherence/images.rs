@@ -29,9 +29,25 @@ async fn pushes_tag_moves_and_deletions_on_one_node_are_served_by_the_other() {
     .await;
     report("tag moved on A, served by B", took);
 
-    // A tag deleted on A is gone on B.
+    // A tag added on A is served by B at once, announced or not yet: B's miss asks the
+    // database (read-after-write across nodes).
     a.push("team/app", "v2", &Image::seeded("coh-3")).await;
     assert_eq!(head_manifest(b, "/v2/team/app", "v2").await.0, 200);
+    // Blobs pushed through A, the manifest through B right after (a client behind a load
+    // balancer): B finds the blobs.
+    let split = a.push_blobs_of("team/app", Image::seeded("coh-4")).await;
+    expect_status(
+        b.put_image("team/app", "v3", &split).await,
+        201,
+        "manifest on B",
+    )
+    .await;
+    assert_eq!(
+        head_manifest(a, "/v2/team/app", "v3").await,
+        (200, split.digest.clone())
+    );
+
+    // A tag deleted on A is gone on B.
     assert_eq!(
         a.delete("/v2/team/app/manifests/v2").await,
         202,

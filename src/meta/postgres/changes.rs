@@ -87,6 +87,10 @@ impl Changes for PgMeta {
         &self.node
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self) -> Result<Option<ChangeStream>, MetaError> {
         let listener = listen(&self.listen_pool).await?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

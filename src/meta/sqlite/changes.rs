@@ -12,6 +12,10 @@ impl Changes for SqliteMeta {
         "local"
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+
     async fn subscribe(&self) -> Result<Option<ChangeStream>, MetaError> {
         Ok(None)
     }
