@@ -55,11 +55,15 @@ async fn repositories_created_changed_and_deleted_on_one_node_take_effect_on_the
         )
         .await;
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    let moved = Image::seeded("def-2");
+    // Each attempt is another image: one B accepts before it learns the policy moves the
+    // tag, and re-pushing that same digest would be allowed under ALLOW_ONCE too.
+    let attempts = std::cell::Cell::new(0);
     let (_, took) = eventually(
         "B refuses to move a tag under ALLOW_ONCE",
         WITHIN,
         || async {
+            attempts.set(attempts.get() + 1);
+            let moved = Image::seeded(&format!("def-2-{}", attempts.get()));
             let r = push_with(|m, p| b.req(m, p), base, "v1", &moved).await;
             (r.status() == 403).then_some(())
         },
