@@ -68,6 +68,20 @@ impl RepoCore {
         Ok(Some(self.load(id, msg.name).await?))
     }
 
+    /// Reads a cached image again (see `revalidate_misses`). Through the actor, so no write
+    /// of this node interleaves; the cached state is replaced only once the read succeeded
+    /// (a database outage does not cost the warm state).
+    pub(super) async fn reload_image(
+        &self,
+        msg: ReloadImage,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        let cached = self.images.get(&msg.name).map(|i| i.id);
+        match cached {
+            Some(id) => Ok(Some(self.load(id, msg.name).await?)),
+            None => self.load_image(LoadImage { name: msg.name }).await,
+        }
+    }
+
     /// Loads an image from the database. Garbage collection may remove blob links while
     /// this reads (it does not take the store's reference lock, because request handlers
     /// holding that lock wait on this actor); the gate's epoch tells whether a sweep batch
@@ -108,7 +122,6 @@ impl RepoCore {
 
     /// The image read again from the database (see `revalidate_misses`).
     async fn reload(&self, image: &ImageState) -> Result<Arc<ImageState>, RegistryError> {
-        self.invalidate(Some(&image.name));
         self.load(image.id, image.name.clone()).await
     }
 

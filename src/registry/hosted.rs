@@ -70,8 +70,8 @@ impl Hosted {
         if !self.core.revalidate_misses {
             return Ok(None);
         }
-        self.core.invalidate(Some(name));
-        self.image(name).await
+        self.send(messages::ReloadImage { name: name.clone() })
+            .await
     }
 
     /// The upload session `id` of image `name`.

@@ -1,5 +1,6 @@
-//! Image state: pushes, tag moves and deletions on node A reach node B's warm cache; and
-//! after PostgreSQL restarts (B's listener reconnects) a change on A still reaches B.
+//! Image state: pushes, tag moves and deletions on node A reach node B's warm cache; with
+//! PostgreSQL down B serves warm reads from memory; after PostgreSQL restarts (B's
+//! listener reconnects) a change on A still reaches B.
 
 use crate::common::cluster::{eventually, Cluster};
 use crate::common::*;
@@ -83,7 +84,19 @@ async fn a_change_made_after_postgres_restarted_still_reaches_the_other_node() {
         .node(0)
         .push("team/db", "v1", &Image::seeded("pg-1"))
         .await;
-    let b = cluster.node(1);
+    let b = &cluster.nodes[1];
+    assert_eq!(
+        head_manifest(b, "/v2/team/db", "v1").await,
+        (200, first.clone())
+    );
+    // With the database down, B still serves what it holds (a warm read never asks the
+    // database) and a miss, which asks it, says it is unavailable.
+    cluster.pg.stop();
+    assert_eq!(
+        head_manifest(b, "/v2/team/db", "v1").await,
+        (200, first.clone())
+    );
+    assert_eq!(head_manifest(b, "/v2/team/db", "v9").await.0, 503);
     assert_eq!(
         head_manifest(b, "/v2/team/db", "v1").await,
         (200, first.clone())
