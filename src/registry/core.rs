@@ -41,9 +41,10 @@ pub struct RepoCore {
     /// cached its result after it would keep the stale state; the load compares this
     /// counter before and after and reads again if it moved.
     pub invalidations: AtomicU64,
-    /// Other nodes write the same database: a miss in the cached state (a tag, manifest or
-    /// blob another node may have added a moment ago, its announcement still on the way)
-    /// is checked against the database before it is answered. Hits never are.
+    /// Other nodes write the same database: a miss in the cached state (a tag or manifest
+    /// another node may have added a moment ago, its announcement still on the way; the
+    /// blobs a manifest `PUT` names) is checked against the database before it is
+    /// answered. Hits never are.
     pub revalidate_misses: bool,
 }
 

@@ -89,13 +89,11 @@ pub async fn find_blob(
         let Some(image) = repo.image(name).await? else {
             continue;
         };
-        let mut size = stored_size(&image, digest);
-        if size.is_none() {
-            if let Some(fresh) = repo.revalidated(name).await? {
-                size = stored_size(&fresh, digest);
-            }
-        }
-        if let Some(size) = size {
+        // A blob miss is not re-read from the database (see `Hosted::revalidated`): clients
+        // probe for every layer before pushing it, and a blob pushed through another node
+        // a moment ago is at worst uploaded again. A manifest miss re-reads the image, blob
+        // links included, so a pull after a push through another node finds its layers.
+        if let Some(size) = stored_size(&image, digest) {
             return Ok((repo.clone(), size));
         }
     }
