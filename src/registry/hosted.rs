@@ -60,9 +60,9 @@ impl Hosted {
         self.send(messages::LoadImage { name: name.clone() }).await
     }
 
-    /// The image's state after a manifest miss in it: read again from the database when other nodes
-    /// write it too (their change may not be announced here yet), else `None` (the miss
-    /// stands). Only misses pay this; hits are answered from memory.
+    /// The image's state after a manifest miss in it: read again from the database when
+    /// other nodes write it too (their change may not be announced here yet), else `None`
+    /// (the miss stands). Only misses pay this; hits are answered from memory.
     pub async fn revalidated(
         &self,
         name: &ImageName,
