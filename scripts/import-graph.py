@@ -36,7 +36,7 @@ LAYERS: list[list[str]] = [
     ["registry"],  # repositories, their actors, stores and caches
     ["tasks"],  # the scheduler that drives the registry
     ["http", "ui", "import", "admin_client", "preflight"],  # the ways in
-    ["app", "connectors", "startup", "lib"],  # composition: builds and wires the rest
+    ["app", "connectors", "coherence", "startup", "lib"],  # composition: builds and wires the rest
 ]
 
 # Circles tolerated for now, each with the reason; reported, not failed. An entry that no

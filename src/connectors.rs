@@ -109,6 +109,39 @@ impl Connectors {
         Ok(())
     }
 
+    /// Makes the open ports match the definitions after another node changed them: ports of
+    /// deleted repositories (or moved ports) close, new ones open. A port that cannot be
+    /// opened here (another process holds it) is logged, not fatal: the definition was
+    /// accepted where it was made.
+    pub async fn sync(self: &Arc<Self>) {
+        let wanted: HashMap<String, u16> = self
+            .state
+            .registry
+            .repository_configs()
+            .into_iter()
+            .filter_map(|c| c.http_port.map(|p| (c.name, p)))
+            .collect();
+        let running: Vec<(String, u16)> = {
+            let running = self.running.lock().unwrap();
+            running.iter().map(|(n, (p, _))| (n.clone(), *p)).collect()
+        };
+        for (name, port) in running {
+            if wanted.get(&name) != Some(&port) {
+                self.stop(&name).await;
+            }
+        }
+        for (name, port) in wanted {
+            let opened = match self.bind(&name, port) {
+                Ok(Some(listener)) => self.start(&name, listener).await.map_err(|e| e.to_string()),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = opened {
+                tracing::warn!(repository = %name, error = %e, "connector port not opened");
+            }
+        }
+    }
+
     /// Stops every connector port (at shutdown).
     pub async fn stop_all(&self) {
         let names: Vec<String> = self.running.lock().unwrap().keys().cloned().collect();

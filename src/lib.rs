@@ -25,13 +25,15 @@
 //!    admin API, metrics scrape; the only place errors become HTTP responses), [`ui`] (the
 //!    web UI), [`import`] (`berth import nexus`), [`admin_client`], [`preflight`].
 //! 8. Composition: [`startup`] (the composition root), [`app`] (the App every port serves),
-//!    [`connectors`] (per-repository ports, handed to http as `http::ports::Ports`).
+//!    [`connectors`] (per-repository ports, handed to http as `http::ports::Ports`),
+//!    [`coherence`] (applies other nodes' changes, announced by `meta::Changes`).
 
 pub mod admin_client;
 pub mod app;
 pub mod auth;
 pub mod cleanup;
 pub mod clock;
+pub mod coherence;
 pub mod config;
 pub mod config_env;
 pub mod connectors;

@@ -56,6 +56,9 @@ impl Application {
         crate::preflight::data_dir(&settings.data_dir)?;
         let data_lock = crate::datadir::prepare(&settings.data_dir, settings.meta.url.is_none())?;
         let meta = open_meta(&settings).await?;
+        // Before anything is loaded: a change committed during the loads is then announced
+        // to this node too (see `coherence`).
+        let changes = meta.changes().subscribe().await?;
         let usage = Arc::new(Usage::open(settings.usage.clone(), meta.usage().clone()).await?);
         usage.clone().spawn_upkeep();
         let registry = web::Data::new(Registry::open(&settings, meta.clone()).await?);
@@ -85,6 +88,14 @@ impl Application {
         };
         let connectors = Arc::new(Connectors::new(settings.listen.ip(), state.clone()));
         connectors.open_configured().await?;
+        if let Some(changes) = changes {
+            crate::coherence::Coherence {
+                registry: registry.clone(),
+                security: state.security.clone(),
+                connectors: connectors.clone(),
+            }
+            .spawn(changes);
+        }
         crate::tasks::spawn_scheduler(tasks);
         crate::registry::spawn_download_flusher(registry);
         Ok(Application {

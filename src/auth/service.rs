@@ -188,6 +188,21 @@ impl Security {
         Ok(())
     }
 
+    /// Reads the model again after another node changed it (see `meta::Changes`). As with
+    /// every published change, remembered passwords are forgotten (a changed password or
+    /// a disabled user is refused at once), and signed-in UI sessions of users who may no
+    /// longer log in end. Bearer tokens need nothing: each request re-checks their user
+    /// against the live model ([`Security::token_is_current`]).
+    pub async fn refresh(&self) -> Result<(), AuthError> {
+        let _write = self.write.lock().await;
+        let before: Vec<String> = self.snapshot().users.keys().cloned().collect();
+        self.reload().await?;
+        for user in before.iter().filter(|u| !self.can_log_in(u)) {
+            self.sessions.remove_user(user);
+        }
+        Ok(())
+    }
+
     /// Whether the Docker Bearer Token realm is active (else clients get Basic challenges).
     pub fn token_realm_active(&self) -> bool {
         self.current().resolved.token_realm

@@ -26,6 +26,7 @@ pub struct Meta {
     security: Arc<dyn SecurityRecords>,
     activity: Arc<dyn Activity>,
     locks: Arc<dyn ClusterLocks>,
+    changes: Arc<dyn Changes>,
     /// Seals secrets inside stored definitions (proxy upstream passwords); without it they
     /// are stored as given (tests of other records).
     secrets: Option<Arc<SealKey>>,
@@ -89,7 +90,8 @@ impl Meta {
             cleanup: b.clone(),
             security: b.clone(),
             activity: b.clone(),
-            locks: b,
+            locks: b.clone(),
+            changes: b,
             secrets: None,
         }
     }
@@ -137,6 +139,10 @@ impl Meta {
 
     pub fn security(&self) -> &Arc<dyn SecurityRecords> {
         &self.security
+    }
+
+    pub fn changes(&self) -> &Arc<dyn Changes> {
+        &self.changes
     }
 
     /// A trivial query, for readiness checks.

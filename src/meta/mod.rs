@@ -12,6 +12,7 @@
 //! - [`SecurityRecords`]: users, roles, privileges and security settings.
 //! - [`Activity`]: who pushed a tag, pulls per day, one image's tags a page at a time.
 //! - [`ClusterLocks`]: locks and leases shared by the nodes of a cluster (`locks`).
+//! - [`Changes`]: other nodes' changes to what this node caches (`changes.rs`).
 //!
 //! [`Meta`] is the handle startup builds from a [`Location`] (a SQLite file, the default, or
 //! a PostgreSQL URL) and hands down; each consumer keeps only the trait it needs. Backends
@@ -22,6 +23,7 @@
 //! database says is what clients were told.
 
 mod activity;
+mod changes;
 mod error;
 mod handle;
 mod location;
@@ -35,6 +37,7 @@ use async_trait::async_trait;
 
 pub use crate::redact::redact_url;
 pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
+pub use changes::{Announcement, Change, ChangeStream, Changes};
 pub use error::MetaError;
 pub use handle::Meta;
 pub use location::{Location, PgSettings};
@@ -259,6 +262,7 @@ pub trait Backend:
     + SecurityRecords
     + Activity
     + ClusterLocks
+    + Changes
 {
 }
 
@@ -272,5 +276,6 @@ impl<T> Backend for T where
         + SecurityRecords
         + Activity
         + ClusterLocks
+        + Changes
 {
 }

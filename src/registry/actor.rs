@@ -103,6 +103,7 @@ macro_rules! serialized {
 }
 
 serialized!(LoadImage => load_image);
+serialized!(ReloadImage => reload_image);
 serialized!(StartUpload => start_upload);
 serialized!(EndUpload => end_upload);
 serialized!(LinkBlob => link_blob);

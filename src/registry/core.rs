@@ -2,6 +2,7 @@
 //! [`super::RepositoryActor`]; each writes the metadata store first and updates the
 //! in-memory state only after that write succeeded.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use dashmap::DashMap;
@@ -35,6 +36,16 @@ pub struct RepoCore {
     /// Unix seconds; pulls since the last flush). Flushed in batches (see
     /// `registry/cleanup.rs`) so a pull never waits on a write.
     pub downloads: DashMap<(String, String), (i64, u64)>,
+    /// Counts invalidations of this repository's image states by other nodes' changes (see
+    /// `registry/coherence.rs`). A load that read the database before an invalidation but
+    /// cached its result after it would keep the stale state; the load compares this
+    /// counter before and after and reads again if it moved.
+    pub invalidations: AtomicU64,
+    /// Other nodes write the same database: a miss in the cached state (a tag or manifest
+    /// another node may have added a moment ago, its announcement still on the way; the
+    /// blobs a manifest `PUT` names) is checked against the database before it is
+    /// answered. Hits never are.
+    pub revalidate_misses: bool,
 }
 
 impl RepoCore {
@@ -58,10 +69,26 @@ impl RepoCore {
         Ok(Some(self.load(id, msg.name).await?))
     }
 
+    /// Reads a cached image again (see `revalidate_misses`). Through the actor, so no write
+    /// of this node interleaves; the cached state is replaced only once the read succeeded
+    /// (a database outage does not cost the warm state).
+    pub(super) async fn reload_image(
+        &self,
+        msg: ReloadImage,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        let cached = self.images.get(&msg.name).map(|i| i.id);
+        match cached {
+            Some(id) => Ok(Some(self.load(id, msg.name).await?)),
+            None => self.load_image(LoadImage { name: msg.name }).await,
+        }
+    }
+
     /// Loads an image from the database. Garbage collection may remove blob links while
     /// this reads (it does not take the store's reference lock, because request handlers
     /// holding that lock wait on this actor); the gate's epoch tells whether a sweep batch
-    /// overlapped the read, and then the image is read again.
+    /// overlapped the read, and then the image is read again. Another node's change may
+    /// land the same way (announced between the read and the insert, so its invalidation
+    /// found nothing to remove): the invalidation counter catches that one.
     async fn load(&self, id: i64, name: ImageName) -> Result<Arc<ImageState>, RegistryError> {
         loop {
             let epoch = self.store.gc.epoch();
@@ -69,13 +96,34 @@ impl RepoCore {
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 continue;
             }
+            let invalidations = self.invalidations.load(Ordering::SeqCst);
             let record = self.meta.load_image(id).await?;
             let image = Arc::new(ImageState::new(id, name.clone(), record));
             self.images.insert(name.clone(), image.clone());
-            if self.store.gc.epoch() == epoch {
+            if self.store.gc.epoch() == epoch
+                && self.invalidations.load(Ordering::SeqCst) == invalidations
+            {
                 return Ok(image);
             }
         }
+    }
+
+    /// Another node changed image `name` (or, with `None`, any image of this repository):
+    /// forget the cached state, so the next read loads it from the database. The counter
+    /// moves first, so a load in flight either sees it move or inserts before the removal.
+    pub(super) fn invalidate(&self, name: Option<&ImageName>) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        match name {
+            Some(name) => {
+                self.images.remove(name);
+            }
+            None => self.images.clear(),
+        }
+    }
+
+    /// The image read again from the database (see `revalidate_misses`).
+    async fn reload(&self, image: &ImageState) -> Result<Arc<ImageState>, RegistryError> {
+        self.load(image.id, image.name.clone()).await
     }
 
     /// The image, created if it does not exist yet.
@@ -195,7 +243,15 @@ impl RepoCore {
     }
 
     pub(super) async fn put_manifest(&self, msg: PutManifest) -> Result<(), RegistryError> {
-        let image = self.ensure_image(&msg.name).await?;
+        let mut image = self.ensure_image(&msg.name).await?;
+        let missing = |image: &ImageState| {
+            msg.blobs.iter().any(|d| image.blob_size(d).is_none())
+                || msg.children.iter().any(|d| image.manifest(d).is_none())
+        };
+        // Blobs pushed through another node a moment ago may not be announced here yet.
+        if self.revalidate_misses && missing(&image) {
+            image = self.reload(&image).await?;
+        }
         for tag in &msg.tags {
             self.check_tag(&image, tag.as_str(), &msg.record.digest, msg.rights)?;
         }

@@ -174,7 +174,7 @@ impl Registry {
     }
 
     /// Checks a complete set of repository definitions.
-    fn validate_all(&self, all: &[RepositoryConfig]) -> anyhow::Result<()> {
+    pub(super) fn validate_all(&self, all: &[RepositoryConfig]) -> anyhow::Result<()> {
         let by_name: HashMap<&str, &RepositoryConfig> =
             all.iter().map(|r| (r.name.as_str(), r)).collect();
         let mut ports = HashMap::new();
@@ -222,7 +222,7 @@ impl Registry {
 
     /// Makes a (validated, persisted) definition live. A hosted repository that already
     /// runs keeps its actor and state and only takes the new settings.
-    fn install(&self, config: RepositoryConfig) -> Result<(), RegistryError> {
+    pub(super) fn install(&self, config: RepositoryConfig) -> Result<(), RegistryError> {
         let upstream_error = |e: crate::proxy::UpstreamError| RegistryError::Upstream {
             repository: config.name.clone(),
             error: e,
@@ -262,6 +262,8 @@ impl Registry {
                 self.settings.limits.upload_sessions_per_client,
             ),
             downloads: DashMap::new(),
+            invalidations: Default::default(),
+            revalidate_misses: self.meta.changes().shared(),
             proxy: match &config.proxy {
                 Some(p) => Some(Arc::new(
                     crate::proxy::ProxyState::new(&config.name, p)
@@ -277,7 +279,7 @@ impl Registry {
         Ok(())
     }
 
-    async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
+    pub(super) async fn open_store(&self, config: &BlobStoreConfig) -> anyhow::Result<()> {
         // An update keeps the running instance: upload writers hold it, and opening a file
         // store again would purge its `uploads/` directory under sessions in progress.
         if let Some(existing) = self.stores.get(&config.name) {

@@ -60,6 +60,20 @@ impl Hosted {
         self.send(messages::LoadImage { name: name.clone() }).await
     }
 
+    /// The image's state after a manifest miss in it: read again from the database when
+    /// other nodes write it too (their change may not be announced here yet), else `None`
+    /// (the miss stands). Only misses pay this; hits are answered from memory.
+    pub async fn revalidated(
+        &self,
+        name: &ImageName,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        if !self.core.revalidate_misses {
+            return Ok(None);
+        }
+        self.send(messages::ReloadImage { name: name.clone() })
+            .await
+    }
+
     /// The upload session `id` of image `name`.
     pub fn upload(&self, name: &ImageName, id: &str) -> Result<Arc<UploadSession>, RegistryError> {
         match self.core.uploads.get(id) {

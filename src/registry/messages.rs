@@ -16,6 +16,14 @@ pub struct LoadImage {
     pub name: ImageName,
 }
 
+/// Read an image's state again from the database (after a miss, when other nodes write
+/// it too); the cached state stays if the read fails. `None` if it does not exist.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Arc<ImageState>>, RegistryError>")]
+pub struct ReloadImage {
+    pub name: ImageName,
+}
+
 /// Open a new upload session for `name`.
 #[derive(Message)]
 #[rtype(result = "Result<Arc<UploadSession>, RegistryError>")]

@@ -16,6 +16,7 @@ mod backends;
 mod budget;
 mod cache;
 mod cleanup;
+mod coherence;
 mod core;
 mod definitions;
 mod error;

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{Hosted, RegistryError};
+use super::{Hosted, ImageState, RegistryError};
 use crate::meta::ManifestRecord;
 use crate::oci::{Digest, ImageName, Reference};
 
@@ -38,14 +38,13 @@ pub async fn find_manifest(
             continue;
         };
         image_seen = true;
-        let digest = match reference {
-            Reference::Tag(tag) => match image.tag(tag.as_str()) {
-                Some(d) => d,
-                None => continue,
-            },
-            Reference::Digest(d) => d.clone(),
-        };
-        if let Some(record) = image.manifest(&digest) {
+        let mut found = resolve(&image, reference);
+        if found.is_none() {
+            if let Some(fresh) = repo.revalidated(name).await? {
+                found = resolve(&fresh, reference);
+            }
+        }
+        if let Some((digest, record)) = found {
             return Ok(FoundManifest {
                 repo: repo.clone(),
                 digest,
@@ -64,6 +63,22 @@ pub async fn find_manifest(
     }
 }
 
+/// The manifest `reference` names in `image`, if it holds it.
+fn resolve(image: &ImageState, reference: &Reference) -> Option<(Digest, Arc<ManifestRecord>)> {
+    let digest = match reference {
+        Reference::Tag(tag) => image.tag(tag.as_str())?,
+        Reference::Digest(d) => d.clone(),
+    };
+    image.manifest(&digest).map(|record| (digest, record))
+}
+
+/// The size of blob (or manifest) `digest` in `image`, if it holds it.
+fn stored_size(image: &ImageState, digest: &Digest) -> Option<u64> {
+    image
+        .blob_size(digest)
+        .or_else(|| image.manifest(digest).map(|m| m.size))
+}
+
 /// The first reader whose image links blob `digest` (or holds it as a manifest), with size.
 pub async fn find_blob(
     readers: &[Hosted],
@@ -74,10 +89,11 @@ pub async fn find_blob(
         let Some(image) = repo.image(name).await? else {
             continue;
         };
-        let size = image
-            .blob_size(digest)
-            .or_else(|| image.manifest(digest).map(|m| m.size));
-        if let Some(size) = size {
+        // A blob miss is not re-read from the database (see `Hosted::revalidated`): clients
+        // probe for every layer before pushing it, and a blob pushed through another node
+        // a moment ago is at worst uploaded again. A manifest miss re-reads the image, blob
+        // links included, so a pull after a push through another node finds its layers.
+        if let Some(size) = stored_size(&image, digest) {
             return Ok((repo.clone(), size));
         }
     }

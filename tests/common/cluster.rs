@@ -105,3 +105,28 @@ impl Cluster {
             .collect()
     }
 }
+
+/// Polls `probe` (every 10 ms) until it yields a value, for at most `within`; returns the
+/// value and how long it took. Panics naming `what` when time runs out. For what another
+/// node must show "within seconds": the deadline bounds the wait, it is not the assertion.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    within: std::time::Duration,
+    mut probe: F,
+) -> (T, std::time::Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return (value, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < within,
+            "{what}: not seen within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

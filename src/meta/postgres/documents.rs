@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::changes::announce;
 use super::PgMeta;
-use crate::meta::{DocKind, Documents, MetaError, SecurityRecords, SecurityTable};
+use crate::meta::{Change, DocKind, Documents, MetaError, SecurityRecords, SecurityTable};
 
 /// `(table, key column)` of a kind; constants, never user input.
 fn table(kind: DocKind) -> (&'static str, &'static str) {
@@ -42,20 +43,26 @@ impl Documents for PgMeta {
             "INSERT INTO {table} ({k}, config) VALUES ($1, $2) \
              ON CONFLICT ({k}) DO UPDATE SET config = excluded.config"
         );
+        let mut tx = super::write_tx(&self.pool).await?;
         sqlx::query(&sql)
             .bind(key)
             .bind(json)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.announce_definitions(&mut tx, kind).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn delete_document(&self, kind: DocKind, key: &str) -> Result<bool, MetaError> {
         let (table, k) = table(kind);
+        let mut tx = super::write_tx(&self.pool).await?;
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE {k} = $1"))
             .bind(key)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.announce_definitions(&mut tx, kind).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -69,6 +76,14 @@ impl Documents for PgMeta {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        // Its images are gone too: a node that keeps the repository's core (the definition
+        // is re-created before it reloads) must not serve them.
+        let images = Change::Image {
+            repository: name.to_string(),
+            image: None,
+        };
+        announce(&mut tx, &self.node, images).await?;
+        announce(&mut tx, &self.node, Change::Definitions).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -109,23 +124,46 @@ impl SecurityRecords for PgMeta {
         json: &str,
     ) -> Result<(), MetaError> {
         let (name, k, value) = columns(table);
+        let mut tx = super::write_tx(&self.pool).await?;
         sqlx::query(&format!(
             "INSERT INTO {name} ({k}, {value}) VALUES ($1, $2) \
              ON CONFLICT ({k}) DO UPDATE SET {value} = excluded.{value}"
         ))
         .bind(key)
         .bind(json)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        announce(&mut tx, &self.node, Change::Security).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn delete_record(&self, table: SecurityTable, key: &str) -> Result<(), MetaError> {
         let (name, k, _) = columns(table);
+        let mut tx = super::write_tx(&self.pool).await?;
         sqlx::query(&format!("DELETE FROM {name} WHERE {k} = $1"))
             .bind(key)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        announce(&mut tx, &self.node, Change::Security).await?;
+        tx.commit().await?;
         Ok(())
+    }
+}
+
+impl PgMeta {
+    /// Repository and blob store definitions are what nodes keep in memory; cleanup
+    /// policies and tasks are read where they are used.
+    async fn announce_definitions(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        kind: DocKind,
+    ) -> Result<(), MetaError> {
+        match kind {
+            DocKind::Repositories | DocKind::BlobStores => {
+                announce(tx, &self.node, Change::Definitions).await
+            }
+            DocKind::CleanupPolicies | DocKind::Tasks => Ok(()),
+        }
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::PgMeta;
-use crate::meta::{GcQueries, LiveSet, MetaError};
+use crate::meta::{Change, GcQueries, LiveSet, MetaError};
 
 /// Images of the store's repositories (`$2`, an array).
 const IMAGES: &str = "SELECT id FROM images WHERE repository = ANY($2)";
@@ -91,7 +91,15 @@ impl GcQueries for PgMeta {
                     .fetch_optional(&mut *tx)
                     .await?
                     .map(|r| r.get::<i64, _>(0) as u64);
-            let linked = linked.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+            let linked: Vec<(String, String)> =
+                linked.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+            for (repository, image) in &linked {
+                let change = Change::Image {
+                    repository: repository.clone(),
+                    image: Some(image.clone()),
+                };
+                super::changes::announce(&mut tx, &self.node, change).await?;
+            }
             out.push((linked, size));
         }
         tx.commit().await?;

@@ -10,8 +10,12 @@
 //! that may not move is written with a conditional upsert (`ON CONFLICT … DO UPDATE …
 //! WHERE`), which locks the row and re-checks the condition against the committed value,
 //! so of two nodes racing on one tag exactly one wins.
+//!
+//! Every write that changes what nodes cache (image records, repository and blob store
+//! definitions, security records) announces itself in its transaction (`changes.rs`).
 
 mod activity;
+mod changes;
 mod cleanup;
 mod documents;
 mod gc;
@@ -38,6 +42,11 @@ pub struct PgMeta {
     pool: PgPool,
     /// Cluster locks, on connections of their own (see `locks`).
     locks: locks::PgLocks,
+    /// A pool of its own for the change listener, which holds its connection for good: it
+    /// must not take one from the pool requests share.
+    listen_pool: PgPool,
+    /// This process's id in its change announcements.
+    node: std::sync::Arc<str>,
     /// For `Debug` and logs: the URL with its password redacted.
     shown: String,
 }
@@ -69,12 +78,22 @@ impl PgMeta {
             .test_before_acquire(true)
             .connect_with(options.clone())
             .await?;
-        let locks = locks::PgLocks::new(settings, options);
+        let locks = locks::PgLocks::new(settings, options.clone());
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
         sqlx::migrate!("./src/meta/postgres/migrations")
             .run(&pool)
             .await?;
         tracing::info!(url = %shown, "metadata in PostgreSQL");
-        Ok(PgMeta { pool, locks, shown })
+        Ok(PgMeta {
+            pool,
+            locks,
+            listen_pool,
+            node: crate::meta::changes::new_node_id().into(),
+            shown,
+        })
     }
 }
 
@@ -163,16 +182,20 @@ impl ImageRecords for PgMeta {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        changes::image_changed(&mut tx, &self.node, image_id).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn unlink_blob(&self, image_id: i64, digest: &Digest) -> Result<bool, MetaError> {
+        let mut tx = write_tx(&self.pool).await?;
         let done = sqlx::query("DELETE FROM image_blobs WHERE image_id = $1 AND digest = $2")
             .bind(image_id)
             .bind(digest.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        changes::image_changed(&mut tx, &self.node, image_id).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -217,7 +240,7 @@ impl ImageRecords for PgMeta {
         manifest: &NewManifest<'_>,
         tags: &[TagWrite<'_>],
     ) -> Result<(), MetaError> {
-        records::put_manifest(&self.pool, store, image_id, manifest, tags).await
+        records::put_manifest(&self.pool, &self.node, store, image_id, manifest, tags).await
     }
 
     async fn delete_manifest(
@@ -225,15 +248,18 @@ impl ImageRecords for PgMeta {
         image_id: i64,
         digest: &Digest,
     ) -> Result<Option<Vec<String>>, MetaError> {
-        records::delete_manifest(&self.pool, image_id, digest).await
+        records::delete_manifest(&self.pool, &self.node, image_id, digest).await
     }
 
     async fn delete_tag(&self, image_id: i64, tag: &Tag) -> Result<bool, MetaError> {
+        let mut tx = write_tx(&self.pool).await?;
         let done = sqlx::query("DELETE FROM tags WHERE image_id = $1 AND name = $2")
             .bind(image_id)
             .bind(tag.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        changes::image_changed(&mut tx, &self.node, image_id).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

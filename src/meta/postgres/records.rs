@@ -78,6 +78,7 @@ pub(super) async fn insert_blob(
 
 pub(super) async fn put_manifest(
     pool: &PgPool,
+    node: &str,
     store: &str,
     image_id: i64,
     m: &NewManifest<'_>,
@@ -125,6 +126,7 @@ pub(super) async fn put_manifest(
     for write in ordered {
         set_tag(&mut tx, image_id, write, r.digest.as_str(), now).await?;
     }
+    super::changes::image_changed(&mut tx, node, image_id).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -174,6 +176,7 @@ async fn set_tag(
 
 pub(super) async fn delete_manifest(
     pool: &PgPool,
+    node: &str,
     image_id: i64,
     digest: &Digest,
 ) -> Result<Option<Vec<String>>, MetaError> {
@@ -196,6 +199,7 @@ pub(super) async fn delete_manifest(
         .bind(digest.as_str())
         .execute(&mut *tx)
         .await?;
+    super::changes::image_changed(&mut tx, node, image_id).await?;
     tx.commit().await?;
     Ok(Some(tags.into_iter().map(|r| r.get(0)).collect()))
 }

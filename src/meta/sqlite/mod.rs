@@ -7,6 +7,7 @@
 
 mod activity;
 mod browse;
+mod changes;
 mod cleanup;
 mod definitions;
 mod gc;
