@@ -33,7 +33,19 @@ impl SealKey {
             let key = random_bytes(32);
             crate::datadir::write_private(path, B64.encode(key).as_bytes())?;
         }
-        let text = std::fs::read_to_string(path)?;
+        Self::load(path)
+    }
+
+    /// Reads a key file that must exist: a configured shared key (`secrets_key_file`) is
+    /// never generated, since nodes each generating their own would each seal secrets the
+    /// others cannot open.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the sealing key {}: {e} (create it with `head -c 32 /dev/urandom | base64`)",
+                path.display()
+            )
+        })?;
         let bytes = B64
             .decode(text.trim())
             .map_err(|_| anyhow::anyhow!("{} is not a base64 key", path.display()))?;
