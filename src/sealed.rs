@@ -1,7 +1,8 @@
 //! Secrets at rest: values Berth must keep but nobody should read from a copy of the
 //! database (today: proxy upstream passwords) are stored sealed with AES-256-GCM (`ring`)
 //! under a key kept in `<data>/secrets.key` (0600, generated on first start, beside
-//! `token.key`). A sealed value is `sealed:v1:` + base64(random 96-bit nonce ‖ ciphertext ‖
+//! `token.key`), or in the file `secrets_key_file` names, which nodes sharing one database
+//! share. A sealed value is `sealed:v1:` + base64(random 96-bit nonce ‖ ciphertext ‖
 //! tag); a backup of `berth.db` alone reveals nothing, and a changed byte fails to open.
 
 use std::path::Path;

@@ -29,9 +29,12 @@ fn the_cluster_compose_file_validates_and_its_node_ids_are_the_ones_nginx_routes
         .env("BERTH_S3_SECRET_KEY", "0".repeat(64))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "docker-compose config failed:\n{text}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "docker-compose config failed:\n{text}"
+    );
     for needle in [
         "dockerfile: Dockerfile",
         "packaging/nginx/berth-cluster.conf:/etc/nginx/conf.d/default.conf",
@@ -76,19 +79,21 @@ fn the_cluster_compose_file_validates_and_its_node_ids_are_the_ones_nginx_routes
 
 #[tokio::test]
 async fn a_bad_node_id_or_a_missing_shared_key_file_stops_the_node_at_start() {
-    let err = start_failure(
-        &["BERTH_CLUSTER__NODE_ID=Node.1"],
-        Duration::from_secs(30),
-    )
-    .await;
+    let err = start_failure(&["BERTH_CLUSTER__NODE_ID=Node.1"], Duration::from_secs(30)).await;
     assert!(err.contains("cluster.node_id \"Node.1\""), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such.key");
     for setting in ["BERTH_SECRETS_KEY_FILE", "BERTH_SECURITY__TOKEN_KEY_FILE"] {
         let env = format!("{setting}={}", missing.display());
         let err = start_failure(&[env.as_str()], Duration::from_secs(30)).await;
-        assert!(err.contains(&missing.display().to_string()), "{setting}: {err}");
-        assert!(!missing.exists(), "{setting}: a shared key file was generated");
+        assert!(
+            err.contains(&missing.display().to_string()),
+            "{setting}: {err}"
+        );
+        assert!(
+            !missing.exists(),
+            "{setting}: a shared key file was generated"
+        );
     }
 }
 
@@ -96,7 +101,11 @@ async fn a_bad_node_id_or_a_missing_shared_key_file_stops_the_node_at_start() {
 async fn upload_sessions_carry_the_node_id_and_none_without_one() {
     let app = spawn_app_with(&["BERTH_CLUSTER__NODE_ID=edge-7"]).await;
     let location = app.start_upload("ids/app").await;
-    let id = location_path(&location).rsplit('/').next().unwrap().to_string();
+    let id = location_path(&location)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     let (node, uuid) = id.split_once('.').expect("node prefix");
     assert_eq!(node, "edge-7");
     assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{id}");
@@ -110,6 +119,10 @@ async fn upload_sessions_carry_the_node_id_and_none_without_one() {
 
     let plain = spawn_app().await;
     let location = plain.start_upload("ids/app").await;
-    let id = location_path(&location).rsplit('/').next().unwrap().to_string();
+    let id = location_path(&location)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
 }

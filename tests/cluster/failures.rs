@@ -115,7 +115,10 @@ async fn garage_stopped_gives_a_503_naming_the_store_and_its_restart_recovers() 
             .unwrap();
         let body = assert_oci_error(r, 503, "UNAVAILABLE").await.to_string();
         assert!(body.contains("blob store s3"), "node {n}: {body}");
-        assert!(!body.contains(&c.cluster.garage.secret_key), "node {n}: {body}");
+        assert!(
+            !body.contains(&c.cluster.garage.secret_key),
+            "node {n}: {body}"
+        );
     }
     let r = c
         .front
@@ -147,10 +150,7 @@ initial_admin_password = "Cluster-Admin-Pw-1"
 /// Activates the Docker token realm (the admin API of `node`).
 async fn activate_token_realm(node: &TestApp) {
     let r = node
-        .req(
-            Method::PUT,
-            "/service/rest/v1/security/realms/active",
-        )
+        .req(Method::PUT, "/service/rest/v1/security/realms/active")
         .basic_auth("admin", Some("Cluster-Admin-Pw-1"))
         .header("Content-Type", "application/json")
         .body(r#"["NexusAuthenticatingRealm","NexusAuthorizingRealm","DockerToken"]"#)
@@ -162,7 +162,10 @@ async fn activate_token_realm(node: &TestApp) {
 
 async fn token_from(app: &TestApp, scope: &str) -> String {
     let r = app
-        .req(Method::GET, &format!("/v2/token?service=berth&scope={scope}"))
+        .req(
+            Method::GET,
+            &format!("/v2/token?service=berth&scope={scope}"),
+        )
         .basic_auth("admin", Some("Cluster-Admin-Pw-1"))
         .send()
         .await
@@ -208,7 +211,11 @@ async fn a_token_issued_by_one_node_is_accepted_by_the_others_and_the_realm_name
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401, "a token signed with another key was accepted");
+    assert_eq!(
+        r.status(),
+        401,
+        "a token signed with another key was accepted"
+    );
     // Through nginx the challenge names nginx's address, not a node's.
     let r = c.front.req(Method::GET, "/v2/").send().await.unwrap();
     assert_eq!(r.status(), 401);

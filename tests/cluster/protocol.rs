@@ -97,7 +97,9 @@ async fn the_protocol_subset_works_through_nginx_as_through_one_registry() {
     assert_eq!(status, 200);
 
     // Tags.
-    front.push("proto/app", "v2", &Image::seeded("second tag")).await;
+    front
+        .push("proto/app", "v2", &Image::seeded("second tag"))
+        .await;
     let tags = front.get_json_ok("/v2/proto/app/tags/list").await;
     assert_eq!(tags["tags"], json!(["v1", "v2"]), "{}", c.logs());
 
@@ -115,7 +117,12 @@ async fn the_protocol_subset_works_through_nginx_as_through_one_registry() {
     .to_string();
     let artifact_digest = sha256(artifact.as_bytes());
     let r = front
-        .put_manifest("proto/app", &artifact_digest, OCI_MANIFEST, artifact.as_bytes())
+        .put_manifest(
+            "proto/app",
+            &artifact_digest,
+            OCI_MANIFEST,
+            artifact.as_bytes(),
+        )
         .await;
     expect_status(r, 201, "artifact").await;
     let referrers = front

@@ -31,11 +31,7 @@ pub async fn fronted(extra_toml: &str) -> Option<Fronted> {
 impl Fronted {
     /// The node logs and nginx's error log, for assertion messages.
     pub fn logs(&self) -> String {
-        format!(
-            "{}--- nginx ---\n{}",
-            self.cluster.logs(),
-            self.nginx.log()
-        )
+        format!("{}--- nginx ---\n{}", self.cluster.logs(), self.nginx.log())
     }
 }
 

@@ -37,13 +37,24 @@ fn binary() -> Option<PathBuf> {
 pub fn filled_config(nodes: &[String], addr: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/nginx/berth-cluster.conf");
     let mut text = std::fs::read_to_string(&path).expect("read the shipped nginx config");
-    assert_eq!(nodes.len(), SHIPPED_NODES, "the shipped config has three nodes");
+    assert_eq!(
+        nodes.len(),
+        SHIPPED_NODES,
+        "the shipped config has three nodes"
+    );
     for (i, node) in nodes.iter().enumerate() {
         let shipped = format!("berth{}:8081", i + 1);
-        assert!(text.contains(&shipped), "{shipped} missing from {}", path.display());
+        assert!(
+            text.contains(&shipped),
+            "{shipped} missing from {}",
+            path.display()
+        );
         text = text.replace(&shipped, node);
     }
-    assert!(text.contains("listen 80;"), "listen 80; missing from the shipped config");
+    assert!(
+        text.contains("listen 80;"),
+        "listen 80; missing from the shipped config"
+    );
     text.replace("listen 80;", &format!("listen {addr};"))
 }
 
