@@ -47,8 +47,9 @@ impl SealKey {
                 path.display()
             )
         })?;
+        // Padded or not: `base64` pads, Berth writes without.
         let bytes = B64
-            .decode(text.trim())
+            .decode(text.trim().trim_end_matches('='))
             .map_err(|_| anyhow::anyhow!("{} is not a base64 key", path.display()))?;
         Self::from_bytes(&bytes)
             .ok_or_else(|| anyhow::anyhow!("{} must hold 32 bytes", path.display()))
