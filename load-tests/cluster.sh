@@ -5,9 +5,9 @@
 # pull-storm), then
 #   - pulls/s (whole `docker pull`-shaped pulls: /v2/, manifest by tag, config, layers);
 #   - CPU-seconds per 1,000 pulls per node (utime+stime of /proc/PID/stat over the storm);
-#   - database transactions per warm pull: xact_commit+xact_rollback of the berth database
-#     (pg_stat_database) over the storm, minus those of an idle period as long (background
-#     flushes of pull counters and usage); must be 0.
+#   - database statements per warm pull: calls counted by pg_stat_statements in the berth
+#     database over the storm, minus those of an idle period as long (the nodes' periodic
+#     flushes of pull counters and usage hours), divided by the pulls; must be 0.
 # Then load-tests/s3-blob-get.sh (S3-backed vs file-backed blob GET MB/s).
 # All processes share this machine's cores: compare CPU per pull, not pulls/s, across N.
 #
@@ -35,7 +35,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
-  "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  as_pg "$PGBIN/pg_ctl" -D "$work/pgdir/data" -m immediate stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -43,16 +43,23 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { until curl -s -o /dev/null "$1"; do sleep 0.2; done; }
 
-# PostgreSQL: private, trust on loopback (a throwaway server in a temp dir).
+# PostgreSQL: private, trust on loopback (a throwaway server in a temp dir). It refuses to
+# run as root: then as the `postgres` OS user, in a directory it owns.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 pg_port=$(free_port)
-"$PGBIN/initdb" -D "$work/pg" -U berth -A trust >/dev/null
-"$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1" start >/dev/null
+chmod 0755 "$work"
+mkdir -p "$work/pgdir"
+[ "$(id -u)" = 0 ] && chown postgres "$work/pgdir"
+as_pg "$PGBIN/initdb" -D "$work/pgdir/data" -U berth -A trust >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$work/pgdir/data" -l "$work/pgdir/pg.log" -w \
+  -o "-p $pg_port -k $work/pgdir -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" start >/dev/null
 "$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U berth berth
+psql -h 127.0.0.1 -p "$pg_port" -U berth -d postgres -qc "create extension pg_stat_statements"
 psql_q() { psql -h 127.0.0.1 -p "$pg_port" -U berth -d postgres -Atc "$1"; }
+# Statements run in the berth database so far (pg_stat_statements counts at once, in shared
+# memory; these queries run in the postgres database and are not counted).
 xacts() {
-  psql_q "select pg_stat_force_next_flush()" >/dev/null 2>&1 || true
-  psql_q "select xact_commit + xact_rollback from pg_stat_database where datname = 'berth'"
+  psql_q "select coalesce(sum(calls), 0) from pg_stat_statements s join pg_database d on d.oid = s.dbid where d.datname = 'berth'"
 }
 
 # Garage, as load-tests/s3-blob-get.sh starts it.
@@ -162,7 +169,7 @@ secs=${DURATION%s}
 front="http://127.0.0.1:$nginx_port"
 "$LOAD" --url "http://${node_addrs[0]}" seed --layers "$LAYERS" > "$work/seed.log"
 echo "berth: $BIN; berth-load: $LOAD; $(nproc) cores; pull-storm --clients $CLIENTS --duration $DURATION, layers $LAYERS"
-printf '%-6s %10s %22s %14s %14s\n' nodes 'pulls/s' 'CPU-s/1000 pulls/node' 'db xact idle' 'db xact/pull'
+printf '%-6s %10s %22s %14s %14s\n' nodes 'pulls/s' 'CPU-s/1000 pulls/node' 'db stmts idle' 'db stmts/pull'
 for n in $NODES; do
   start_nginx "$n"
   # Warm every node (image state, manifest cache) before measuring.
@@ -186,7 +193,7 @@ for n in $NODES; do
       'BEGIN { printf "%.2f ", (a - b) / hz / p * 1000 }')
   done
   per_pull=$(awk -v w="$((x1 - x0))" -v i="$idle" -v p="$pulls" 'BEGIN { d = w - i; if (d < 0) d = 0; printf "%.4f", d / p }')
-  printf '%-6s %10.0f %22s %14s %14s   (%s pulls, %s errors, %s xacts during the storm)\n' \
+  printf '%-6s %10.0f %22s %14s %14s   (%s pulls, %s errors, %s statements during the storm)\n' \
     "$n" "$(awk -v p="$pulls" -v e="$elapsed" 'BEGIN { print p / e }')" "$cpu" "$idle" "$per_pull" "$pulls" "$errors" "$((x1 - x0))"
   stop_nginx
 done
