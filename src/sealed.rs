@@ -127,4 +127,28 @@ mod tests {
         assert!(key.open(&tampered).is_err() || tampered == sealed);
         assert!(key.open("upstream-pw").is_err());
     }
+
+    #[test]
+    fn a_key_file_opens_padded_or_not_and_a_missing_one_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let padded = dir.path().join("padded.key");
+        std::fs::write(
+            &padded,
+            format!(
+                "{}\n",
+                base64::engine::general_purpose::STANDARD.encode([3u8; 32])
+            ),
+        )
+        .unwrap();
+        let sealed = SealKey::load(&padded).unwrap().seal("x");
+        let unpadded = dir.path().join("unpadded.key");
+        std::fs::write(&unpadded, B64.encode([3u8; 32])).unwrap();
+        assert_eq!(
+            SealKey::load(&unpadded).unwrap().open(&sealed).unwrap(),
+            "x"
+        );
+        let missing = dir.path().join("missing.key");
+        assert!(SealKey::load(&missing).is_err());
+        assert!(!missing.exists());
+    }
 }
