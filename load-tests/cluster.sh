@@ -179,6 +179,8 @@ for n in $NODES; do
   x0=$(xacts); sleep "$secs"; x1=$(xacts)
   idle=$((x1 - x0))
   before=(); for i in $(seq "$n"); do before+=("$(cpu_ticks "${node_pids[$((i-1))]}")"); done
+  # From zero, so the statements of this storm can be listed afterwards.
+  psql_q "select pg_stat_statements_reset()" > /dev/null
   x0=$(xacts)
   "$LOAD" --url "$front" pull-storm --clients "$CLIENTS" --duration "$DURATION" --layers "$LAYERS" \
     --json "$work/pull-$n.json" > "$work/pull-$n.log"
@@ -195,6 +197,10 @@ for n in $NODES; do
   per_pull=$(awk -v w="$((x1 - x0))" -v i="$idle" -v p="$pulls" 'BEGIN { d = w - i; if (d < 0) d = 0; printf "%.4f", d / p }')
   printf '%-6s %10.0f %22s %14s %14s   (%s pulls, %s errors, %s statements during the storm)\n' \
     "$n" "$(awk -v p="$pulls" -v e="$elapsed" 'BEGIN { print p / e }')" "$cpu" "$idle" "$per_pull" "$pulls" "$errors" "$((x1 - x0))"
+  # What the database saw during the storm, by statement (the per-pull path must not be here).
+  psql_q "select s.calls || '  ' || left(regexp_replace(s.query, '\s+', ' ', 'g'), 100) from pg_stat_statements s join pg_database d on d.oid = s.dbid where d.datname = 'berth' order by s.calls desc limit 6" \
+    | sed 's/^/         /' > "$work/statements-$n.txt"
+  cat "$work/statements-$n.txt"
   stop_nginx
 done
 
