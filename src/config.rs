@@ -42,6 +42,43 @@ pub struct Settings {
     pub gc: GcSettings,
     pub security: SecuritySettings,
     pub meta: MetaSettings,
+    /// The key that seals secrets at rest (proxy upstream passwords). Default
+    /// `<data_dir>/secrets.key`, created on first start. Nodes sharing one database must
+    /// share this key (README "Running several nodes"): given here, the file must exist.
+    pub secrets_key_file: Option<PathBuf>,
+    pub cluster: ClusterSettings,
+}
+
+/// Running several nodes on one database and blob store (`[cluster]`, README "Running
+/// several nodes").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// This node's name, put in front of its upload session ids (`<node_id>.<uuid>`) so a
+    /// load balancer can send every request of a chunked upload to the node holding the
+    /// session. Lowercase letters, digits and `-`, at most 32. None: plain uuids.
+    pub node_id: Option<String>,
+}
+
+impl ClusterSettings {
+    fn validate(&self) -> Result<(), String> {
+        let Some(id) = &self.node_id else {
+            return Ok(());
+        };
+        let ok = !id.is_empty()
+            && id.len() <= 32
+            && !id.starts_with('-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "cluster.node_id {id:?} must be 1 to 32 lowercase letters, digits or '-' (not first)"
+            ))
+        }
+    }
 }
 
 /// The metadata database (`[meta]`). Without a URL: the embedded SQLite file
@@ -161,6 +198,10 @@ pub struct SecuritySettings {
     pub ui_session_idle_secs: u64,
     /// ...and this many seconds after sign-in, whatever the activity.
     pub ui_session_max_secs: u64,
+    /// The key that signs Docker bearer and refresh tokens. Default `<data_dir>/token.key`,
+    /// created on first start. Nodes behind one load balancer must share it, or a token
+    /// issued by one is refused by the others: given here, the file must exist.
+    pub token_key_file: Option<PathBuf>,
 }
 
 impl SecuritySettings {
@@ -210,6 +251,7 @@ impl Default for SecuritySettings {
             tls: None,
             ui_session_idle_secs: 30 * 60,
             ui_session_max_secs: 12 * 3600,
+            token_key_file: None,
         }
     }
 }
@@ -284,6 +326,8 @@ impl Default for Settings {
             gc: GcSettings::default(),
             security: SecuritySettings::default(),
             meta: MetaSettings::default(),
+            secrets_key_file: None,
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -410,6 +454,7 @@ impl Settings {
                 .map_err(Into::into),
         );
         push(self.usage.validate());
+        push(self.cluster.validate().map_err(anyhow::Error::msg));
         // Name the offending entry: the model's messages only name the field.
         for store in &self.blob_stores {
             push(

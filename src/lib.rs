@@ -15,7 +15,7 @@
 //!    store under `storage/s3/`; `ManagedStore` adds the GC reference lock and the quota to
 //!    any backend), [`meta`] (metadata traits; SQLite under `meta/sqlite/`, PostgreSQL under
 //!    `meta/postgres/` for `[meta] url`), [`auth`] (users, roles, privileges, tokens, sessions),
-//!    [`sealed`] (secrets at rest under `<data>/secrets.key`).
+//!    [`sealed`] (secrets at rest under `<data>/secrets.key` or `secrets_key_file`).
 //! 4. Services: [`proxy`] (upstream client), [`usage`] (usage thresholds and actions),
 //!    [`cleanup`] (cleanup-policy evaluation).
 //! 5. [`registry`]: repositories, their actors (single writers), image state, caches; GC,

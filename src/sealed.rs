@@ -1,7 +1,8 @@
 //! Secrets at rest: values Berth must keep but nobody should read from a copy of the
 //! database (today: proxy upstream passwords) are stored sealed with AES-256-GCM (`ring`)
 //! under a key kept in `<data>/secrets.key` (0600, generated on first start, beside
-//! `token.key`). A sealed value is `sealed:v1:` + base64(random 96-bit nonce ‖ ciphertext ‖
+//! `token.key`), or in the file `secrets_key_file` names, which nodes sharing one database
+//! share. A sealed value is `sealed:v1:` + base64(random 96-bit nonce ‖ ciphertext ‖
 //! tag); a backup of `berth.db` alone reveals nothing, and a changed byte fails to open.
 
 use std::path::Path;
@@ -33,9 +34,22 @@ impl SealKey {
             let key = random_bytes(32);
             crate::datadir::write_private(path, B64.encode(key).as_bytes())?;
         }
-        let text = std::fs::read_to_string(path)?;
+        Self::load(path)
+    }
+
+    /// Reads a key file that must exist: a configured shared key (`secrets_key_file`) is
+    /// never generated, since nodes each generating their own would each seal secrets the
+    /// others cannot open.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the sealing key {}: {e} (create it with `head -c 32 /dev/urandom | base64`)",
+                path.display()
+            )
+        })?;
+        // Padded or not: `base64` pads, Berth writes without.
         let bytes = B64
-            .decode(text.trim())
+            .decode(text.trim().trim_end_matches('='))
             .map_err(|_| anyhow::anyhow!("{} is not a base64 key", path.display()))?;
         Self::from_bytes(&bytes)
             .ok_or_else(|| anyhow::anyhow!("{} must hold 32 bytes", path.display()))
@@ -112,5 +126,29 @@ mod tests {
         tampered.push('A');
         assert!(key.open(&tampered).is_err() || tampered == sealed);
         assert!(key.open("upstream-pw").is_err());
+    }
+
+    #[test]
+    fn a_key_file_opens_padded_or_not_and_a_missing_one_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let padded = dir.path().join("padded.key");
+        std::fs::write(
+            &padded,
+            format!(
+                "{}\n",
+                base64::engine::general_purpose::STANDARD.encode([3u8; 32])
+            ),
+        )
+        .unwrap();
+        let sealed = SealKey::load(&padded).unwrap().seal("x");
+        let unpadded = dir.path().join("unpadded.key");
+        std::fs::write(&unpadded, B64.encode([3u8; 32])).unwrap();
+        assert_eq!(
+            SealKey::load(&unpadded).unwrap().open(&sealed).unwrap(),
+            "x"
+        );
+        let missing = dir.path().join("missing.key");
+        assert!(SealKey::load(&missing).is_err());
+        assert!(!missing.exists());
     }
 }

@@ -29,9 +29,12 @@ pub struct Application {
 /// migrated if needed), sealing secrets in definitions with the data directory's key.
 async fn open_meta(settings: &Settings) -> anyhow::Result<crate::meta::Meta> {
     std::fs::create_dir_all(&settings.data_dir)?;
-    let secrets = crate::sealed::SealKey::load_or_create(
-        &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
-    )?;
+    let secrets = match &settings.secrets_key_file {
+        Some(shared) => crate::sealed::SealKey::load(shared)?,
+        None => crate::sealed::SealKey::load_or_create(
+            &settings.data_dir.join(crate::datadir::SECRETS_KEY_FILE),
+        )?,
+    };
     let location = crate::meta::Location::of(settings)?;
     let meta = crate::meta::Meta::open(location)
         .await

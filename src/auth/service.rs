@@ -100,7 +100,10 @@ impl Security {
         data_dir: &Path,
         store: Arc<dyn SecurityRecords>,
     ) -> anyhow::Result<Self> {
-        let tokens = TokenKeys::load_or_create(&data_dir.join("token.key"))?;
+        let tokens = match &settings.token_key_file {
+            Some(shared) => TokenKeys::load(shared)?,
+            None => TokenKeys::load_or_create(&data_dir.join("token.key"))?,
+        };
         let rng = ring::rand::SystemRandom::new();
         let tls = settings
             .tls

@@ -105,7 +105,19 @@ impl TokenKeys {
             let secret = super::password::random_secret(32);
             write_private(path, secret.as_bytes())?;
         }
-        let bytes = std::fs::read(path)?;
+        Self::load(path)
+    }
+
+    /// Reads a signing key that must exist: a configured shared key
+    /// (`security.token_key_file`) is never generated, since nodes each generating their own
+    /// would refuse each other's tokens.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the token signing key {}: {e} (create it with `head -c 32 /dev/urandom | base64`)",
+                path.display()
+            )
+        })?;
         if bytes.len() < 32 {
             anyhow::bail!("{} is too short to be a signing key", path.display());
         }

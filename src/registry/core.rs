@@ -30,6 +30,8 @@ pub struct RepoCore {
     pub upload_expiry_secs: i64,
     /// Most open upload sessions in this repository, and per client address (0 = no cap).
     pub upload_caps: (usize, usize),
+    /// `cluster.node_id`: the prefix of this node's upload session ids.
+    pub node_id: Option<Arc<str>>,
     /// Proxy repositories: the upstream and the cache's bookkeeping.
     pub proxy: Option<Arc<crate::proxy::ProxyState>>,
     /// Pulls not yet written to the metadata store: `(image, tag or digest)` → (last pull,
@@ -146,7 +148,7 @@ impl RepoCore {
         msg: StartUpload,
     ) -> Result<Arc<UploadSession>, RegistryError> {
         self.check_upload_caps(msg.client)?;
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = super::upload::new_id(self.node_id.as_deref());
         let writer = self.store.stage(&id, Algorithm::Sha256).await?;
         let session = Arc::new(UploadSession::new(id.clone(), msg.name, msg.client, writer));
         self.uploads.insert(id, session.clone());

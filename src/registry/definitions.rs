@@ -261,6 +261,7 @@ impl Registry {
                 self.settings.limits.upload_sessions_per_repository,
                 self.settings.limits.upload_sessions_per_client,
             ),
+            node_id: self.settings.cluster.node_id.as_deref().map(Arc::from),
             downloads: DashMap::new(),
             invalidations: Default::default(),
             revalidate_misses: self.meta.changes().shared(),

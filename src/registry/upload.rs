@@ -29,6 +29,17 @@ pub struct UploadSession {
     last_activity: AtomicI64,
 }
 
+/// A new session id: a uuid, after `<node_id>.` when the node has one
+/// (`cluster.node_id`), so a load balancer can route the session's later requests, which
+/// only this process can serve, back here by their URL.
+pub fn new_id(node_id: Option<&str>) -> String {
+    let uuid = uuid::Uuid::new_v4();
+    match node_id {
+        Some(node) => format!("{node}.{uuid}"),
+        None => uuid.to_string(),
+    }
+}
+
 /// How long an upload status request waits for a request writing to the same session.
 const STATUS_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 

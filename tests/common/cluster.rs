@@ -3,14 +3,15 @@
 //! blobs; each node has its own data directory (secrets key, logs) and its own port. The
 //! default repository `docker-hosted` lives on the S3 store `s3`. Everything stops on drop.
 //!
-//! Nodes share one sealing key (copied into every data directory) so that a secret one node
-//! seals (a proxy's upstream password) another can open, as a real deployment must arrange.
-
-use std::path::PathBuf;
+//! Nodes share one sealing key (`secrets_key_file`) and one token signing key
+//! (`security.token_key_file`), as a real deployment must arrange: a secret one node seals (a
+//! proxy's upstream password) another opens, a token one node issues another accepts. Node
+//! `i` has `cluster.node_id = "berth<i+1>"`, the names `packaging/nginx/berth-cluster.conf`
+//! routes upload sessions by.
 
 use super::garage::Garage;
 use super::postgres::Postgres;
-use super::{spawn_app_in, ConfigFile, TestApp};
+use super::{spawn_app_with, ConfigFile, TestApp};
 
 pub struct Cluster {
     pub nodes: Vec<TestApp>,
@@ -39,6 +40,13 @@ impl Cluster {
             format!("{}\n", pg.password()),
         )
         .unwrap();
+        // What `head -c 32 /dev/urandom | base64` gives an operator (README "Running several
+        // nodes"); fixed bytes are enough for a test.
+        for (file, byte) in [("secrets.key", 7u8), ("token.key", 9u8)] {
+            use base64::Engine as _;
+            let key = base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+            std::fs::write(secrets.path().join(file), format!("{key}\n")).unwrap();
+        }
         let mut cluster = Cluster {
             nodes: Vec::new(),
             config,
@@ -61,35 +69,42 @@ impl Cluster {
                 self.secrets.path().join("pg-password").display()
             ),
             "BERTH_META__ACQUIRE_TIMEOUT_SECS=2".to_string(),
+            format!(
+                "BERTH_SECRETS_KEY_FILE={}",
+                self.secrets.path().join("secrets.key").display()
+            ),
+            format!(
+                "BERTH_SECURITY__TOKEN_KEY_FILE={}",
+                self.secrets.path().join("token.key").display()
+            ),
             "--config".to_string(),
             self.config.path().to_string(),
         ]
     }
 
     /// Starts one more node (with `extra` arguments or `KEY=VALUE` settings) and returns
-    /// its index. Its sealing key is the first node's, in place before it starts: with its
-    /// own key it could not open what the first node sealed (an S3 store's secret) and
-    /// would refuse to start.
+    /// its index.
     pub async fn add_node(&mut self, extra: &[&str]) -> usize {
         let mut args = self.node_args();
+        args.push(format!(
+            "BERTH_CLUSTER__NODE_ID={}",
+            Self::node_id(self.nodes.len())
+        ));
         args.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let data = tempfile::tempdir().expect("temp dir");
-        if let Some(first) = self.nodes.first() {
-            let key = self.secrets_key(first);
-            if key.exists() {
-                let dir = data.path().join("data");
-                std::fs::create_dir_all(&dir).expect("data dir");
-                std::fs::copy(&key, dir.join("secrets.key")).expect("share secrets.key");
-            }
-        }
-        let node = spawn_app_in(data, &refs).await;
+        let node = spawn_app_with(&refs).await;
         self.nodes.push(node);
         self.nodes.len() - 1
     }
 
-    fn secrets_key(&self, node: &TestApp) -> PathBuf {
-        node.data_dir().join("secrets.key")
+    /// `cluster.node_id` of node `i`.
+    pub fn node_id(i: usize) -> String {
+        format!("berth{}", i + 1)
+    }
+
+    /// The shared key files (`secrets.key`, `token.key`) live here.
+    pub fn secrets_dir(&self) -> &std::path::Path {
+        self.secrets.path()
     }
 
     pub fn node(&self, i: usize) -> &TestApp {

@@ -8,7 +8,8 @@
 //!   [`uploads`]: chunked upload sessions; [`store`]: blob files on disk;
 //!   [`metrics`]: scraping `/metrics`; [`layers`]: noise, tar, gzip;
 //! - [`process`], [`docker`], [`skopeo`]: external programs, failing loudly when missing;
-//!   [`postgres`]: a private PostgreSQL server;
+//!   [`postgres`]: a private PostgreSQL server; [`garage`]: an S3 server; [`cluster`]: both
+//!   plus N nodes; [`nginx`]: the shipped cluster proxy config in front of them;
 //!   [`certs`]: a test CA.
 // Every suite includes this module but uses only part of it.
 #![allow(dead_code, unused_imports)]
@@ -21,6 +22,7 @@ pub mod garage;
 pub mod images;
 pub mod layers;
 pub mod metrics;
+pub mod nginx;
 pub mod postgres;
 pub mod process;
 pub mod skopeo;
@@ -333,6 +335,20 @@ fn read_to_string(p: &Path) -> String {
 }
 
 impl TestApp {
+    /// A handle on a server this test did not start (a proxy in front of nodes): the
+    /// request helpers work, the process ones do not.
+    pub fn remote(addr: &str) -> TestApp {
+        TestApp {
+            addr: addr.to_string(),
+            base: format!("http://{addr}"),
+            client: test_client(),
+            data: tempfile::tempdir().expect("temp dir"),
+            child: None,
+            extra_args: Vec::new(),
+            nofile: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
