@@ -80,6 +80,8 @@ pub trait ImageRecords: Send + Sync + std::fmt::Debug {
         image_id: i64,
         digest: &Digest,
     ) -> Result<Vec<String>, MetaError>;
+    /// The size of blob `digest` if the image links it (one primary-key lookup).
+    async fn blob_link(&self, image_id: i64, digest: &Digest) -> Result<Option<u64>, MetaError>;
     /// Images of `repository` that link blob `digest`, by name, at most `limit`.
     async fn images_linking(
         &self,

@@ -74,6 +74,43 @@ impl Hosted {
             .await
     }
 
+    /// After a blob miss in image `image`: in a cluster, whether another node linked the
+    /// blob since this node loaded the image (one primary-key lookup), and if so the image
+    /// read again. A client checks a layer with `HEAD` right after its upload, and the
+    /// load balancer may send that `HEAD` to another node than the upload's. `None` on a
+    /// single node or when the database does not link it either.
+    pub async fn revalidated_blob(
+        &self,
+        image: &ImageState,
+        digest: &Digest,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        if !self.core.revalidate_misses
+            || self.core.meta.blob_link(image.id, digest).await?.is_none()
+        {
+            return Ok(None);
+        }
+        self.send(messages::ReloadImage {
+            name: image.name.clone(),
+        })
+        .await
+    }
+
+    /// The image's state for a listing (tags, referrers): read again from the database when other
+    /// nodes write it too, so a list shows what a client wrote a moment ago through another
+    /// node, whose announcement may not have arrived here yet. Lists are not the hot path;
+    /// manifest and blob GETs keep answering from memory. From memory on a single node.
+    pub async fn image_for_listing(
+        &self,
+        name: &ImageName,
+    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
+        if self.core.revalidate_misses {
+            return self
+                .send(messages::ReloadImage { name: name.clone() })
+                .await;
+        }
+        self.image(name).await
+    }
+
     /// The upload session `id` of image `name`.
     pub fn upload(&self, name: &ImageName, id: &str) -> Result<Arc<UploadSession>, RegistryError> {
         match self.core.uploads.get(id) {

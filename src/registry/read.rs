@@ -89,12 +89,16 @@ pub async fn find_blob(
         let Some(image) = repo.image(name).await? else {
             continue;
         };
-        // A blob miss is not re-read from the database (see `Hosted::revalidated`): clients
-        // probe for every layer before pushing it, and a blob pushed through another node
-        // a moment ago is at worst uploaded again. A manifest miss re-reads the image, blob
-        // links included, so a pull after a push through another node finds its layers.
         if let Some(size) = stored_size(&image, digest) {
             return Ok((repo.clone(), size));
+        }
+        // In a cluster a miss asks the database whether another node linked the blob a
+        // moment ago (one key lookup; clients probe every layer before pushing it, so the
+        // whole image is read again only when the link exists).
+        if let Some(image) = repo.revalidated_blob(&image, digest).await? {
+            if let Some(size) = stored_size(&image, digest) {
+                return Ok((repo.clone(), size));
+            }
         }
     }
     Err(RegistryError::BlobUnknown(digest.clone()))
@@ -111,7 +115,11 @@ pub async fn tags(
     let mut merged = BTreeSet::new();
     let mut found = false;
     for repo in readers {
-        if let Some(image) = repo.image(name).await?.filter(|i| i.has_content()) {
+        if let Some(image) = repo
+            .image_for_listing(name)
+            .await?
+            .filter(|i| i.has_content())
+        {
             found = true;
             // limit + 1 from each reader is enough to fill the page and know if more follow.
             merged.extend(image.tags_page(last, limit.saturating_add(1)).tags);
@@ -155,7 +163,7 @@ pub async fn referrers(
 ) -> Result<Vec<Referrer>, RegistryError> {
     let mut merged: BTreeMap<String, Referrer> = BTreeMap::new();
     for repo in readers {
-        if let Some(image) = repo.image(name).await? {
+        if let Some(image) = repo.image_for_listing(name).await? {
             for record in image.referrers(subject, artifact_type, after) {
                 merged
                     .entry(record.digest.to_string())

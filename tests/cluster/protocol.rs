@@ -6,8 +6,12 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::common::cluster::eventually;
 use crate::common::*;
 use crate::support::*;
+
+/// How long another node may take to see a change (milliseconds measured; seconds allowed).
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[tokio::test]
 async fn chunked_uploads_through_nginx_stay_on_the_node_holding_their_session() {
@@ -100,8 +104,12 @@ async fn the_protocol_subset_works_through_nginx_as_through_one_registry() {
     front
         .push("proto/app", "v2", &Image::seeded("second tag"))
         .await;
-    let tags = front.get_json_ok("/v2/proto/app/tags/list").await;
-    assert_eq!(tags["tags"], json!(["v1", "v2"]), "{}", c.logs());
+    // Lists read the database in a cluster: whichever node answers, it lists the tag just
+    // pushed through another.
+    for _ in 0..5 {
+        let tags = front.get_json_ok("/v2/proto/app/tags/list").await;
+        assert_eq!(tags["tags"], json!(["v1", "v2"]), "{}", c.logs());
+    }
 
     // Referrers: an artifact whose subject is the image.
     let empty = front.push_blob("proto/app", b"{}").await;
@@ -143,8 +151,15 @@ async fn the_protocol_subset_works_through_nginx_as_through_one_registry() {
         .await;
     assert_eq!(status, 202, "{}", c.logs());
     for (n, app) in c.cluster.nodes.iter().enumerate() {
-        let (status, _) = get_manifest(app, "proto/app", &second.digest).await;
-        assert_eq!(status, 404, "deleted manifest still served by node {n}");
+        eventually(
+            &format!("node {n} stops serving the deleted manifest"),
+            WITHIN,
+            || async {
+                let (status, _) = get_manifest(app, "proto/app", &second.digest).await;
+                (status == 404).then_some(())
+            },
+        )
+        .await;
     }
 }
 

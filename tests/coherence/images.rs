@@ -48,6 +48,23 @@ async fn pushes_tag_moves_and_deletions_on_one_node_are_served_by_the_other() {
         (200, split.digest.clone())
     );
 
+    // A blob uploaded through A is found by a HEAD on B at once, B's state of the image
+    // being warm (Docker checks each layer that way right after uploading it, and the load
+    // balancer may send the check elsewhere). Repeated: announced or not yet, always found.
+    for i in 0..10u8 {
+        let bytes = [b'L', i, 7, 7];
+        let digest = a.push_blob("team/app", &bytes).await;
+        let r = b
+            .req(
+                reqwest::Method::HEAD,
+                &format!("/v2/team/app/blobs/{digest}"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "blob {i} pushed on A not found on B");
+    }
+
     // A tag deleted on A is gone on B.
     assert_eq!(
         a.delete("/v2/team/app/manifests/v2").await,

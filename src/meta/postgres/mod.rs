@@ -215,6 +215,15 @@ impl ImageRecords for PgMeta {
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
+    async fn blob_link(&self, image_id: i64, digest: &Digest) -> Result<Option<u64>, MetaError> {
+        let row = sqlx::query("SELECT size FROM image_blobs WHERE image_id = $1 AND digest = $2")
+            .bind(image_id)
+            .bind(digest.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+    }
+
     async fn images_linking(
         &self,
         repository: &str,
