@@ -60,6 +60,43 @@ impl Hosted {
         self.send(messages::LoadImage { name: name.clone() }).await
     }
 
+    /// Tags of image `name` after `last`, at most `limit`, in order; `None` if the image
+    /// does not exist here (or holds nothing). A loaded image answers from memory; one that
+    /// is not loaded answers from a page query, so listing a page of a 10,000-tag image
+    /// neither loads it nor evicts images clients pull.
+    pub async fn tag_names(
+        &self,
+        name: &ImageName,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        if let Some(image) = self.core.images.get(name) {
+            return Ok(image
+                .has_content()
+                .then(|| image.tags_page(last, limit).tags));
+        }
+        let rows = self
+            .core
+            .activity
+            .tag_page(&self.core.name, name.as_str(), last.unwrap_or(""), limit as i64)
+            .await?;
+        if !rows.is_empty() {
+            return Ok(Some(rows.into_iter().map(|r| r.tag).collect()));
+        }
+        // An empty page: past the last tag of an image (which exists), or an image without
+        // tags or without anything, which the loaded state tells apart. Loading it is cheap
+        // only when it has no tags, so a page past the end stays a query.
+        if last.is_some() {
+            let found = self.core.meta.find_image(&self.core.name, name).await?;
+            return Ok(found.map(|_| Vec::new()));
+        }
+        Ok(self
+            .image(name)
+            .await?
+            .filter(|i| i.has_content())
+            .map(|_| Vec::new()))
+    }
+
     /// The upload session `id` of image `name`.
     pub fn upload(&self, name: &ImageName, id: &str) -> Result<Arc<UploadSession>, RegistryError> {
         match self.core.uploads.get(id) {
