@@ -114,11 +114,12 @@ async fn a_tiny_image_cache_stays_within_budget_and_evicted_images_are_served_wh
     cache_within(&app, TINY, "after the refused and the accepted push").await;
 }
 
-/// Pushes one manifest tagged `t0000` … `t{count-1}` (100 tags per push by digest).
+/// Pushes one manifest tagged `t0000` … `t{count-1}` (20 tags per push by digest: a
+/// longer query goes over the server's request-head limit).
 async fn push_many_tags(app: &TestApp, name: &str, count: usize) -> Image {
     let image = app.push_blobs_of(name, Image::seeded("many-tags")).await;
     let tags: Vec<String> = (0..count).map(|i| format!("t{i:04}")).collect();
-    for chunk in tags.chunks(100) {
+    for chunk in tags.chunks(20) {
         let query: Vec<String> = chunk.iter().map(|t| format!("tag={t}")).collect();
         let reference = format!("{}?{}", image.digest, query.join("&"));
         let r = app.put_image(name, &reference, &image).await;
