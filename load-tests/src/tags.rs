@@ -48,8 +48,7 @@ fn manifest(base: &serde_json::Value, repo: &str, tag: &str) -> Bytes {
 /// of manifests pushed.
 pub async fn seed_tags(target: &Target, plan: &TagPlan, stats: &Stats) -> Result<u64, String> {
     let image = Image::new(7, 0, &[256]);
-    let base: serde_json::Value =
-        serde_json::from_slice(&image.manifest).expect("manifest json");
+    let base: serde_json::Value = serde_json::from_slice(&image.manifest).expect("manifest json");
     let blobs = Plan {
         clients: plan.clients.min(plan.repos as usize),
         duration: None,
@@ -61,10 +60,17 @@ pub async fn seed_tags(target: &Target, plan: &TagPlan, stats: &Stats) -> Result
         async move {
             let mut session = Session::new(&t);
             let pushed = async {
-                ops::push_bytes(&mut session, &s, &repo, &img.config, &img.config_digest)
-                    .await?;
-                ops::push_blob(&mut session, &s, "blob-push", &repo, &img.layers[0], Mode::Monolithic, 1 << 20)
-                    .await
+                ops::push_bytes(&mut session, &s, &repo, &img.config, &img.config_digest).await?;
+                ops::push_blob(
+                    &mut session,
+                    &s,
+                    "blob-push",
+                    &repo,
+                    &img.layers[0],
+                    Mode::Monolithic,
+                    1 << 20,
+                )
+                .await
             };
             if let Err(e) = pushed.await {
                 s.error("blob-push", format!("{repo}: {e}"));

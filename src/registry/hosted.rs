@@ -78,7 +78,12 @@ impl Hosted {
         let rows = self
             .core
             .activity
-            .tag_page(&self.core.name, name.as_str(), last.unwrap_or(""), limit as i64)
+            .tag_page(
+                &self.core.name,
+                name.as_str(),
+                last.unwrap_or(""),
+                limit as i64,
+            )
             .await?;
         if !rows.is_empty() {
             return Ok(Some(rows.into_iter().map(|r| r.tag).collect()));

@@ -71,9 +71,17 @@ impl ImageState {
     pub fn new(id: i64, name: ImageName, record: ImageRecord) -> Self {
         let bytes = IMAGE_COST
             + name.as_str().len()
-            + record.tags.iter().map(|(t, d)| tag_cost(t, d)).sum::<usize>()
+            + record
+                .tags
+                .iter()
+                .map(|(t, d)| tag_cost(t, d))
+                .sum::<usize>()
             + record.manifests.iter().map(manifest_cost).sum::<usize>()
-            + record.blobs.iter().map(|(d, _)| blob_cost(d)).sum::<usize>();
+            + record
+                .blobs
+                .iter()
+                .map(|(d, _)| blob_cost(d))
+                .sum::<usize>();
         let manifests = record
             .manifests
             .into_iter()

@@ -295,9 +295,15 @@ mod tests {
 
         let (used, _) = budget.usage();
         assert!(used <= one * 4 + one / 2, "{used} over budget");
-        assert!(a.get(&name("old")).is_none(), "least recently used is evicted");
+        assert!(
+            a.get(&name("old")).is_none(),
+            "least recently used is evicted"
+        );
         assert!(b.get(&name("read")).is_some(), "a read keeps an image");
-        assert!(a.get(&name("newest")).is_some(), "the image just loaded stays");
+        assert!(
+            a.get(&name("newest")).is_some(),
+            "the image just loaded stays"
+        );
     }
 
     #[test]

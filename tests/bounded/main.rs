@@ -99,7 +99,9 @@ async fn a_tiny_image_cache_stays_within_budget_and_evicted_images_are_served_wh
     // Act + Assert: an evicted image still refuses moving a tag (ALLOW_ONCE), and still
     // takes a new one.
     let (name, image) = &images[0];
-    let other = app.push_blobs_of(name, Image::seeded("bounded-other")).await;
+    let other = app
+        .push_blobs_of(name, Image::seeded("bounded-other"))
+        .await;
     for (n, _) in &images[1..] {
         get(&app, &format!("/v2/{n}/manifests/v1")).await;
     }
@@ -175,7 +177,10 @@ async fn tags_list_pages(app: &mut TestApp) {
     let middle = app
         .get_json_ok(&format!("/v2/{name}/tags/list?n=3&last=t1234"))
         .await;
-    assert_eq!(middle["tags"], serde_json::json!(["t1235", "t1236", "t1237"]));
+    assert_eq!(
+        middle["tags"],
+        serde_json::json!(["t1235", "t1236", "t1237"])
+    );
     let r = app
         .req(Method::GET, "/v2/big/none/tags/list?n=10")
         .send()
@@ -195,7 +200,10 @@ async fn tags_list_pages(app: &mut TestApp) {
     let middle = app
         .get_json_ok(&format!("/v2/{name}/tags/list?n=3&last=t1234"))
         .await;
-    assert_eq!(middle["tags"], serde_json::json!(["t1235", "t1236", "t1237"]));
+    assert_eq!(
+        middle["tags"],
+        serde_json::json!(["t1235", "t1236", "t1237"])
+    );
 }
 
 #[tokio::test]
