@@ -116,8 +116,8 @@ async fn a_tiny_image_cache_stays_within_budget_and_evicted_images_are_served_wh
     cache_within(&app, TINY, "after the refused and the accepted push").await;
 }
 
-/// Pushes one manifest tagged `t0000` … `t{count-1}` (20 tags per push by digest: a
-/// longer query goes over the server's request-head limit).
+/// Pushes one manifest tagged `t0000` … `t{count-1}` (20 tags per push by digest: the
+/// client failed reading the answer to 100, likely one `OCI-Tag` header per tag).
 async fn push_many_tags(app: &TestApp, name: &str, count: usize) -> Image {
     let image = app.push_blobs_of(name, Image::seeded("many-tags")).await;
     let tags: Vec<String> = (0..count).map(|i| format!("t{i:04}")).collect();
