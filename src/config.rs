@@ -288,6 +288,11 @@ pub struct Limits {
     pub upload_expiry_secs: u64,
     /// Memory given to cached manifest bytes.
     pub manifest_cache_bytes: usize,
+    /// Memory (estimated) given to loaded image states (tags, manifests, blob links) of all
+    /// repositories together; least recently used images are evicted beyond it and reload
+    /// from the database on their next use. The default keeps a server with 1,000,000
+    /// tagged manifests under 256 MiB of RSS.
+    pub image_cache_bytes: usize,
     /// Most entries one `tags/list` or `_catalog` page returns.
     pub page_max: usize,
     /// Memory for manifest bodies being received, shared by all connections (at least
@@ -349,6 +354,7 @@ impl Default for Limits {
             manifest_max_bytes: 4 << 20,
             upload_expiry_secs: 24 * 3600,
             manifest_cache_bytes: 64 << 20,
+            image_cache_bytes: 64 << 20,
             page_max: 10_000,
             manifest_buffer_bytes: 16 << 20,
             store_min_free_bytes: 256 << 20,

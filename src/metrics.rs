@@ -48,6 +48,15 @@ pub const REPOSITORY_BLOBS: &str = "berth_repository_blobs";
 pub const REPOSITORY_BLOB_BYTES: &str = "berth_repository_blob_bytes";
 /// Lookups in the in-memory manifest cache, by `result` (`hit` or `miss`).
 pub const MANIFEST_CACHE_LOOKUPS: &str = "berth_manifest_cache_lookups_total";
+/// Estimated bytes of the loaded image states (tags, manifests, blob links) of all
+/// repositories; kept at or under `limits.image_cache_bytes`.
+pub const IMAGE_CACHE_BYTES: &str = "berth_image_cache_bytes";
+/// Image states loaded in memory.
+pub const IMAGE_CACHE_IMAGES: &str = "berth_image_cache_images";
+/// The image cache's budget (`limits.image_cache_bytes`).
+pub const IMAGE_CACHE_LIMIT: &str = "berth_image_cache_limit_bytes";
+/// Image states evicted to stay within the budget (they reload on their next use).
+pub const IMAGE_CACHE_EVICTIONS: &str = "berth_image_cache_evictions_total";
 
 /// A usage figure (`metric` = `requests` in the rolling 24 h window, or `components`).
 pub const USAGE_VALUE: &str = "berth_usage_value";
@@ -154,6 +163,21 @@ pub fn describe() {
         "Tagged manifests (components) per hosted repository"
     );
     describe_counter!(MANIFEST_CACHE_LOOKUPS, "Manifest cache lookups by result");
+    describe_gauge!(
+        IMAGE_CACHE_BYTES,
+        Unit::Bytes,
+        "Estimated bytes of image states held in memory"
+    );
+    describe_gauge!(IMAGE_CACHE_IMAGES, "Image states held in memory");
+    describe_gauge!(
+        IMAGE_CACHE_LIMIT,
+        Unit::Bytes,
+        "Budget of the image state cache"
+    );
+    describe_counter!(
+        IMAGE_CACHE_EVICTIONS,
+        "Image states evicted to stay within the budget"
+    );
     describe_gauge!(USAGE_VALUE, "Usage figure: requests in 24 h or components");
     describe_gauge!(USAGE_LIMIT, "Usage limit");
     describe_gauge!(USAGE_WARNING, "Usage value from which the state is near");
@@ -240,6 +264,22 @@ pub fn manifest_pushed(repository: &str) {
 pub fn manifest_cache_lookup(hit: bool) {
     let result = if hit { "hit" } else { "miss" };
     metrics::counter!(MANIFEST_CACHE_LOOKUPS, "result" => result).increment(1);
+}
+
+/// Publishes the image cache's estimated bytes and image count.
+pub fn image_cache_usage(bytes: usize, images: usize) {
+    gauge!(IMAGE_CACHE_BYTES).set(bytes as f64);
+    gauge!(IMAGE_CACHE_IMAGES).set(images as f64);
+}
+
+/// Publishes the image cache's budget.
+pub fn image_cache_limit(bytes: usize) {
+    gauge!(IMAGE_CACHE_LIMIT).set(bytes as f64);
+}
+
+/// Counts image states evicted from the cache.
+pub fn image_cache_evicted(images: u64) {
+    metrics::counter!(IMAGE_CACHE_EVICTIONS).increment(images);
 }
 
 /// Records a finished garbage collection of blob store `store`.

@@ -10,6 +10,7 @@ mod image;
 mod ops;
 mod scenarios;
 mod stats;
+mod tags;
 
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,18 @@ enum Command {
         /// Content seed (default: time-based, so every run pushes new bytes).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Many repositories × many tags of tiny distinct manifests (the million-tag scenario:
+    /// `--repos 100 --tags 10000`), pushed by many clients at once.
+    SeedTags {
+        #[arg(long, default_value = "tags/r")]
+        prefix: String,
+        #[arg(long, default_value_t = 100)]
+        repos: u64,
+        #[arg(long, default_value_t = 10_000)]
+        tags: u64,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
     },
     /// Pull storm while a push storm runs.
     Mixed {
@@ -251,6 +264,7 @@ async fn run(cli: Cli) -> Result<u64, String> {
         Command::PullStorm { plan, .. }
         | Command::ManifestStorm { plan, .. }
         | Command::PushStorm { plan, .. } => plan.clients,
+        Command::SeedTags { clients, .. } => *clients,
         Command::Mixed {
             pull_clients,
             push_clients,
@@ -337,6 +351,22 @@ async fn run(cli: Cli) -> Result<u64, String> {
             }
             params = json!({"size": size, "chunk_size": chunk_size, "modes": modes.iter().map(|m| format!("{m:?}").to_lowercase()).collect::<Vec<_>>()});
         }
+        Command::SeedTags {
+            prefix,
+            repos,
+            tags,
+            clients,
+        } => {
+            let plan = tags::TagPlan {
+                prefix: prefix.clone(),
+                repos: *repos,
+                tags: *tags,
+                clients: *clients,
+            };
+            started = Instant::now();
+            let total = tags::seed_tags(&target, &plan, &stats).await?;
+            params = json!({"prefix": prefix, "repos": repos, "tags": tags, "clients": clients, "manifests": total});
+        }
         Command::Mixed {
             image,
             push,
@@ -378,6 +408,7 @@ fn scenario_name(c: &Command) -> &'static str {
         Command::ManifestStorm { .. } => "manifest-storm",
         Command::PushStorm { .. } => "push-storm",
         Command::BigPush { .. } => "big-push",
+        Command::SeedTags { .. } => "seed-tags",
         Command::Mixed { .. } => "mixed",
     }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 use dashmap::DashMap;
 
 use super::messages::*;
-use super::{ImageState, ManifestCache, RegistryError, UploadSession};
-use crate::meta::{ImageRecords, ManifestRecord, MetaError, NewManifest, TagWrite};
+use super::{ImageCache, ImageState, ManifestCache, RegistryError, UploadSession};
+use crate::meta::{Activity, ImageRecords, ManifestRecord, MetaError, NewManifest, TagWrite};
 use crate::model::{RepositoryConfig, WritePolicy};
 use crate::oci::{Algorithm, Digest, ImageName, Tag};
 use crate::storage::ManagedStore;
@@ -23,8 +23,12 @@ pub struct RepoCore {
     pub config: RwLock<Arc<RepositoryConfig>>,
     pub store: Arc<ManagedStore>,
     pub meta: Arc<dyn ImageRecords>,
+    /// Pages of one image's tags straight from the database (`tags/list` of an image that
+    /// is not loaded).
+    pub activity: Arc<dyn Activity>,
     pub manifests: Arc<ManifestCache>,
-    pub images: DashMap<ImageName, Arc<ImageState>>,
+    /// Loaded images, bounded by the process-wide image budget (see `image_cache`).
+    pub images: ImageCache,
     pub uploads: DashMap<String, Arc<UploadSession>>,
     /// Idle time after which an upload session is removed.
     pub upload_expiry_secs: i64,
@@ -198,6 +202,7 @@ impl RepoCore {
             .link_blob(self.store.name(), image.id, &msg.digest, msg.size)
             .await?;
         image.link_blob(msg.digest, msg.size);
+        self.images.recharge(&image);
         if let Some(id) = msg.session {
             self.uploads.remove(&id);
         }
@@ -241,6 +246,7 @@ impl RepoCore {
             return Err(RegistryError::BlobUnknown(msg.digest));
         }
         image.unlink_blob(&msg.digest);
+        self.images.recharge(&image);
         Ok(())
     }
 
@@ -284,7 +290,7 @@ impl RepoCore {
     /// Writes a checked manifest (and its tags) to the database, then to the in-memory state.
     async fn record_manifest(
         &self,
-        image: &ImageState,
+        image: &Arc<ImageState>,
         record: ManifestRecord,
         blobs: &[Digest],
         children: &[Digest],
@@ -309,6 +315,7 @@ impl RepoCore {
         for write in tags {
             image.set_tag(write.tag.as_str(), digest.clone());
         }
+        self.images.recharge(image);
         Ok(())
     }
 
@@ -384,6 +391,7 @@ impl RepoCore {
             return Err(RegistryError::ManifestUnknown(msg.digest.to_string()));
         };
         image.remove_manifest(&msg.digest, &tags);
+        self.images.recharge(&image);
         Ok(())
     }
 
@@ -393,6 +401,7 @@ impl RepoCore {
             return Err(RegistryError::ManifestUnknown(msg.tag.to_string()));
         }
         image.remove_tag(msg.tag.as_str());
+        self.images.recharge(&image);
         Ok(())
     }
 

@@ -253,8 +253,9 @@ impl Registry {
             config: RwLock::new(Arc::new(config.clone())),
             store,
             meta: self.meta.images().clone(),
+            activity: self.meta.activity().clone(),
             manifests: self.cache.clone(),
-            images: DashMap::new(),
+            images: self.image_budget.cache(),
             uploads: DashMap::new(),
             upload_expiry_secs: self.settings.limits.upload_expiry_secs as i64,
             upload_caps: (

@@ -262,9 +262,9 @@ impl Registry {
             else {
                 continue;
             };
-            let state = h.core.images.get(&name).map(|s| s.clone());
-            if let Some(state) = state {
+            if let Some(state) = h.core.images.get(&name) {
                 state.unlink_blob(digest);
+                h.core.images.recharge(&state);
             }
         }
     }

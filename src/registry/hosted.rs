@@ -95,7 +95,7 @@ impl Hosted {
         .await
     }
 
-    /// The image's state for a listing (tags, referrers): read again from the database when other
+    /// The image's state for a listing (referrers): read again from the database when other
     /// nodes write it too, so a list shows what a client wrote a moment ago through another
     /// node, whose announcement may not have arrived here yet. Lists are not the hot path;
     /// manifest and blob GETs keep answering from memory. From memory on a single node.
@@ -109,6 +109,55 @@ impl Hosted {
                 .await;
         }
         self.image(name).await
+    }
+
+    /// Tags of image `name` after `last`, at most `limit`, in order; `None` if the image
+    /// does not exist here (or holds nothing). A loaded image answers from memory; one that
+    /// is not loaded answers from a page query, so listing a page of a 10,000-tag image
+    /// neither loads it nor evicts images clients pull. When nodes share the database the
+    /// page query always answers: the list shows a tag pushed a moment ago through another
+    /// node, whose announcement may not have arrived here yet.
+    pub async fn tag_names(
+        &self,
+        name: &ImageName,
+        last: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, RegistryError> {
+        if let Some(image) = self
+            .core
+            .images
+            .get(name)
+            .filter(|_| !self.core.revalidate_misses)
+        {
+            return Ok(image
+                .has_content()
+                .then(|| image.tags_page(last, limit).tags));
+        }
+        let rows = self
+            .core
+            .activity
+            .tag_page(
+                &self.core.name,
+                name.as_str(),
+                last.unwrap_or(""),
+                limit as i64,
+            )
+            .await?;
+        if !rows.is_empty() {
+            return Ok(Some(rows.into_iter().map(|r| r.tag).collect()));
+        }
+        // An empty page: past the last tag of an image (which exists), or an image without
+        // tags or without anything, which the loaded state tells apart. Loading it is cheap
+        // only when it has no tags, so a page past the end stays a query.
+        if last.is_some() {
+            let found = self.core.meta.find_image(&self.core.name, name).await?;
+            return Ok(found.map(|_| Vec::new()));
+        }
+        Ok(self
+            .image_for_listing(name)
+            .await?
+            .filter(|i| i.has_content())
+            .map(|_| Vec::new()))
     }
 
     /// The upload session `id` of image `name`.

@@ -3,8 +3,14 @@
 //! Loaded once from the metadata store by the repository actor, then mutated only by that
 //! actor, after the database write succeeded. Reads (every GET and HEAD) use it directly
 //! without touching the database: a warm manifest GET by tag is two map lookups.
+//!
+//! Each state keeps an estimate of the memory it holds (see [`ImageState::bytes`]) and the
+//! tick of its last use, which the bounded image cache (`registry/image_cache.rs`) uses to
+//! evict least recently used images across all repositories.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use crate::meta::{ImageRecord, ManifestRecord};
@@ -19,6 +25,40 @@ pub struct ImageState {
     tags: RwLock<BTreeMap<String, Digest>>,
     manifests: RwLock<HashMap<Digest, Arc<ManifestRecord>>>,
     blobs: RwLock<HashMap<Digest, u64>>,
+    /// Estimated heap bytes held (see the `*_COST` constants); kept current by every
+    /// mutation, so the cache can charge a growing image without walking it.
+    bytes: AtomicUsize,
+    /// The cache's tick when this image was last read (see `ImageCache::get`).
+    pub(super) last_used: AtomicU64,
+    /// What the cache charged for this image, while it is in a cache map; changed only
+    /// under the cache's ledger lock.
+    pub(super) charged: AtomicUsize,
+    pub(super) cached: AtomicBool,
+}
+
+/// Estimated bytes of one loaded image besides its entries (the state, its maps, the
+/// cache map's entry). The costs per entry add the container's own overhead (B-tree or
+/// hash-table slot, `Arc` and allocator headers) to the strings' lengths; they were
+/// checked against RSS at 100,000 tags (see README, "Bounded image cache").
+const IMAGE_COST: usize = 640;
+const TAG_COST: usize = 96;
+const MANIFEST_COST: usize = 224;
+const BLOB_COST: usize = 64;
+
+fn tag_cost(tag: &str, digest: &Digest) -> usize {
+    TAG_COST + tag.len() + digest.as_str().len()
+}
+
+fn manifest_cost(m: &ManifestRecord) -> usize {
+    MANIFEST_COST
+        + 2 * m.digest.as_str().len()
+        + m.media_type.len()
+        + m.artifact_type.as_ref().map_or(0, |a| a.len())
+        + m.subject.as_ref().map_or(0, |d| d.as_str().len())
+}
+
+fn blob_cost(digest: &Digest) -> usize {
+    BLOB_COST + digest.as_str().len()
 }
 
 /// One page of tags, and whether more follow.
@@ -29,6 +69,19 @@ pub struct TagPage {
 
 impl ImageState {
     pub fn new(id: i64, name: ImageName, record: ImageRecord) -> Self {
+        let bytes = IMAGE_COST
+            + name.as_str().len()
+            + record
+                .tags
+                .iter()
+                .map(|(t, d)| tag_cost(t, d))
+                .sum::<usize>()
+            + record.manifests.iter().map(manifest_cost).sum::<usize>()
+            + record
+                .blobs
+                .iter()
+                .map(|(d, _)| blob_cost(d))
+                .sum::<usize>();
         let manifests = record
             .manifests
             .into_iter()
@@ -40,7 +93,32 @@ impl ImageState {
             tags: RwLock::new(record.tags.into_iter().collect()),
             manifests: RwLock::new(manifests),
             blobs: RwLock::new(record.blobs.into_iter().collect()),
+            bytes: AtomicUsize::new(bytes),
+            last_used: AtomicU64::new(0),
+            charged: AtomicUsize::new(0),
+            cached: AtomicBool::new(false),
         }
+    }
+
+    /// Estimated heap bytes this image holds.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Relaxed)
+    }
+
+    /// Records a read at `tick`. A plain load, and a store only when the tick moved: a
+    /// warm GET writes no shared cache line in the common case.
+    pub(super) fn touch(&self, tick: u64) {
+        if self.last_used.load(Relaxed) != tick {
+            self.last_used.store(tick, Relaxed);
+        }
+    }
+
+    fn grow(&self, by: usize) {
+        self.bytes.fetch_add(by, Relaxed);
+    }
+
+    fn shrink(&self, by: usize) {
+        self.bytes.fetch_sub(by, Relaxed);
     }
 
     pub fn tag(&self, tag: &str) -> Option<Digest> {
@@ -76,10 +154,11 @@ impl ImageState {
     /// Tags in lexical order after `last`, at most `limit`.
     pub fn tags_page(&self, last: Option<&str>, limit: usize) -> TagPage {
         let tags = self.tags.read().unwrap();
+        // A range from `last`, not a scan: a page deep into 10,000 tags costs one page.
+        let from = last.map_or(Bound::Unbounded, Bound::Excluded);
         let mut iter = tags
-            .keys()
-            .filter(|t| last.is_none_or(|l| t.as_str() > l))
-            .cloned();
+            .range::<str, _>((from, Bound::Unbounded))
+            .map(|(t, _)| t.clone());
         let page: Vec<String> = iter.by_ref().take(limit).collect();
         TagPage {
             more: iter.next().is_some(),
@@ -110,35 +189,55 @@ impl ImageState {
     }
 
     pub(super) fn set_tag(&self, tag: &str, digest: Digest) {
-        self.tags.write().unwrap().insert(tag.to_string(), digest);
+        let cost = tag_cost(tag, &digest);
+        if let Some(old) = self.tags.write().unwrap().insert(tag.to_string(), digest) {
+            self.shrink(tag_cost(tag, &old));
+        }
+        self.grow(cost);
     }
 
     pub(super) fn remove_tag(&self, tag: &str) -> bool {
-        self.tags.write().unwrap().remove(tag).is_some()
+        let removed = self.tags.write().unwrap().remove(tag);
+        if let Some(old) = &removed {
+            self.shrink(tag_cost(tag, old));
+        }
+        removed.is_some()
     }
 
     pub(super) fn insert_manifest(&self, record: ManifestRecord) {
         let digest = record.digest.clone();
-        self.manifests
+        let cost = manifest_cost(&record);
+        let old = self
+            .manifests
             .write()
             .unwrap()
             .insert(digest, Arc::new(record));
+        if let Some(old) = old {
+            self.shrink(manifest_cost(&old));
+        }
+        self.grow(cost);
     }
 
     pub(super) fn remove_manifest(&self, digest: &Digest, tags: &[String]) {
-        self.manifests.write().unwrap().remove(digest);
-        let mut all = self.tags.write().unwrap();
+        if let Some(old) = self.manifests.write().unwrap().remove(digest) {
+            self.shrink(manifest_cost(&old));
+        }
         for t in tags {
-            all.remove(t);
+            self.remove_tag(t);
         }
     }
 
     pub(super) fn link_blob(&self, digest: Digest, size: u64) {
-        self.blobs.write().unwrap().insert(digest, size);
+        let cost = blob_cost(&digest);
+        if self.blobs.write().unwrap().insert(digest, size).is_none() {
+            self.grow(cost);
+        }
     }
 
     pub(super) fn unlink_blob(&self, digest: &Digest) {
-        self.blobs.write().unwrap().remove(digest);
+        if self.blobs.write().unwrap().remove(digest).is_some() {
+            self.shrink(blob_cost(digest));
+        }
     }
 }
 

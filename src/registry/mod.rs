@@ -24,6 +24,7 @@ mod found;
 mod gc;
 mod hosted;
 mod image;
+mod image_cache;
 mod inspect;
 pub mod messages;
 pub mod proxied;
@@ -48,6 +49,7 @@ pub use error::RegistryError;
 pub use gc::GcReport;
 pub use hosted::Hosted;
 pub use image::{ImageState, TagPage, REFERRERS_MEDIA_TYPE};
+pub use image_cache::{ImageBudget, ImageCache};
 pub use inspect::{BrowsePage, IndexChild};
 pub use upload::{UploadSession, WriterGuard};
 
@@ -81,6 +83,8 @@ pub struct Registry {
     meta: Meta,
     settings: Settings,
     cache: Arc<ManifestCache>,
+    /// The one budget of loaded image states, shared by every repository's `ImageCache`.
+    image_budget: Arc<ImageBudget>,
     /// Memory for manifest bodies being received (see `budget`).
     manifest_bodies: MemoryBudget,
     /// Serializes definition changes (create/update/delete of repositories and stores).
@@ -100,6 +104,7 @@ impl Registry {
             meta,
             settings: settings.clone(),
             cache: Arc::new(ManifestCache::new(settings.limits.manifest_cache_bytes)),
+            image_budget: ImageBudget::new(settings.limits.image_cache_bytes),
             manifest_bodies: MemoryBudget::new(
                 settings.limits.manifest_buffer_bytes,
                 settings.limits.manifest_max_bytes,

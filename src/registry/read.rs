@@ -115,14 +115,10 @@ pub async fn tags(
     let mut merged = BTreeSet::new();
     let mut found = false;
     for repo in readers {
-        if let Some(image) = repo
-            .image_for_listing(name)
-            .await?
-            .filter(|i| i.has_content())
-        {
+        // limit + 1 from each reader is enough to fill the page and know if more follow.
+        if let Some(page) = repo.tag_names(name, last, limit.saturating_add(1)).await? {
             found = true;
-            // limit + 1 from each reader is enough to fill the page and know if more follow.
-            merged.extend(image.tags_page(last, limit.saturating_add(1)).tags);
+            merged.extend(page);
         }
     }
     if !found {
