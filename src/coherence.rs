@@ -18,6 +18,7 @@ use crate::auth::Security;
 use crate::connectors::Connectors;
 use crate::meta::{Change, ChangeStream};
 use crate::registry::Registry;
+use crate::tasks::TaskService;
 
 /// Pause before retrying a reload that failed.
 const RETRY: Duration = Duration::from_secs(1);
@@ -27,6 +28,8 @@ pub struct Coherence {
     pub registry: web::Data<Registry>,
     pub security: web::Data<Security>,
     pub connectors: Arc<Connectors>,
+    /// Created tasks: the scheduler runs on the leader node whichever node created them.
+    pub tasks: web::Data<TaskService>,
 }
 
 /// Reloads still to do.
@@ -82,7 +85,11 @@ impl Coherence {
 
     async fn reload(&self, pending: &mut Pending) {
         if pending.definitions {
-            match self.registry.reload_definitions().await {
+            let reloaded = match self.registry.reload_definitions().await {
+                Ok(()) => self.tasks.reload().await,
+                Err(e) => Err(e),
+            };
+            match reloaded {
                 Ok(()) => {
                     pending.definitions = false;
                     self.connectors.sync().await;

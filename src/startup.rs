@@ -96,6 +96,7 @@ impl Application {
                 registry: registry.clone(),
                 security: state.security.clone(),
                 connectors: connectors.clone(),
+                tasks: tasks.clone(),
             }
             .spawn(changes);
         }

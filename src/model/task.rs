@@ -76,6 +76,24 @@ impl Tasks {
         out
     }
 
+    /// Makes the created tasks exactly `created` (read again from the metadata store after
+    /// another node changed them); the run state of a task that is gone is dropped.
+    pub fn replace_created(&self, created: Vec<TaskDef>) {
+        let ids: std::collections::HashSet<&str> = created.iter().map(|t| t.id.as_str()).collect();
+        let gone: Vec<String> = self
+            .created
+            .iter()
+            .map(|t| t.key().clone())
+            .filter(|id| !ids.contains(id.as_str()))
+            .collect();
+        for id in gone {
+            self.remove_created(&id);
+        }
+        for t in created {
+            self.created.insert(t.id.clone(), t);
+        }
+    }
+
     pub fn add_created(&self, def: TaskDef) {
         self.created.insert(def.id.clone(), def);
     }

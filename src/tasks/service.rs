@@ -80,6 +80,14 @@ impl TaskService {
         Ok(())
     }
 
+    /// Reads the created tasks again (another node created or deleted one: the scheduler
+    /// may run on this node while the API call went to another).
+    pub async fn reload(&self) -> Result<(), RegistryError> {
+        let created = self.meta.load_tasks().await?;
+        self.tasks.replace_created(created);
+        Ok(())
+    }
+
     /// Deletes a created task; default tasks cannot be deleted.
     pub async fn delete(&self, id: &str) -> Result<bool, RegistryError> {
         if !self.tasks.is_created(id) {

@@ -83,3 +83,56 @@ async fn a_scheduled_task_runs_on_one_node_and_another_takes_over_when_it_is_kil
     assert_eq!(metric(cluster.node(follower), LEADER, &[]).await, 1.0);
     eprintln!("the follower ran the task {taken_over:?} after the leader was killed");
 }
+
+#[tokio::test]
+async fn a_task_created_through_a_follower_is_run_by_the_leader() {
+    // Arrange: two nodes, one of them the scheduler's leader.
+    let Some(cluster) = Cluster::start(2, "").await else {
+        return;
+    };
+    let c = &cluster;
+    let leader = eventually(c, Duration::from_secs(60), "a leader", move || async move {
+        for i in 0..2 {
+            if metric(c.node(i), LEADER, &[]).await == 1.0 {
+                return Some(i);
+            }
+        }
+        None
+    })
+    .await;
+    let follower = 1 - leader;
+
+    // Act: the API call that creates the task reaches the follower.
+    let r = cluster
+        .node(follower)
+        .req(Method::POST, "/service/rest/v1/tasks")
+        .json(&json!({
+            "type": "repository.docker.upload-purge", "name": "made elsewhere", "enabled": true,
+            "frequency": {"schedule": "cron", "cronExpression": "*/5 * * * * ?"},
+            "properties": {}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Assert: the leader learns of it and runs it; the leader's task list shows it.
+    let task = id.as_str();
+    eventually(
+        c,
+        Duration::from_secs(60),
+        "a run on the leader",
+        move || async move { (runs(c, leader, task).await >= 1.0).then_some(()) },
+    )
+    .await;
+    assert_eq!(runs(&cluster, follower, &id).await, 0.0);
+    let (status, listed) = cluster
+        .node(leader)
+        .get_json(&format!("/service/rest/v1/tasks/{id}"))
+        .await;
+    assert_eq!(status, 200, "{listed}");
+}

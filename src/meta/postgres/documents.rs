@@ -152,18 +152,18 @@ impl SecurityRecords for PgMeta {
 }
 
 impl PgMeta {
-    /// Repository and blob store definitions are what nodes keep in memory; cleanup
-    /// policies and tasks are read where they are used.
+    /// Repository and blob store definitions and created tasks are what nodes keep in
+    /// memory; cleanup policies are read where they are used.
     async fn announce_definitions(
         &self,
         tx: &mut sqlx::PgConnection,
         kind: DocKind,
     ) -> Result<(), MetaError> {
         match kind {
-            DocKind::Repositories | DocKind::BlobStores => {
+            DocKind::Repositories | DocKind::BlobStores | DocKind::Tasks => {
                 announce(tx, &self.node, Change::Definitions).await
             }
-            DocKind::CleanupPolicies | DocKind::Tasks => Ok(()),
+            DocKind::CleanupPolicies => Ok(()),
         }
     }
 }
