@@ -89,10 +89,7 @@ impl Hosted {
         {
             return Ok(None);
         }
-        self.send(messages::ReloadImage {
-            name: image.name.clone(),
-        })
-        .await
+        self.revalidated(&image.name).await
     }
 
     /// The image's state for a listing (referrers): read again from the database when other

@@ -49,16 +49,7 @@ pub async fn create(
         .name
         .clone()
         .ok_or_else(|| AdminError::invalid("name", "may not be null"))?;
-    let taken = registry
-        .blob_stores()
-        .iter()
-        .any(|s| s.name().eq_ignore_ascii_case(&name));
-    if taken {
-        return Err(AdminError::invalid(
-            "name",
-            "Name is already used, must be unique (ignoring case)",
-        ));
-    }
+    refuse_taken_name(&registry, &name).await?;
     registry
         .put_blob_store(request.into_config(name, None)?)
         .await?;
@@ -127,10 +118,42 @@ pub async fn quota_status(
 }
 
 async fn find(registry: &Registry, name: &str) -> Result<BlobStoreConfig, AdminError> {
+    find_of_kind(registry, name, BlobStoreKind::File).await
+}
+
+/// The stored definition of blob store `name` if it is of `kind` (a file store is not found
+/// under `/s3/`, nor the reverse, as in Nexus).
+pub(super) async fn find_of_kind(
+    registry: &Registry,
+    name: &str,
+    kind: BlobStoreKind,
+) -> Result<BlobStoreConfig, AdminError> {
     registry
         .blob_store_configs()
         .await?
         .into_iter()
-        .find(|c| c.name == name && c.kind == BlobStoreKind::File)
+        .find(|c| c.name == name && c.kind == kind)
         .ok_or_else(|| AdminError::blob_store_not_found(name))
+}
+
+/// Refuses a new store's name that any store, of any kind, already has (ignoring case):
+/// stored definitions and the stores open in this process (the configuration file's).
+pub(super) async fn refuse_taken_name(registry: &Registry, name: &str) -> Result<(), AdminError> {
+    let open = registry
+        .blob_stores()
+        .iter()
+        .any(|s| s.name().eq_ignore_ascii_case(name));
+    let taken = open
+        || registry
+            .blob_store_configs()
+            .await?
+            .iter()
+            .any(|s| s.name.eq_ignore_ascii_case(name));
+    if taken {
+        return Err(AdminError::invalid(
+            "name",
+            "Name is already used, must be unique (ignoring case)",
+        ));
+    }
+    Ok(())
 }

@@ -130,17 +130,7 @@ pub async fn create(
         .name
         .clone()
         .ok_or_else(|| AdminError::invalid("name", "may not be null"))?;
-    let taken = registry
-        .blob_store_configs()
-        .await?
-        .iter()
-        .any(|s| s.name.eq_ignore_ascii_case(&name));
-    if taken {
-        return Err(AdminError::invalid(
-            "name",
-            "Name is already used, must be unique (ignoring case)",
-        ));
-    }
+    super::blobstores::refuse_taken_name(&registry, &name).await?;
     registry
         .put_blob_store(request.into_config(name, None)?)
         .await?;
@@ -205,10 +195,5 @@ pub async fn update(
 }
 
 async fn find(registry: &Registry, name: &str) -> Result<BlobStoreConfig, AdminError> {
-    registry
-        .blob_store_configs()
-        .await?
-        .into_iter()
-        .find(|c| c.name == name && c.kind == BlobStoreKind::S3)
-        .ok_or_else(|| AdminError::blob_store_not_found(name))
+    super::blobstores::find_of_kind(registry, name, BlobStoreKind::S3).await
 }
