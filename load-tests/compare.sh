@@ -28,6 +28,12 @@
 #                            bearer token (DockerToken realm) on every request
 #        manifest-basic      the same with Basic credentials on every request (served from
 #                            the verified-credential cache after the first)
+#        pull-token          pull-raw's storm against the security-on Berth: each pull does the
+#                            Docker token flow (GET /v2/, 401, token for Basic credentials)
+#        pull-basic          the same with Basic credentials on every request (--basic)
+#        manifest-log        manifest c64/c256 against a Berth at the default log level and
+#                            access log (`info`, `sampled`), its log written to a file; the
+#                            other Berths run at `warn`
 #        tls                 manifest c64/c256 and blob-64m over HTTPS, keep-alive: a third
 #                            Berth serving TLS itself (rustls, [security.tls]) and nginx
 #                            terminating TLS (TLS 1.3, same ECDSA P-256 certificate); the
@@ -46,7 +52,7 @@
 # Environment (defaults)
 #   ROUNDS=3  DURATION=5s (each wrk run)  CONNS="64 256"  BLOB_CONNS=8  WRK_THREADS=$(nproc)
 #   SCENARIOS="manifest blob pull pull-raw small-blobs push-images big-push mixed
-#              manifest-token manifest-basic tls"
+#              manifest-token manifest-basic pull-token pull-basic manifest-log tls"
 #   PULL_CLIENTS=8  PULL_DURATION=8s  PULL_LAYERS=4K,32K,256K,1M,4M,8M,16M,64M
 #   SMALL_COUNT=2000  SMALL_CLIENTS=32  SMALL_SIZE=16K
 #   PUSH_COUNT=32  PUSH_CLIENTS=8  PUSH_LAYERS=4K,256K,1M,4M  CHUNK=4M
@@ -61,7 +67,7 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-"64 256"}
 BLOB_CONNS=${BLOB_CONNS:-8}
 WRK_THREADS=${WRK_THREADS:-$(nproc)}
-SCENARIOS=${SCENARIOS:-"manifest blob pull pull-raw small-blobs push-images big-push mixed manifest-token manifest-basic tls"}
+SCENARIOS=${SCENARIOS:-"manifest blob pull pull-raw small-blobs push-images big-push mixed manifest-token manifest-basic pull-token pull-basic manifest-log tls"}
 PULL_CLIENTS=${PULL_CLIENTS:-8}
 PULL_DURATION=${PULL_DURATION:-8s}
 PULL_LAYERS=${PULL_LAYERS:-4K,32K,256K,1M,4M,8M,16M,64M}
@@ -100,9 +106,9 @@ WORK=$(mktemp -d "$WORK_ROOT/berth-compare.XXXXXX")
 declare -A PID=() BASE=()
 REGS=(berth dist)
 declare -A LABEL=([berth]=Berth [dist]=Distribution [nginx]=nginx [bsec]="Berth (security on)"
-    [btls]="Berth (TLS)" [ntls]="nginx (TLS)")
+    [btls]="Berth (TLS)" [ntls]="nginx (TLS)" [blog]="Berth (default logging)")
 ADMIN_PASSWORD=compare-admin-password
-has_secure() { has manifest-token || has manifest-basic; }
+has_secure() { has manifest-token || has manifest-basic || has pull-token || has pull-basic; }
 
 cleanup() {
     local status=$?
@@ -140,7 +146,10 @@ start_berth() { # [who [scheme [VAR=value…]]]: the plain one, or a variant wit
     port=$(free_port)
     BASE[$who]=$scheme://127.0.0.1:$port
     mkdir -p "$WORK/$who-data"
-    env -u BERTH_BIN BERTH_LOG__LEVEL=warn RUST_LOG='' "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
+    # `blog` keeps the default level and access log; the others log warnings only.
+    local level=(BERTH_LOG__LEVEL=warn)
+    [[ $who == blog ]] && level=()
+    env -u BERTH_BIN -u BERTH_LOG__LEVEL -u BERTH_LOG__ACCESS RUST_LOG='' "${level[@]}" "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
         --data-dir "$WORK/$who-data" >"$WORK/$who.log" 2>&1 &
     PID[$who]=$!
 }
@@ -224,6 +233,7 @@ if has_secure; then
     start_berth bsec http BERTH_SECURITY__ENABLED=true BERTH_SECURITY__INITIAL_ADMIN_PASSWORD=$ADMIN_PASSWORD \
         BERTH_SECURITY__TOKEN_TTL_SECS=86400
 fi
+has manifest-log && start_berth blog
 if has tls; then
     make_cert
     start_berth btls https BERTH_SECURITY__TLS__CERT="$WORK/tls.pem" BERTH_SECURITY__TLS__KEY="$WORK/tls.key"
@@ -236,7 +246,7 @@ for reg in "${REGS[@]}"; do
     wait_ready "$reg" "${BASE[$reg]}/v2/"
     log "${LABEL[$reg]} ready on ${BASE[$reg]} (pid ${PID[$reg]})"
 done
-for reg in bsec btls; do
+for reg in bsec btls blog; do
     [[ -n ${PID[$reg]:-} ]] || continue
     wait_ready "$reg" "${BASE[$reg]}/healthz"
     log "${LABEL[$reg]} ready on ${BASE[$reg]} (pid ${PID[$reg]})"
@@ -266,10 +276,15 @@ if has_secure; then
     curl -fsS -u "admin:$ADMIN_PASSWORD" -X PUT "${BASE[bsec]}/service/rest/v1/security/realms/active" \
         -H 'Content-Type: application/json' \
         -d '["NexusAuthenticatingRealm","NexusAuthorizingRealm","DockerToken"]' || die "cannot activate the DockerToken realm"
+    export BERTH_LOAD_PASSWORD=$ADMIN_PASSWORD # for pull-token and pull-basic (--user admin)
     TOKEN=$(curl -fsS -u "admin:$ADMIN_PASSWORD" "${BASE[bsec]}/v2/token?service=berth&scope=repository:$IMAGE:pull" | jq -r .token)
     BASIC=$(printf 'admin:%s' "$ADMIN_PASSWORD" | base64 -w0)
     cmp -s "$WORK/manifest" <(curl -fsS -H "Accept: $OCI_MANIFEST" -H "Authorization: Bearer $TOKEN" \
         "${BASE[bsec]}/v2/$IMAGE/manifests/$TAG") || die "Berth (security on) serves another manifest, or refuses the token"
+fi
+if has manifest-log; then
+    load blog seed --repo "$IMAGE" --tag "$TAG" --layers "$PULL_LAYERS" >/dev/null 2>"$WORK/seed-blog.log" ||
+        die "seeding Berth (default logging) failed: $(cat "$WORK/seed-blog.log")"
 fi
 if has tls; then
     load btls --insecure seed --repo "$IMAGE" --tag "$TAG" --layers "$PULL_LAYERS" >/dev/null 2>"$WORK/seed-btls.log" ||
@@ -408,6 +423,15 @@ run_round() { # who round
     bsec)
         has manifest-token && scenario bsec manifest-token secure_scenario token
         has manifest-basic && scenario bsec manifest-basic secure_scenario basic
+        # The realm is DockerToken: without --basic each pull asks for a token, as docker does.
+        has pull-token && scenario bsec pull-token load_run bsec pull-token --user admin pull-storm --repo "$IMAGE" \
+            --tag "$TAG" --layers "$PULL_LAYERS" --clients "$PULL_CLIENTS" --duration "$PULL_DURATION" --no-verify
+        has pull-basic && scenario bsec pull-basic load_run bsec pull-basic --user admin --basic pull-storm --repo "$IMAGE" \
+            --tag "$TAG" --layers "$PULL_LAYERS" --clients "$PULL_CLIENTS" --duration "$PULL_DURATION" --no-verify
+        return 0
+        ;;
+    blog)
+        scenario blog manifest-log manifest_scenario blog
         return 0
         ;;
     btls | ntls)
@@ -455,6 +479,7 @@ log "SHA-256 one core: sha256sum $SHA_SUM MB/s, openssl $SHA_OPENSSL MB/s; dd wr
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then order=(berth dist nginx); else order=(dist berth nginx); fi
     has_secure && order+=(bsec)
+    has manifest-log && order+=(blog)
     if has tls; then if ((round % 2)); then order+=(btls ntls); else order+=(ntls btls); fi; fi
     for who in "${order[@]}"; do
         log "round $round/$ROUNDS: ${LABEL[$who]}"
@@ -500,9 +525,9 @@ if has big-push; then
         echo "- Berth ${BIG_MIB} MiB push ($m): $b MB/s = $(ratio "$b" "$PUSH_LIMIT") × min(SHA-256, fsync'd write) = $PUSH_LIMIT MB/s (target ≥ 0.90)"
     done
 fi
-if has_secure || has tls; then
+if has_secure || has tls || has manifest-log; then
     echo
-    echo "### Security on and TLS (Berth only; ratios to Berth security off / plain HTTP and to nginx)"
+    echo "### Security on, logging and TLS (Berth only; ratios to Berth security off / plain HTTP and to nginx)"
     echo
     printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' figure value "reference" "÷ ref" nginx "÷ nginx"
     printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------------------" "----------" "------------" "----------"
@@ -516,6 +541,17 @@ if has_secure || has tls; then
                 "$(med berth "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")"
         done
     done
+    for a in token basic; do
+        has "pull-$a" || continue
+        row "pull (no verify) pull/s, $a" "$(med bsec "pull-$a pull/s")" "security off" "$(med berth "pull-raw pull/s")" ""
+        row "pull (no verify) layer MB/s, $a" "$(med bsec "pull-$a layer MB/s")" "security off" "$(med berth "pull-raw layer MB/s")" ""
+    done
+    if has manifest-log; then
+        for c in $CONNS; do
+            row "manifest c$c req/s, default log" "$(med blog "manifest c$c req/s")" "level warn" \
+                "$(med berth "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")"
+        done
+    fi
     if has tls; then
         for c in $CONNS; do
             row "TLS manifest c$c req/s" "$(med btls "tls manifest c$c req/s")" "plain HTTP" \
@@ -539,19 +575,25 @@ echo
 printf '| %-12s | %10s | %10s | %14s | %14s |\n' scenario "Berth CPU" "Dist CPU" "Berth RSS MiB" "Dist RSS MiB"
 printf '|%s|%s|%s|%s|%s|\n' "--------------" "------------" "------------" "----------------" "----------------"
 for s in $SCENARIOS; do
-    [[ $s == manifest-token || $s == manifest-basic || $s == tls ]] && continue # in their own table
+    case $s in manifest-token | manifest-basic | pull-token | pull-basic | manifest-log | tls) continue ;; esac # own table
     printf '| %-12s | %10s | %10s | %14s | %14s |\n' "$s" "$(med berth "$s CPU %")" "$(med dist "$s CPU %")" \
         "$(med berth "$s peak RSS MiB")" "$(med dist "$s peak RSS MiB")"
 done
 echo
 errs() { for k in "${!RESULTS[@]}"; do [[ $k == "$1|"*errors ]] && echo ${RESULTS[$k]}; done | tr ' ' '\n' | awk '{n += $1} END {print n + 0}'; }
-echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
+echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has manifest-log && echo ", Berth default logging $(errs blog)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
 echo
 echo "<details><summary>Per-round values</summary>"
 echo
 for f in "${figures[@]}"; do
     echo "- $f: Berth${RESULTS["berth|$f"]:-}; Distribution${RESULTS["dist|$f"]:-}${RESULTS["nginx|$f"]:+; nginx${RESULTS["nginx|$f"]}}"
 done
+for k in "${!RESULTS[@]}"; do # the variants' figures (security on, logging, TLS)
+    who=${k%%|*}
+    [[ $who == bsec || $who == blog || $who == btls || $who == ntls ]] || continue
+    [[ $k == *" req/s" || $k == *"pull/s" || $k == *"layer MB/s" || $k == *"blob-64m c"*" MB/s" ]] || continue
+    echo "- ${k#*|}: ${LABEL[$who]}${RESULTS[$k]}"
+done | sort
 echo
 echo "</details>"
 log "done in $(($(date +%s) - T0)) s"

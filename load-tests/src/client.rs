@@ -14,6 +14,8 @@ pub struct Target {
     pub user: Option<String>,
     pub password: Option<String>,
     pub http: Client,
+    /// Sessions start with Basic credentials instead of waiting for a challenge.
+    pub preemptive_basic: bool,
 }
 
 impl Target {
@@ -36,7 +38,13 @@ impl Target {
             user,
             password,
             http,
+            preemptive_basic: false,
         })
+    }
+
+    pub fn with_preemptive_basic(mut self, on: bool) -> Self {
+        self.preemptive_basic = on && self.user.is_some();
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -95,7 +103,11 @@ impl Session {
     pub fn new(target: &Target) -> Self {
         Session {
             target: target.clone(),
-            auth: Auth::None,
+            auth: if target.preemptive_basic {
+                Auth::Basic
+            } else {
+                Auth::None
+            },
             tokens_fetched: 0,
         }
     }

@@ -58,6 +58,10 @@ struct Cli {
         global = true
     )]
     password: Option<String>,
+    /// Send Basic credentials with every request from the first one (as `curl -u` does),
+    /// instead of waiting for a challenge that may ask for a token.
+    #[arg(long, global = true, requires = "user")]
+    basic: bool,
     /// Accept any TLS certificate.
     #[arg(long, global = true)]
     insecure: bool,
@@ -278,7 +282,8 @@ async fn run(cli: Cli) -> Result<u64, String> {
         cli.password.clone(),
         cli.insecure,
         conns,
-    )?;
+    )?
+    .with_preemptive_basic(cli.basic);
     let stats = Stats::new();
     let _progress = (cli.progress > 0).then(|| {
         stats.progress(
