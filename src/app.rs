@@ -29,7 +29,9 @@ pub fn build_app(
         .app_data(state.limits)
         .app_data(state.security)
         .app_data(state.admin)
-        .app_data(ports);
+        .app_data(ports)
+        // First: the pull path should not try every other route before its own.
+        .configure(http::configure_registry);
     match connector {
         Some(c) => app = app.app_data(c),
         // Metrics describe the whole server: served on the main port only.

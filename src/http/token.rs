@@ -16,11 +16,21 @@ use crate::auth::{Action, AuthError, Principal, Security};
 use crate::oci::{ImageName, OciErrorCode};
 use crate::registry::Registry;
 
+/// `/v2/token`, registered ahead of the `/v2` scope that would otherwise take it. One
+/// route per method (not a resource) so other methods fall through to the registry's own
+/// error answer, as before.
+pub fn configure_v2(cfg: &mut web::ServiceConfig) {
+    routes(cfg, "/v2/token");
+}
+
+/// The token endpoint of a repository's own path (`/repository/<name>/v2/token`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in ["/v2/token", "/repository/{repository}/v2/token"] {
-        cfg.route(path, web::get().to(get))
-            .route(path, web::post().to(post));
-    }
+    routes(cfg, "/repository/{repository}/v2/token");
+}
+
+fn routes(cfg: &mut web::ServiceConfig, path: &str) {
+    cfg.route(path, web::get().to(get))
+        .route(path, web::post().to(post));
 }
 
 /// `GET /v2/token?service=&scope=…&offline_token=`.
