@@ -17,7 +17,7 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use metrics::{counter, histogram, SharedString};
+use metrics::{counter, histogram, Counter, Histogram, SharedString};
 
 use crate::metrics::{self as m, method_label, status_class};
 use crate::registry::Registry;
@@ -79,21 +79,58 @@ struct RequestGuard {
     status: &'static str,
 }
 
+/// The recorder's handles for one combination of a request's labels.
+struct RequestHandles {
+    requests: Counter,
+    duration: Histogram,
+    request_bytes: Counter,
+    response_bytes: Counter,
+}
+
+/// Repository, route, method, status class.
+type HandleKey = (SharedString, &'static str, &'static str, &'static str);
+
+thread_local! {
+    /// Handles found once per worker and label combination: building the labels' `Key`s
+    /// and finding them in the recorder on every request cost ≈ 3.7k of a warm manifest
+    /// GET's ≈ 43k instructions (callgrind). The combinations are bounded (configured
+    /// repositories × routes × methods × status classes), as the recorder's own are. The
+    /// recorder is installed before the workers start and never idles metrics out, so a
+    /// handle stays the live one.
+    static HANDLES: RefCell<HashMap<HandleKey, Rc<RequestHandles>>> = RefCell::default();
+}
+
+fn request_handles(key: HandleKey) -> Rc<RequestHandles> {
+    HANDLES.with(|handles| {
+        if let Some(found) = handles.borrow().get(&key) {
+            return found.clone();
+        }
+        let (repository, route, method, status) = key.clone();
+        let made = Rc::new(RequestHandles {
+            requests: counter!(m::HTTP_REQUESTS, "repository" => repository, "route" => route,
+                "method" => method, "status_class" => status),
+            duration: histogram!(m::HTTP_DURATION, "route" => route, "method" => method),
+            request_bytes: counter!(m::HTTP_REQUEST_BYTES, "route" => route),
+            response_bytes: counter!(m::HTTP_RESPONSE_BYTES, "route" => route),
+        });
+        handles.borrow_mut().insert(key, made.clone());
+        made
+    })
+}
+
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         let labels = std::mem::take(&mut *self.slot.0.borrow_mut());
         let route = labels.route.unwrap_or(self.fallback_route);
         let repository = labels.repository.unwrap_or(SharedString::const_str("-"));
-        counter!(m::HTTP_REQUESTS, "repository" => repository, "route" => route,
-            "method" => self.method, "status_class" => self.status)
-        .increment(1);
-        histogram!(m::HTTP_DURATION, "route" => route, "method" => self.method)
-            .record(self.start.elapsed().as_secs_f64());
+        let handles = request_handles((repository, route, self.method, self.status));
+        handles.requests.increment(1);
+        handles.duration.record(self.start.elapsed().as_secs_f64());
         if self.request_bytes > 0 {
-            counter!(m::HTTP_REQUEST_BYTES, "route" => route).increment(self.request_bytes);
+            handles.request_bytes.increment(self.request_bytes);
         }
         if self.response_bytes > 0 {
-            counter!(m::HTTP_RESPONSE_BYTES, "route" => route).increment(self.response_bytes);
+            handles.response_bytes.increment(self.response_bytes);
         }
     }
 }
