@@ -14,8 +14,6 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use dashmap::DashMap;
 
 use super::token::Claims;
@@ -27,8 +25,9 @@ const MAX_TOKENS: usize = 4096;
 /// Longer tokens (claims with many scopes) are not kept: they would make the bound above
 /// a large amount of memory.
 const MAX_TOKEN_LEN: usize = 2048;
-/// An HMAC-SHA256 tag.
-const SIGNATURE_LEN: usize = 32;
+/// An HMAC-SHA256 tag in unpadded base64url: the cache is keyed by the signature's text,
+/// which saves decoding it on every request (≈ 500 instructions of a cached lookup's 1.4k).
+const SIGNATURE_TEXT_LEN: usize = 43;
 
 struct Entry {
     /// `header.payload`, to tell the cached token from one that copies its signature.
@@ -45,18 +44,17 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 #[derive(Default)]
 pub struct TokenCache {
-    entries: DashMap<[u8; SIGNATURE_LEN], Entry>,
+    entries: DashMap<[u8; SIGNATURE_TEXT_LEN], Entry>,
 }
 
-/// A token split at its last dot, with the signature decoded.
-fn split(token: &str) -> Option<(&str, [u8; SIGNATURE_LEN])> {
+/// A token split at its last dot, with the signature's text as the key. Any other length
+/// is not a signature of ours: not cached, and refused by the full check.
+fn split(token: &str) -> Option<(&str, [u8; SIGNATURE_TEXT_LEN])> {
     if token.len() > MAX_TOKEN_LEN {
         return None;
     }
     let (signed, signature) = token.rsplit_once('.')?;
-    let mut buf = [0u8; 64];
-    let n = B64.decode_slice(signature, &mut buf).ok()?;
-    let key = buf[..n].try_into().ok()?;
+    let key = signature.as_bytes().try_into().ok()?;
     Some((signed, key))
 }
 
@@ -153,6 +151,27 @@ mod tests {
         let (signed, _) = token.rsplit_once('.').unwrap();
         let truncated = &signed[..signed.len() - 1];
         assert!(cache.get(&format!("{truncated}.{signature}"), 50).is_none());
+    }
+
+    #[test]
+    fn another_spelling_of_the_signature_is_a_miss() {
+        let keys = TokenKeys::from_secret(&[7; 32]);
+        let cache = TokenCache::default();
+        let token = keys.sign(&claims("a", 100));
+        cache.insert(
+            &token,
+            &Arc::new(keys.verify(&token, Use::Access, 50).unwrap()),
+            50,
+        );
+        assert!(cache.get(&format!("{token}="), 50).is_none(), "padded");
+        let mut other_last = token.clone().into_bytes();
+        let last = other_last.last_mut().unwrap();
+        *last = if *last == b'A' { b'B' } else { b'A' };
+        let other_last = String::from_utf8(other_last).unwrap();
+        assert!(
+            cache.get(&other_last, 50).is_none(),
+            "one character changed"
+        );
     }
 
     #[test]
