@@ -176,9 +176,11 @@ pub struct SecuritySettings {
     /// `<data_dir>/admin.password` (like Nexus's NEXUS_SECURITY_INITIAL_PASSWORD). Redacted
     /// in `berth config`; prefer the environment (`BERTH_SECURITY__INITIAL_ADMIN_PASSWORD`).
     pub initial_admin_password: Option<Secret>,
-    /// Reverse proxies whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed (for the
-    /// token realm URL); from anyone else these headers are ignored.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies (addresses or CIDR ranges) whose forwarded headers are believed:
+    /// `X-Forwarded-For` names the client for the login throttle, the per-client upload cap,
+    /// the admin allow-list and the access log; `X-Forwarded-Proto`/`-Host` set the token
+    /// realm URL. From anyone else these headers are ignored.
+    pub trusted_proxies: crate::model::TrustedProxies,
     /// Failed logins allowed per client (user name and address) within `login_window_secs`
     /// before that client's further attempts get 429. Failures from one address never
     /// throttle another.
@@ -242,7 +244,7 @@ impl Default for SecuritySettings {
             token_ttl_secs: 300,
             refresh_ttl_secs: 7 * 24 * 3600,
             initial_admin_password: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: Default::default(),
             login_failures_max: 5,
             login_address_failures_max: 20,
             login_window_secs: 60,
