@@ -566,6 +566,23 @@ writable_member = "docker-hosted"
     }
 
     #[test]
+    fn trusted_proxies_take_addresses_and_ranges_and_refuse_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        let load = |list: &str| {
+            std::fs::write(&path, format!("[security]\ntrusted_proxies = {list}\n")).unwrap();
+            Settings::load(Some(&path), &CliOverrides::default())
+        };
+        let s = load(r#"["127.0.0.1", "::1", "10.0.0.0/8", "fd00::/8"]"#).unwrap();
+        let trusted = &s.security.trusted_proxies;
+        assert!(trusted.trusts("10.3.2.1".parse().unwrap()));
+        assert!(trusted.trusts("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!trusted.trusts("127.0.0.2".parse().unwrap()));
+        let err = load(r#"["127.0.0.1", "proxy.internal"]"#).unwrap_err();
+        assert!(err.to_string().contains("\"proxy.internal\""), "{err}");
+    }
+
+    #[test]
     fn file_then_cli_layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("berth.toml");

@@ -212,3 +212,68 @@ async fn an_invalid_trusted_proxy_entry_refuses_to_start_and_names_it() {
     assert!(message.contains("security.trusted_proxies"), "{message}");
     assert!(message.contains("\"10.0.0.0/33\""), "{message}");
 }
+
+/// A client whose connections come from `127.0.0.<last>`.
+fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+}
+
+/// `POST /v2/<name>/blobs/uploads/` through `front` from `client`; the status.
+async fn open_through(
+    client: &reqwest::Client,
+    front: &str,
+    name: &str,
+    spoof: Option<&str>,
+) -> u16 {
+    let mut r = client.post(format!("{front}/v2/{name}/blobs/uploads/"));
+    if let Some(address) = spoof {
+        r = r.header("X-Forwarded-For", address);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn through_the_shipped_nginx_config_each_client_gets_its_own_upload_cap() {
+    // Arrange: one Berth trusting 127.0.0.1 (nginx's side of the connection) behind
+    // packaging/nginx/berth-cluster.conf; clients at 127.0.0.2 and 127.0.0.3.
+    let app = spawn_app_with(&[
+        "BERTH_SECURITY__TRUSTED_PROXIES=[\"127.0.0.1\"]",
+        CAP_TWO,
+        "BERTH_LOG__ACCESS=full",
+    ])
+    .await;
+    let Some(nginx) = nginx::Nginx::start(&[&app, &app, &app]).await else {
+        return;
+    };
+    let (a, b) = (client_from(2), client_from(3));
+    let first = [
+        open_through(&a, &nginx.base, "cap/app", None).await,
+        open_through(&a, &nginx.base, "cap/app", None).await,
+    ];
+    // Act: the capped client claims another address; the other client asks too.
+    let spoofing = open_through(&a, &nginx.base, "cap/app", Some("127.0.0.9")).await;
+    let other = open_through(&b, &nginx.base, "cap/app", None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Assert
+    assert_eq!(first, [202, 202]);
+    assert_eq!(
+        spoofing, 429,
+        "nginx appends the real address; the claim is not read"
+    );
+    assert_eq!(other, 202);
+    let log = app.log();
+    assert!(log.contains("client=127.0.0.2"), "{log}");
+    assert!(log.contains("client=127.0.0.3"), "{log}");
+    assert!(!log.contains("client=127.0.0.9"), "{log}");
+    let proxied = nginx.access_log();
+    assert_eq!(
+        proxied
+            .matches("\"POST /v2/cap/app/blobs/uploads/ ")
+            .count(),
+        4,
+        "{proxied}"
+    );
+}
