@@ -42,6 +42,19 @@ async fn login_for(app: &TestApp, forwarded_for: &str, password: &str) -> u16 {
         .as_u16()
 }
 
+/// `GET /v2/token` (the Docker token realm) with Basic credentials and
+/// `X-Forwarded-For: forwarded_for`; the status.
+async fn token_for(app: &TestApp, forwarded_for: &str, password: &str) -> u16 {
+    app.req(Method::GET, "/v2/token?scope=repository:app:pull")
+        .header("X-Forwarded-For", forwarded_for)
+        .basic_auth("admin", Some(password))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// `GET` of an admin endpoint with `X-Forwarded-For: forwarded_for` (none if empty).
 async fn admin_status(app: &TestApp, forwarded_for: &str) -> u16 {
     let mut r = app.req(Method::GET, "/service/rest/v1/repositories");
@@ -87,12 +100,19 @@ async fn behind_a_trusted_proxy_one_clients_failed_logins_do_not_throttle_anothe
     }
     // Act
     let operator = login_for(&app, "198.51.100.7", ADMIN_PW).await;
+    let operator_token = token_for(&app, "198.51.100.7", ADMIN_PW).await;
     let attacker_right = login_for(&app, "198.51.100.66", ADMIN_PW).await;
+    let attacker_token = token_for(&app, "198.51.100.66", ADMIN_PW).await;
     // Assert
     assert_eq!(attacked, [401, 401, 401, 429, 429]);
-    assert_eq!(operator, 200, "another client behind the proxy logs in");
     assert_eq!(
-        attacker_right, 429,
+        (operator, operator_token),
+        (200, 200),
+        "another client behind the proxy logs in, on /v2/ and the token realm"
+    );
+    assert_eq!(
+        (attacker_right, attacker_token),
+        (429, 429),
         "the failing client waits out its window"
     );
 }
