@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest};
 
 use crate::auth::Security;
@@ -24,17 +25,22 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 /// (and any trusted proxies before it) saw. IPv4-mapped IPv6 is given as IPv4.
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let Some(trusted) = trusted_proxies(req) else {
-        return Some(peer.to_canonical());
-    };
+    Some(match trusted_proxies(req) {
+        Some(trusted) => forwarded_client(peer, req.headers(), trusted),
+        None => peer.to_canonical(),
+    })
+}
+
+/// The walk over every `X-Forwarded-For` field of `headers`.
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
     // Repeated header fields are one list in order (RFC 9110 §5.3): the last is walked first.
-    let values: Vec<_> = req.headers().get_all(X_FORWARDED_FOR).collect();
-    // A value that is not text reads as one empty, hence malformed, entry.
-    let entries = values
-        .iter()
+    // A value that is not text reads as one empty, hence malformed, entry. No allocation:
+    // Basic clients come through here on every request.
+    let entries = headers
+        .get_all(X_FORWARDED_FOR)
         .rev()
         .flat_map(|v| v.to_str().unwrap_or_default().rsplit(','));
-    Some(walk(peer, entries, trusted))
+    walk(peer, entries, trusted)
 }
 
 /// Whether the TCP peer itself is a trusted proxy (whose `X-Forwarded-*` are believed).
@@ -185,6 +191,36 @@ mod tests {
                 "{garbage:?}"
             );
         }
+    }
+
+    #[test]
+    fn repeated_header_fields_are_one_list_and_a_field_that_is_not_text_stops_the_walk() {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let trusted: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
+        let peer = "127.0.0.1".parse().unwrap();
+        let name = HeaderName::from_static(X_FORWARDED_FOR);
+        let headers = |values: &[&[u8]]| {
+            let mut map = HeaderMap::new();
+            for v in values {
+                map.append(name.clone(), HeaderValue::from_bytes(v).unwrap());
+            }
+            map
+        };
+        let two = headers(&[b"6.6.6.6, 203.0.113.5", b"10.0.0.2, 10.0.0.3"]);
+        assert_eq!(
+            forwarded_client(peer, &two, &trusted).to_string(),
+            "203.0.113.5"
+        );
+        let binary = headers(&[b"203.0.113.5", b"\xff\xfe", b"10.0.0.3"]);
+        assert_eq!(
+            forwarded_client(peer, &binary, &trusted).to_string(),
+            "10.0.0.3"
+        );
+        let none = HeaderMap::new();
+        assert_eq!(
+            forwarded_client(peer, &none, &trusted).to_string(),
+            "127.0.0.1"
+        );
     }
 
     #[test]
