@@ -36,6 +36,7 @@ pub struct Settings {
     pub repositories: Vec<RepositoryConfig>,
     /// Who may call the admin REST API (`/service/rest/v1/…` other than status): client
     /// addresses, default loopback only. With security on, an admin user is needed too.
+    /// Behind a proxy in `security.trusted_proxies` the forwarded client is judged.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
     pub usage: crate::model::usage::UsageSettings,
