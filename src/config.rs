@@ -36,6 +36,7 @@ pub struct Settings {
     pub repositories: Vec<RepositoryConfig>,
     /// Who may call the admin REST API (`/service/rest/v1/…` other than status): client
     /// addresses, default loopback only. With security on, an admin user is needed too.
+    /// Behind a proxy in `security.trusted_proxies` the forwarded client is judged.
     pub admin_allowed_from: Vec<std::net::IpAddr>,
     /// Usage thresholds (`[usage]`): requests per rolling 24 h and components.
     pub usage: crate::model::usage::UsageSettings,
@@ -176,9 +177,11 @@ pub struct SecuritySettings {
     /// `<data_dir>/admin.password` (like Nexus's NEXUS_SECURITY_INITIAL_PASSWORD). Redacted
     /// in `berth config`; prefer the environment (`BERTH_SECURITY__INITIAL_ADMIN_PASSWORD`).
     pub initial_admin_password: Option<Secret>,
-    /// Reverse proxies whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed (for the
-    /// token realm URL); from anyone else these headers are ignored.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies (addresses or CIDR ranges) whose forwarded headers are believed:
+    /// `X-Forwarded-For` names the client for the login throttle, the per-client upload cap,
+    /// the admin allow-list and the access log; `X-Forwarded-Proto`/`-Host` set the token
+    /// realm URL. From anyone else these headers are ignored.
+    pub trusted_proxies: crate::model::TrustedProxies,
     /// Failed logins allowed per client (user name and address) within `login_window_secs`
     /// before that client's further attempts get 429. Failures from one address never
     /// throttle another.
@@ -242,7 +245,7 @@ impl Default for SecuritySettings {
             token_ttl_secs: 300,
             refresh_ttl_secs: 7 * 24 * 3600,
             initial_admin_password: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: Default::default(),
             login_failures_max: 5,
             login_address_failures_max: 20,
             login_window_secs: 60,
@@ -561,6 +564,23 @@ writable_member = "docker-hosted"
         let path = dir.path().join("berth.toml");
         std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nlisten_typo = 1\n").unwrap();
         assert!(Settings::load(Some(&path), &CliOverrides::default()).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges_and_refuse_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
+        let load = |list: &str| {
+            std::fs::write(&path, format!("[security]\ntrusted_proxies = {list}\n")).unwrap();
+            Settings::load(Some(&path), &CliOverrides::default())
+        };
+        let s = load(r#"["127.0.0.1", "::1", "10.0.0.0/8", "fd00::/8"]"#).unwrap();
+        let trusted = &s.security.trusted_proxies;
+        assert!(trusted.trusts("10.3.2.1".parse().unwrap()));
+        assert!(trusted.trusts("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!trusted.trusts("127.0.0.2".parse().unwrap()));
+        let err = load(r#"["127.0.0.1", "proxy.internal"]"#).unwrap_err();
+        assert!(err.to_string().contains("\"proxy.internal\""), "{err}");
     }
 
     #[test]

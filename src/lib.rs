@@ -21,9 +21,10 @@
 //! 5. [`registry`]: repositories, their actors (single writers), image state, caches; GC,
 //!    cleanup runs, the proxy cache and pre-warming.
 //! 6. [`tasks`]: Nexus-style scheduled tasks (GC, compaction, upload purge, cleanup, warm).
-//! 7. Ways in: [`http`] (the OCI API with its one addressing resolver, token realm, gate,
-//!    admin API, metrics scrape; the only place errors become HTTP responses), [`ui`] (the
-//!    web UI), [`import`] (`berth import nexus`), [`admin_client`], [`preflight`].
+//! 7. Ways in: [`http`] (the OCI API with its one addressing resolver, the client address
+//!    behind trusted proxies, token realm, gate, admin API, metrics scrape; the only place
+//!    errors become HTTP responses), [`ui`] (the web UI), [`import`] (`berth import nexus`),
+//!    [`admin_client`], [`preflight`].
 //! 8. Composition: [`startup`] (the composition root), [`app`] (the App every port serves),
 //!    [`connectors`] (per-repository ports, handed to http as `http::ports::Ports`),
 //!    [`coherence`] (applies other nodes' changes, announced by `meta::Changes`).

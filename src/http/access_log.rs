@@ -10,7 +10,7 @@
 //! counted and summarized in one line when the next second starts. `full` logs every request;
 //! `off` none. The decision needs no allocation; only a line actually written allocates.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -95,7 +95,8 @@ pub struct Entry<'a> {
     pub status: u16,
     pub bytes: u64,
     pub duration: Duration,
-    pub client: Option<SocketAddr>,
+    /// Behind a trusted proxy, the address it forwarded for (`http::client_addr`).
+    pub client: Option<IpAddr>,
     pub principal: Option<&'a Principal>,
 }
 
@@ -107,7 +108,6 @@ pub fn write(e: &Entry) {
         Some(Principal::Anonymous) => "anonymous",
         None => "-",
     };
-    let client = e.client.map(|a| a.ip().to_canonical());
     tracing::info!(
         target: "berth::access",
         method = e.method,
@@ -116,7 +116,7 @@ pub fn write(e: &Entry) {
         status = e.status,
         bytes = e.bytes,
         duration_ms = e.duration.as_secs_f64() * 1000.0,
-        client = %client.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        client = %e.client.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
         user,
         "request"
     );

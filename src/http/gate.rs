@@ -126,7 +126,7 @@ pub async fn principal(req: &HttpRequest, security: &Security) -> Result<Princip
         return match split_basic(decoded)? {
             None => Ok(Principal::Anonymous),
             Some((user, secret)) => {
-                let client = req.peer_addr().map(|a| a.ip().to_canonical());
+                let client = super::client_addr::client_ip(req);
                 Ok(Principal::User(security.login(user, secret, client).await?))
             }
         };
@@ -368,10 +368,7 @@ fn external_origin(req: &HttpRequest, security: &Security) -> (String, String) {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let trusted = req
-        .peer_addr()
-        .map(|a| a.ip().to_canonical())
-        .is_some_and(|ip| security.settings.trusted_proxies.contains(&ip));
+    let trusted = super::client_addr::peer_is_trusted(req, &security.settings.trusted_proxies);
     let scheme = req.app_config().secure().then(|| "https".to_string());
     let scheme = scheme.unwrap_or_else(|| "http".into());
     let host = header(HOST.as_str())

@@ -184,12 +184,13 @@ fn access(guard: &RequestGuard, req: &HttpRequest, status: u16) {
     }
     let extensions = req.extensions();
     let principal = extensions.get::<crate::auth::Principal>();
-    write_access(guard, req.peer_addr(), principal, status);
+    let client = super::client_addr::client_ip(req);
+    write_access(guard, client, principal, status);
 }
 
 fn write_access(
     guard: &RequestGuard,
-    client: Option<std::net::SocketAddr>,
+    client: Option<std::net::IpAddr>,
     principal: Option<&crate::auth::Principal>,
     status: u16,
 ) {

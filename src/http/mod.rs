@@ -12,6 +12,7 @@ mod base;
 mod blob_body;
 mod blobs;
 pub mod body_timeout;
+pub mod client_addr;
 mod context;
 mod endpoint;
 pub mod error;

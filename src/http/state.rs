@@ -29,14 +29,14 @@ pub struct AppState {
 pub struct AdminAllowList(pub Vec<IpAddr>);
 
 impl AdminAllowList {
-    /// Whether the request's peer is on the list. A dual-stack listener reports IPv4
-    /// clients as ::ffff:a.b.c.d.
+    /// Whether the request's client is on the list. The client, not the TCP peer: behind a
+    /// proxy on the same host every peer is loopback, which the default list admits, so
+    /// the peer would let the whole world through the proxy. Behind a trusted proxy the
+    /// client is the address it forwarded for (`client_addr`); from anyone else, the peer.
     pub fn admits(req: &HttpRequest) -> bool {
         let Some(list) = req.app_data::<web::Data<AdminAllowList>>() else {
             return false;
         };
-        req.peer_addr()
-            .map(|a| a.ip().to_canonical())
-            .is_some_and(|ip| list.0.contains(&ip))
+        super::client_addr::client_ip(req).is_some_and(|ip| list.0.contains(&ip))
     }
 }

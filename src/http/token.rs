@@ -132,7 +132,7 @@ async fn login(
     user: &str,
     secret: &str,
 ) -> Result<Principal, ApiError> {
-    let client = req.peer_addr().map(|a| a.ip().to_canonical());
+    let client = super::client_addr::client_ip(req);
     match security.login(user, secret, client).await {
         Ok(user) => Ok(Principal::User(user)),
         Err(e) => Err(refusal(req, security, e)),

@@ -35,7 +35,7 @@ pub async fn start(
     }
     let repo = ctx.writer()?;
     repo.check_capacity()?;
-    let client = req.peer_addr().map(|a| a.ip().to_canonical());
+    let client = super::client_addr::client_ip(req);
     let msg = StartUpload {
         name: name.clone(),
         client,

@@ -5,8 +5,9 @@
 //!
 //! Also the other plain data several layers share (so none of them imports another upwards):
 //! proxy definitions ([`proxy`]), cleanup policies and the facts they are evaluated on
-//! ([`cleanup`]), task definitions and run state ([`task`], [`schedule`]) and usage limit
-//! settings ([`usage`]). The modules that act on them re-export them.
+//! ([`cleanup`]), task definitions and run state ([`task`], [`schedule`]), usage limit
+//! settings ([`usage`]) and the trusted reverse proxies ([`trusted_proxies`]). The modules
+//! that act on them re-export them.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +15,11 @@ pub mod cleanup;
 pub mod proxy;
 pub mod schedule;
 pub mod task;
+pub mod trusted_proxies;
 pub mod usage;
 
 pub use proxy::{IndexType, ProxyConfig, Secret};
+pub use trusted_proxies::TrustedProxies;
 
 /// The `default` blob store exists out of the box.
 pub const DEFAULT_STORE: &str = "default";

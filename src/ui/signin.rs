@@ -68,7 +68,7 @@ pub async fn submit(
     }
     let viewer = Viewer::default();
     let user = form.get("username").unwrap_or_default();
-    let client = req.peer_addr().map(|a| a.ip().to_canonical());
+    let client = crate::http::client_addr::client_ip(&req);
     let security = security(&req);
     match security.login(user, form.raw("password"), client).await {
         Ok(user) => {

@@ -13,6 +13,7 @@ mod security_support;
 mod auth_data_dir;
 mod auth_logins;
 mod auth_tokens;
+mod client_addr;
 mod fds;
 mod hostile_mix;
 mod integrity;

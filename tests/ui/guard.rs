@@ -205,6 +205,58 @@ async fn sign_in_is_throttled_together_with_the_api() {
     assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// A sign-in through a proxy that forwards for `forwarded_for`; the POST's status.
+async fn sign_in_forwarded(
+    app: &TestApp,
+    forwarded_for: &str,
+    user: &str,
+    password: &str,
+) -> StatusCode {
+    let c = client();
+    let form = c.get(app.url("/ui/login")).send().await.unwrap();
+    let login_cookie = cookie(&form, "berth_login_csrf").expect("login CSRF cookie");
+    let token = csrf_of(&form.text().await.unwrap());
+    c.post(app.url("/ui/login"))
+        .header(COOKIE, login_cookie)
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", user),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sign_in_is_throttled_per_forwarded_client() {
+    // Arrange: the peer 127.0.0.1 is the trusted proxy.
+    let app = spawn_secure(&[
+        "BERTH_SECURITY__TRUSTED_PROXIES=[\"127.0.0.1\"]",
+        "BERTH_SECURITY__LOGIN_FAILURES_MAX=3",
+    ])
+    .await;
+    let mut attacked = Vec::new();
+    for _ in 0..4 {
+        attacked.push(sign_in_forwarded(&app, "198.51.100.66", "admin", "wrong").await);
+    }
+    // Act
+    let operator = sign_in_forwarded(&app, "198.51.100.7", "admin", ADMIN_PW).await;
+    let attacker_right = sign_in_forwarded(&app, "198.51.100.66", "admin", ADMIN_PW).await;
+    let spoofing = sign_in_forwarded(&app, "198.51.100.7, 198.51.100.66", "admin", ADMIN_PW).await;
+    // Assert
+    let (unauthorized, throttled) = (StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attacked,
+        [unauthorized, unauthorized, unauthorized, throttled]
+    );
+    assert_eq!(operator, StatusCode::SEE_OTHER, "another client signs in");
+    assert_eq!(attacker_right, throttled);
+    assert_eq!(spoofing, throttled, "the left-most entry is not believed");
+}
+
 #[tokio::test]
 async fn signing_out_or_idling_past_the_limit_ends_the_session() {
     let app = spawn_secure(&["BERTH_SECURITY__UI_SESSION_IDLE_SECS=2"]).await;
