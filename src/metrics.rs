@@ -57,6 +57,10 @@ pub const IMAGE_CACHE_IMAGES: &str = "berth_image_cache_images";
 pub const IMAGE_CACHE_LIMIT: &str = "berth_image_cache_limit_bytes";
 /// Image states evicted to stay within the budget (they reload on their next use).
 pub const IMAGE_CACHE_EVICTIONS: &str = "berth_image_cache_evictions_total";
+/// Image states read from the database: first use, after an eviction, after another node's
+/// change, or a miss revalidated with several nodes. Each reads every tag, manifest record
+/// and blob link of the image.
+pub const IMAGE_LOADS: &str = "berth_image_loads_total";
 
 /// A usage figure (`metric` = `requests` in the rolling 24 h window, or `components`).
 pub const USAGE_VALUE: &str = "berth_usage_value";
@@ -178,6 +182,7 @@ pub fn describe() {
         IMAGE_CACHE_EVICTIONS,
         "Image states evicted to stay within the budget"
     );
+    describe_counter!(IMAGE_LOADS, "Image states read from the database");
     describe_gauge!(USAGE_VALUE, "Usage figure: requests in 24 h or components");
     describe_gauge!(USAGE_LIMIT, "Usage limit");
     describe_gauge!(USAGE_WARNING, "Usage value from which the state is near");
@@ -288,6 +293,11 @@ pub fn image_cache_limit(bytes: usize) {
 /// Counts image states evicted from the cache.
 pub fn image_cache_evicted(images: u64) {
     metrics::counter!(IMAGE_CACHE_EVICTIONS).increment(images);
+}
+
+/// Counts an image state read from the database.
+pub fn image_loaded() {
+    metrics::counter!(IMAGE_LOADS).increment(1);
 }
 
 /// Records a finished garbage collection of blob store `store`.

@@ -42,7 +42,10 @@ pub async fn list(
     let q = query(req);
     let filter = param(&q, "artifactType");
     let after = param(&q, "last").map(Digest::parse).transpose()?;
-    let found = read::referrers(&ctx.readers()?, &name, &subject, filter, after.as_ref()).await?;
+    // One more than a page can hold tells whether a next page follows.
+    let limit = ctx.limits.page_max.saturating_add(1);
+    let readers = ctx.readers()?;
+    let found = read::referrers(&readers, &name, &subject, filter, after.as_ref(), limit).await?;
     let (body, last) = page(&found, ctx.limits.manifest_max_bytes, ctx.limits.page_max).await?;
     let mut response = HttpResponse::Ok();
     response.content_type(REFERRERS_MEDIA_TYPE);

@@ -37,14 +37,16 @@ use async_trait::async_trait;
 
 pub use crate::redact::redact_url;
 pub use activity::{day_of, Activity, PullCount, TagRow, UsageDay, DAY, HISTORY_DAYS};
-pub use changes::{Announcement, Change, ChangeStream, Changes};
+pub use changes::{
+    Announcement, Change, ChangeSender, ChangeStream, Changes, Unsubscribed, QUEUE_BOUND,
+};
 pub use error::MetaError;
 pub use handle::Meta;
 pub use location::{Location, PgSettings};
 pub use locks::{lock_key, ClusterLocks, Held, HeldLock};
 pub use model::{
     BrowseKind, BrowseRow, DocKind, ImageRecord, LiveSet, ManifestRecord, NewManifest,
-    SecurityTable, TagWrite, UsageHour,
+    ReferrersPage, SecurityTable, TagWrite, UsageHour,
 };
 
 use crate::oci::{Digest, ImageName, Tag};
@@ -82,6 +84,16 @@ pub trait ImageRecords: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<String>, MetaError>;
     /// The size of blob `digest` if the image links it (one primary-key lookup).
     async fn blob_link(&self, image_id: i64, digest: &Digest) -> Result<Option<u64>, MetaError>;
+    /// One page of the referrers of `page.subject` in image `image` of `repository`, in
+    /// digest order: one walk of an index on `(image_id, subject[, artifact_type], digest)`
+    /// that stops at the page, without loading the image (the referrers API with several
+    /// nodes, where each request must see other nodes' pushes).
+    async fn referrers(
+        &self,
+        repository: &str,
+        image: &ImageName,
+        page: &ReferrersPage<'_>,
+    ) -> Result<Vec<ManifestRecord>, MetaError>;
     /// Images of `repository` that link blob `digest`, by name, at most `limit`.
     async fn images_linking(
         &self,

@@ -50,6 +50,19 @@ impl<'a> TagWrite<'a> {
     }
 }
 
+/// One page of an image's referrers (manifests whose `subject` is a given digest), as the
+/// referrers API asks for it.
+#[derive(Clone, Copy, Debug)]
+pub struct ReferrersPage<'a> {
+    pub subject: &'a Digest,
+    /// Only manifests of this artifact type (`artifactType=`), if given.
+    pub artifact_type: Option<&'a str>,
+    /// Only digests sorting after this one (the previous page's last, `last=`).
+    pub after: Option<&'a Digest>,
+    /// At most this many, in digest order.
+    pub limit: i64,
+}
+
 /// One image's full state.
 #[derive(Debug, Default)]
 pub struct ImageRecord {

@@ -104,6 +104,7 @@ impl RepoCore {
             }
             let invalidations = self.invalidations.load(Ordering::SeqCst);
             let record = self.meta.load_image(id).await?;
+            crate::metrics::image_loaded();
             let image = Arc::new(ImageState::new(id, name.clone(), record));
             self.images.insert(name.clone(), image.clone());
             if self.store.gc.epoch() == epoch

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::actor::Supervised;
 use super::{messages, ImageState, RegistryError, RepoCore, RepositoryActor, UploadSession};
+use crate::meta::{ManifestRecord, ReferrersPage};
 use crate::model::RepositoryConfig;
 use crate::oci::{Algorithm, Digest, ImageName};
 use crate::storage::{ByteRange, OpenedBlob, StagedBlob};
@@ -92,10 +93,10 @@ impl Hosted {
         self.revalidated(&image.name).await
     }
 
-    /// The image's state for a listing (referrers): read again from the database when other
-    /// nodes write it too, so a list shows what a client wrote a moment ago through another
-    /// node, whose announcement may not have arrived here yet. Lists are not the hot path;
-    /// manifest and blob GETs keep answering from memory. From memory on a single node.
+    /// The image's state for a listing (an empty `tags/list`): read again from the
+    /// database when other nodes write it too, so a list shows what a client wrote a moment
+    /// ago through another node, whose announcement may not have arrived here yet. From
+    /// memory on a single node.
     pub async fn image_for_listing(
         &self,
         name: &ImageName,
@@ -106,6 +107,33 @@ impl Hosted {
                 .await;
         }
         self.image(name).await
+    }
+
+    /// One page of the referrers of `page.subject` in image `name`, in digest order. On a
+    /// single node, from the image's state in memory. When nodes share the database, from
+    /// one page query on every request: the list shows a referrer pushed a moment ago
+    /// through another node, and a flood of referrers GETs (anonymous pull may be on) costs
+    /// one indexed query each, neither a reload of the whole image through its actor (every
+    /// tag and manifest record, serialised) nor a place in the image cache.
+    pub async fn referrers(
+        &self,
+        name: &ImageName,
+        page: &ReferrersPage<'_>,
+    ) -> Result<Vec<Arc<ManifestRecord>>, RegistryError> {
+        if self.core.revalidate_misses {
+            let rows = self
+                .core
+                .meta
+                .referrers(&self.core.name, name, page)
+                .await?;
+            return Ok(rows.into_iter().map(Arc::new).collect());
+        }
+        let Some(image) = self.image(name).await? else {
+            return Ok(Vec::new());
+        };
+        let mut found = image.referrers(page.subject, page.artifact_type, page.after);
+        found.truncate(page.limit.max(0) as usize);
+        Ok(found)
     }
 
     /// Tags of image `name` after `last`, at most `limit`, in order; `None` if the image

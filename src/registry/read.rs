@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{Hosted, ImageState, RegistryError};
-use crate::meta::ManifestRecord;
+use crate::meta::{ManifestRecord, ReferrersPage};
 use crate::oci::{Digest, ImageName, Reference};
 
 pub use super::found::{FoundManifest, ProxyServe};
@@ -149,26 +149,32 @@ pub struct Referrer {
 }
 
 /// Referrers of `subject` across readers with a digest after `after`, deduplicated by
-/// digest (the first reader wins), in digest order.
+/// digest (the first reader wins), in digest order, at most `limit`. Each reader gives at
+/// most `limit` too: the first `limit` of the merged list are among them.
 pub async fn referrers(
     readers: &[Hosted],
     name: &ImageName,
     subject: &Digest,
     artifact_type: Option<&str>,
     after: Option<&Digest>,
+    limit: usize,
 ) -> Result<Vec<Referrer>, RegistryError> {
+    let page = ReferrersPage {
+        subject,
+        artifact_type,
+        after,
+        limit: i64::try_from(limit).unwrap_or(i64::MAX),
+    };
     let mut merged: BTreeMap<String, Referrer> = BTreeMap::new();
     for repo in readers {
-        if let Some(image) = repo.image_for_listing(name).await? {
-            for record in image.referrers(subject, artifact_type, after) {
-                merged
-                    .entry(record.digest.to_string())
-                    .or_insert_with(|| Referrer {
-                        repo: repo.clone(),
-                        record,
-                    });
-            }
+        for record in repo.referrers(name, &page).await? {
+            merged
+                .entry(record.digest.to_string())
+                .or_insert_with(|| Referrer {
+                    repo: repo.clone(),
+                    record,
+                });
         }
     }
-    Ok(merged.into_values().collect())
+    Ok(merged.into_values().take(limit).collect())
 }

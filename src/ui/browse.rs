@@ -187,10 +187,9 @@ pub async fn manifest(
     let bytes = hosted.manifest_bytes(&digest).await?;
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     // The page shows the first referrers only; the API pages through the rest.
-    let referrers = read::referrers(&readers, &image, &digest, None, None).await?;
+    let referrers = read::referrers(&readers, &image, &digest, None, None, REFERRERS_SHOWN).await?;
     let referrers: Vec<Value> = referrers
         .into_iter()
-        .take(REFERRERS_SHOWN)
         .map(|r| {
             let d = &r.record;
             context! { digest => d.digest.to_string(), artifact_type => d.artifact_type, size => d.size, media_type => d.media_type }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use berth::meta::{
     Change, ChangeStream, Location, ManifestRecord, Meta, MetaError, NewManifest, PgSettings,
-    SecurityTable, TagWrite,
+    SecurityTable, TagWrite, QUEUE_BOUND,
 };
 use berth::oci::{Digest, ImageName, Tag};
 
@@ -141,4 +141,91 @@ async fn sqlite_has_no_other_writers_to_announce() {
         .await
         .unwrap();
     assert!(meta.changes().subscribe().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_holds_at_most_the_bound_and_is_told_to_resync() {
+    // Arrange: a subscriber that reads nothing yet, and another node's burst of 6,000
+    // announcements (distinct images, one statement) with a marker after it.
+    let Some(pg) = Postgres::start() else { return };
+    let (writer, reader) = (open(&pg).await, open(&pg).await);
+    let mut theirs = reader.changes().subscribe().await.unwrap().unwrap();
+    let burst = 6000;
+    let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    sqlx::query(
+        "SELECT pg_notify('berth_changes', json_build_object('node', 'elsewhere', \
+         'kind', 'image', 'repository', 'hosted', 'image', 'img-' || i)::text) \
+         FROM generate_series(1, $1) i",
+    )
+    .bind(burst)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Act: wait until the queue is full, give the forwarder time to drop the rest, read
+    // until the Resync; then a marker (sent now: one sent during the burst is dropped too).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while theirs.len() < QUEUE_BOUND {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue at {}",
+            theirs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seen = Vec::new();
+    while !seen.contains(&Change::Resync) {
+        assert!(theirs.len() <= QUEUE_BOUND, "queue at {}", theirs.len());
+        seen.push(next(&mut theirs).await);
+    }
+    mark(&writer).await;
+    loop {
+        match next(&mut theirs).await {
+            Change::Security => break,
+            change => seen.push(change),
+        }
+    }
+
+    // Assert: the first QUEUE_BOUND arrived in order; every later one either arrived or is
+    // covered by a Resync queued after the last one that did arrive before it.
+    let expected: Vec<Change> = (1..=QUEUE_BOUND)
+        .map(|i| image_change_in("hosted", &format!("img-{i}")))
+        .collect();
+    assert_eq!(seen[..QUEUE_BOUND], expected[..]);
+    let resyncs = seen.iter().filter(|c| **c == Change::Resync).count();
+    assert!(
+        resyncs >= 1,
+        "nothing told the subscriber it missed announcements"
+    );
+    let mut covered = true;
+    for i in (QUEUE_BOUND + 1)..=burst as usize {
+        let change = image_change_in("hosted", &format!("img-{i}"));
+        let at = seen.iter().position(|c| *c == change);
+        let before = seen
+            .iter()
+            .rposition(|c| matches!(c, Change::Image { image: Some(n), .. } if n_of(n) < i))
+            .unwrap();
+        covered &= at.is_some() || seen[before..].contains(&Change::Resync);
+    }
+    assert!(
+        covered,
+        "an announcement was dropped without a Resync after it"
+    );
+    eprintln!(
+        "burst of {burst}: {} changes and {resyncs} resync(s) received",
+        seen.len() - resyncs
+    );
+}
+
+fn image_change_in(repository: &str, image: &str) -> Change {
+    Change::Image {
+        repository: repository.into(),
+        image: Some(image.into()),
+    }
+}
+
+/// The number in an `img-<n>` name.
+fn n_of(name: &str) -> usize {
+    name.trim_start_matches("img-").parse().unwrap()
 }

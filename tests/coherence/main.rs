@@ -12,6 +12,7 @@ mod common;
 mod announcements;
 mod definitions;
 mod images;
+mod referrers;
 mod security;
 
 use std::time::Duration;

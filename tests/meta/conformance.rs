@@ -3,8 +3,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth::meta::{
-    BrowseKind, DocKind, ManifestRecord, Meta, MetaError, NewManifest, SecurityTable, TagWrite,
-    UsageHour,
+    BrowseKind, DocKind, ManifestRecord, Meta, MetaError, NewManifest, ReferrersPage,
+    SecurityTable, TagWrite, UsageHour,
 };
 use berth::oci::{Digest, ImageName, Tag};
 use serde_json::json;
@@ -19,7 +19,7 @@ macro_rules! conformance {
             image_records_round_trip, tag_moves, allow_once_is_conditional, link_and_unlink,
             gc_live_set, gc_forget_blobs, usage_hours_round_trip, documents_crud,
             delete_repository_removes_images, security_records, reports_count_and_list,
-            cleanup_facts_and_downloads);
+            cleanup_facts_and_downloads, referrers_page_by_subject_type_and_last);
     };
     (@cases $open:expr; $($case:ident),*) => {
         $(
@@ -564,4 +564,85 @@ pub async fn cleanup_facts_and_downloads(meta: &Meta) {
     put(meta, id, &tagged, &[], &[tag("t")]).await;
     let facts = cleanup.cleanup_tags("r1").await.unwrap();
     assert_eq!(facts[0].last_downloaded, None);
+}
+
+/// One page of referrers: those of the subject only, in this image only, filtered by
+/// artifact type, after `last`, at most `limit`, in digest order, with their records.
+pub async fn referrers_page_by_subject_type_and_last(meta: &Meta) {
+    let images = meta.images();
+    let (name, other) = (image("app"), image("other"));
+    let id = images.ensure_image("hosted", &name).await.unwrap();
+    let other_id = images.ensure_image("hosted", &other).await.unwrap();
+    let (subject, unrelated) = (digest(200), digest(201));
+    let store = |id: i64, d: Digest, kind: &'static str, about: Digest| async move {
+        let mut record = manifest(&d, 10 + d.as_str().len() as u64);
+        record.artifact_type = Some(kind.into());
+        record.subject = Some(about);
+        let new = NewManifest {
+            record: &record,
+            blobs: &[],
+            children: &[],
+        };
+        meta.images()
+            .put_manifest("default", id, &new, &[])
+            .await
+            .unwrap();
+    };
+    // Pushed out of digest order; odd ones signatures, even ones SBOMs.
+    for n in [5u8, 1, 4, 2, 3, 6] {
+        let kind = if n % 2 == 1 { "sig" } else { "sbom" };
+        store(id, digest(n), kind, subject.clone()).await;
+    }
+    store(id, digest(7), "sig", unrelated.clone()).await;
+    store(other_id, digest(8), "sig", subject.clone()).await;
+    put(meta, id, &digest(9), &[], &[]).await;
+    let page = |artifact_type, after, limit| ReferrersPage {
+        subject: &subject,
+        artifact_type,
+        after,
+        limit,
+    };
+    let digests = |records: Vec<ManifestRecord>| -> Vec<Digest> {
+        records.into_iter().map(|r| r.digest).collect()
+    };
+
+    let all = images
+        .referrers("hosted", &name, &page(None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(all[0].artifact_type.as_deref(), Some("sig"));
+    assert_eq!(all[0].subject, Some(subject.clone()));
+    assert_eq!(all[0].size, 10 + digest(1).as_str().len() as u64);
+    assert_eq!(digests(all), (1..=6).map(digest).collect::<Vec<_>>());
+    let first = images
+        .referrers("hosted", &name, &page(None, None, 2))
+        .await
+        .unwrap();
+    assert_eq!(digests(first), vec![digest(1), digest(2)]);
+    let after = digest(2);
+    let next = images
+        .referrers("hosted", &name, &page(None, Some(&after), 2))
+        .await
+        .unwrap();
+    assert_eq!(digests(next), vec![digest(3), digest(4)]);
+    let sigs = images
+        .referrers("hosted", &name, &page(Some("sig"), Some(&after), 10))
+        .await
+        .unwrap();
+    assert_eq!(digests(sigs), vec![digest(3), digest(5)]);
+    let none = images
+        .referrers("hosted", &name, &page(Some("none"), None, 10))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let elsewhere = images
+        .referrers("hosted", &image("nobody"), &page(None, None, 10))
+        .await
+        .unwrap();
+    assert!(elsewhere.is_empty());
+    let other_image = images
+        .referrers("hosted", &other, &page(None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(digests(other_image), vec![digest(8)]);
 }

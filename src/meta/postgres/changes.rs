@@ -9,16 +9,22 @@
 //!
 //! The subscription holds one connection for good (a `PgListener` on a pool of its own). When that
 //! connection is lost — a database restart, a network cut — announcements made meanwhile
-//! are gone, so after listening again it yields [`Change::Resync`].
+//! are gone, so after listening again it yields [`Change::Resync`]. The queue to the
+//! subscriber is bounded ([`ChangeSender`]): a subscriber that falls behind gets one
+//! `Resync` for the announcements it could not hold.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgListener;
+use futures_util::{Stream, StreamExt};
+use sqlx::postgres::{PgListener, PgNotification};
 use sqlx::{PgConnection, PgPool};
 
 use super::PgMeta;
-use crate::meta::changes::{Announcement, Change, ChangeStream, Changes};
+use crate::meta::changes::{
+    Announcement, Change, ChangeSender, ChangeStream, Changes, QUEUE_BOUND,
+};
 use crate::meta::MetaError;
 
 /// The one channel every node listens on.
@@ -93,7 +99,7 @@ impl Changes for PgMeta {
 
     async fn subscribe(&self) -> Result<Option<ChangeStream>, MetaError> {
         let listener = listen(&self.listen_pool).await?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = ChangeSender::channel(QUEUE_BOUND);
         let pool = self.listen_pool.clone();
         tokio::spawn(forward(pool, listener, self.node.clone(), tx));
         Ok(Some(rx))
@@ -110,41 +116,59 @@ async fn listen(pool: &PgPool) -> Result<PgListener, MetaError> {
 
 /// Forwards other nodes' announcements until the receiver is dropped; after a lost
 /// connection, listens again (backing off while the database is away) and yields `Resync`.
-async fn forward(
-    pool: PgPool,
-    first: PgListener,
-    node: std::sync::Arc<str>,
-    tx: tokio::sync::mpsc::UnboundedSender<Change>,
-) {
+async fn forward(pool: PgPool, first: PgListener, node: Arc<str>, mut tx: ChangeSender) {
     let mut listener = first;
     loop {
-        let Some(lost) = receive(&mut listener, &node, &tx).await else {
+        let Some(lost) = receive(notifications(listener), &node, &mut tx).await else {
             return;
         };
         tracing::warn!(reason = %lost, "change notifications interrupted; listening again");
-        // The listener's pool has one connection: give it back before asking for another.
-        drop(listener);
+        // The listener (dropped with its stream) gave its one connection back to the pool.
         let Some(fresh) = relisten(&pool, &tx).await else {
             return;
         };
         listener = fresh;
-        if tx.send(Change::Resync).is_err() {
+        if tx.owe_resync().is_err() {
             return;
         }
         tracing::info!("change notifications resumed; reloading cached state");
     }
 }
 
+/// The listener's notifications as a stream: `None` items when the connection is lost.
+/// A stream keeps the read in progress between polls, so waiting for the next one beside
+/// [`ChangeSender::settle`] in a `select!` loses nothing (a dropped `try_recv` future
+/// could drop a message half read).
+fn notifications(
+    listener: PgListener,
+) -> impl Stream<Item = Result<Option<PgNotification>, sqlx::Error>> + Unpin {
+    Box::pin(futures_util::stream::unfold(
+        listener,
+        |mut listener| async move {
+            let next = listener.try_recv().await;
+            Some((next, listener))
+        },
+    ))
+}
+
 /// Forwards announcements until the connection is lost (`Some(why)`) or nobody receives
-/// them any more (`None`).
+/// them any more (`None`). A `Resync` owed for a full queue goes out as soon as there is
+/// room, even while no announcement comes.
 async fn receive(
-    listener: &mut PgListener,
+    mut notifications: impl Stream<Item = Result<Option<PgNotification>, sqlx::Error>> + Unpin,
     node: &str,
-    tx: &tokio::sync::mpsc::UnboundedSender<Change>,
+    tx: &mut ChangeSender,
 ) -> Option<String> {
     loop {
-        let change = match listener.try_recv().await {
-            Ok(Some(notification)) => {
+        let next = tokio::select! {
+            settled = tx.settle() => {
+                settled.ok()?;
+                continue;
+            }
+            next = notifications.next() => next,
+        };
+        let change = match next {
+            Some(Ok(Some(notification))) => {
                 match serde_json::from_str::<Announcement>(notification.payload()) {
                     // Our own: this node's memory changed with the write.
                     Ok(a) if a.node == node => continue,
@@ -156,8 +180,8 @@ async fn receive(
                     }
                 }
             }
-            Ok(None) => return Some("connection lost".to_string()),
-            Err(e) => return Some(e.to_string()),
+            Some(Ok(None)) | None => return Some("connection lost".to_string()),
+            Some(Err(e)) => return Some(e.to_string()),
         };
         tx.send(change).ok()?;
     }
@@ -165,10 +189,7 @@ async fn receive(
 
 /// A fresh listener, retried with a growing pause until the database answers; `None` once
 /// nobody receives the changes any more.
-async fn relisten(
-    pool: &PgPool,
-    tx: &tokio::sync::mpsc::UnboundedSender<Change>,
-) -> Option<PgListener> {
+async fn relisten(pool: &PgPool, tx: &ChangeSender) -> Option<PgListener> {
     let mut pause = Duration::from_millis(100);
     loop {
         if tx.is_closed() {

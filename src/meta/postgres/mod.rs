@@ -30,8 +30,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{
-    redact_url, ClusterLocks, Held, ImageRecord, ImageRecords, MetaError, NewManifest, PgSettings,
-    TagWrite,
+    redact_url, ClusterLocks, Held, ImageRecord, ImageRecords, ManifestRecord, MetaError,
+    NewManifest, PgSettings, ReferrersPage, TagWrite,
 };
 use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
@@ -222,6 +222,15 @@ impl ImageRecords for PgMeta {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+    }
+
+    async fn referrers(
+        &self,
+        repository: &str,
+        image: &ImageName,
+        page: &ReferrersPage<'_>,
+    ) -> Result<Vec<ManifestRecord>, MetaError> {
+        records::referrers(&self.pool, repository, image.as_str(), page).await
     }
 
     async fn images_linking(

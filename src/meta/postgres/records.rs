@@ -1,10 +1,11 @@
 //! Multi-statement reads and writes of image records.
 
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::MetaError;
 use crate::clock::now;
-use crate::meta::{ImageRecord, ManifestRecord, NewManifest, TagWrite};
+use crate::meta::{ImageRecord, ManifestRecord, NewManifest, ReferrersPage, TagWrite};
 use crate::oci::Digest;
 
 fn digest(s: String) -> Result<Digest, MetaError> {
@@ -43,16 +44,61 @@ pub(super) async fn load_image(pool: &PgPool, image_id: i64) -> Result<ImageReco
     .fetch_all(&mut *tx)
     .await?;
     for row in manifests {
-        record.manifests.push(ManifestRecord {
-            digest: digest(row.get(0))?,
-            media_type: row.get(1),
-            size: row.get::<i64, _>(2) as u64,
-            artifact_type: row.get(3),
-            subject: row.get::<Option<String>, _>(4).map(digest).transpose()?,
-        });
+        record.manifests.push(manifest_record(&row)?);
     }
     tx.commit().await?;
     Ok(record)
+}
+
+/// A `manifests` row read as `digest, media_type, size, artifact_type, subject`.
+fn manifest_record(row: &PgRow) -> Result<ManifestRecord, MetaError> {
+    Ok(ManifestRecord {
+        digest: digest(row.get(0))?,
+        media_type: row.get(1),
+        size: row.get::<i64, _>(2) as u64,
+        artifact_type: row.get(3),
+        subject: row.get::<Option<String>, _>(4).map(digest).transpose()?,
+    })
+}
+
+/// Without a filter, the page walks `manifests_referrers (image_id, subject, digest)`. The
+/// image id comes from a scalar subquery, not a join: PostgreSQL then knows it is one value
+/// and reads the index in digest order, stopping at the page (joined, it read all 18,000
+/// referrers of a subject and sorted them for a page of 3: 5.2 ms, against 0.1 ms).
+const REFERRERS: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.subject \
+         FROM manifests m WHERE m.image_id = (SELECT id FROM images WHERE repository = $1 \
+         AND name = $2) AND m.subject = $3 AND m.digest > $4 \
+         ORDER BY m.digest LIMIT $5";
+/// With one, `manifests_referrers_by_type (image_id, subject, artifact_type, digest)`: a
+/// single statement with `(type IS NULL OR artifact_type = type)` would have to serve both
+/// from one plan, and could no longer stop at the page in digest order.
+const REFERRERS_OF_TYPE: &str =
+    "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.subject \
+         FROM manifests m WHERE m.image_id = (SELECT id FROM images WHERE repository = $1 \
+         AND name = $2) AND m.subject = $3 AND m.digest > $4 \
+         AND m.artifact_type = $5 ORDER BY m.digest LIMIT $6";
+
+/// One page of an image's referrers, in digest order (see `ImageRecords::referrers`).
+pub(super) async fn referrers(
+    pool: &PgPool,
+    repository: &str,
+    image: &str,
+    page: &ReferrersPage<'_>,
+) -> Result<Vec<ManifestRecord>, MetaError> {
+    let sql = match page.artifact_type {
+        None => REFERRERS,
+        Some(_) => REFERRERS_OF_TYPE,
+    };
+    let mut query = sqlx::query(sql)
+        .bind(repository)
+        .bind(image)
+        .bind(page.subject.as_str())
+        .bind(page.after.map_or("", |d| d.as_str()));
+    if let Some(artifact_type) = page.artifact_type {
+        query = query.bind(artifact_type);
+    }
+    let rows = query.bind(page.limit).fetch_all(pool).await?;
+    rows.iter().map(manifest_record).collect()
 }
 
 /// Records that `store` holds a blob (once per store; the first size and time stay).

@@ -25,7 +25,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{ImageRecord, ImageRecords, MetaError, NewManifest, TagWrite};
+use super::{
+    ImageRecord, ImageRecords, ManifestRecord, MetaError, NewManifest, ReferrersPage, TagWrite,
+};
 use crate::clock::now;
 use crate::oci::{Digest, ImageName, Tag};
 
@@ -175,6 +177,15 @@ impl ImageRecords for SqliteMeta {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+    }
+
+    async fn referrers(
+        &self,
+        repository: &str,
+        image: &ImageName,
+        page: &ReferrersPage<'_>,
+    ) -> Result<Vec<ManifestRecord>, MetaError> {
+        records::referrers(&self.pool, repository, image.as_str(), page).await
     }
 
     async fn images_linking(
