@@ -149,6 +149,11 @@ impl Registry {
         if !config.online {
             return Err(RegistryError::Offline(config.name.clone()));
         }
+        // The common case, a hosted repository, needs no walk (and no set of names, which
+        // cost two allocations on every pull).
+        if let Repository::Hosted(h) = repo {
+            return Ok(vec![h.clone()]);
+        }
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         self.collect_readers(repo, &mut out, &mut seen);
