@@ -74,7 +74,10 @@ async fn behind_a_trusted_proxy_the_admin_apis_urls_use_its_right_most_forwarded
             "https://registry.example".into(),
         ),
         (
-            &[("Forwarded", "for=192.0.2.1;proto=https;host=\"registry.example:8443\"")],
+            &[(
+                "Forwarded",
+                "for=192.0.2.1;proto=https;host=\"registry.example:8443\"",
+            )],
             "https://registry.example:8443".into(),
         ),
         // A client-written left-most value, appended to by the proxy, does not win.
@@ -86,7 +89,10 @@ async fn behind_a_trusted_proxy_the_admin_apis_urls_use_its_right_most_forwarded
             "https://registry.example".into(),
         ),
         (
-            &[("Forwarded", "host=evil.example, for=192.0.2.1;host=registry.example")],
+            &[(
+                "Forwarded",
+                "host=evil.example, for=192.0.2.1;host=registry.example",
+            )],
             "http://registry.example".into(),
         ),
         // Not a host or a scheme: ignored, the Host header stands.
@@ -98,13 +104,20 @@ async fn behind_a_trusted_proxy_the_admin_apis_urls_use_its_right_most_forwarded
             app.base.clone(),
         ),
         // The proxy's own element names no host: the client's element is not read.
-        (&[("Forwarded", "host=evil.example, for=192.0.2.1")], app.base.clone()),
+        (
+            &[("Forwarded", "host=evil.example, for=192.0.2.1")],
+            app.base.clone(),
+        ),
     ];
     for (headers, origin) in cases {
         // Act
         let url = repository_url(&app, headers).await;
         // Assert
-        assert_eq!(url, format!("{origin}/repository/docker-hosted"), "{headers:?}");
+        assert_eq!(
+            url,
+            format!("{origin}/repository/docker-hosted"),
+            "{headers:?}"
+        );
     }
 }
 
@@ -121,10 +134,8 @@ async fn the_token_realm_follows_the_same_rule() {
     ];
     // Act
     let through_proxy = realm(&trusting, &chained).await;
-    let spoofed: Vec<String> = futures_util::future::join_all(
-        SPOOFS.iter().map(|spoof| realm(&untrusting, spoof)),
-    )
-    .await;
+    let spoofed: Vec<String> =
+        futures_util::future::join_all(SPOOFS.iter().map(|spoof| realm(&untrusting, spoof))).await;
     // Assert
     assert_eq!(through_proxy, "https://registry.example/v2/token");
     for (spoof, got) in SPOOFS.iter().zip(spoofed) {
