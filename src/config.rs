@@ -179,8 +179,10 @@ pub struct SecuritySettings {
     pub initial_admin_password: Option<Secret>,
     /// Reverse proxies (addresses or CIDR ranges) whose forwarded headers are believed:
     /// `X-Forwarded-For` names the client for the login throttle, the per-client upload cap,
-    /// the admin allow-list and the access log; `X-Forwarded-Proto`/`-Host` set the token
-    /// realm URL. From anyone else these headers are ignored.
+    /// the admin allow-list and the access log; `X-Forwarded-Proto`/`-Host` (or
+    /// `Forwarded`'s `proto=`/`host=`), right-most value, set the scheme and host of the
+    /// URLs Berth hands back: token realm, admin API `url`s, the web UI's pull commands
+    /// (`http::origin`). From anyone else these headers are ignored.
     pub trusted_proxies: crate::model::TrustedProxies,
     /// Failed logins allowed per client (user name and address) within `login_window_secs`
     /// before that client's further attempts get 429. Failures from one address never

@@ -43,9 +43,11 @@ fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies)
     walk(peer, entries, trusted)
 }
 
-/// Whether the TCP peer itself is a trusted proxy (whose `X-Forwarded-*` are believed).
-pub fn peer_is_trusted(req: &HttpRequest, trusted: &TrustedProxies) -> bool {
-    req.peer_addr().is_some_and(|a| trusted.trusts(a.ip()))
+/// Whether the TCP peer itself is a trusted proxy, whose forwarded headers are believed
+/// (`X-Forwarded-For` here, the forwarded host and scheme in `origin`).
+pub fn peer_is_trusted_proxy(req: &HttpRequest) -> bool {
+    let peer = req.peer_addr().map(|a| a.ip());
+    trusted_proxies(req).is_some_and(|trusted| peer.is_some_and(|ip| trusted.trusts(ip)))
 }
 
 fn trusted_proxies(req: &HttpRequest) -> Option<&TrustedProxies> {

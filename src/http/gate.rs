@@ -10,7 +10,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HOST};
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,6 +20,7 @@ use super::addressing::{self, Address};
 use super::admin::AdminError;
 use super::endpoint::Endpoint;
 use super::error::ApiError;
+use super::origin::Origin;
 use crate::auth::{Action, AuthError, Principal, Security};
 use crate::model::RepositoryConfig;
 use crate::oci::OciErrorCode;
@@ -332,7 +333,7 @@ fn challenge(
     if !security.token_realm_active() {
         return "Basic realm=\"Berth\"".into();
     }
-    let realm = realm_url(req, security);
+    let realm = realm_url(req);
     let mut out = format!("Bearer realm=\"{realm}\",service=\"{realm}\"");
     if let Some((name, actions)) = scope {
         let mut wanted: Vec<&str> = actions.iter().map(|a| docker_action(*a)).collect();
@@ -351,35 +352,11 @@ fn challenge(
     out
 }
 
-/// `<scheme>://<host>[/repository/<repo>]/v2/token` as this client reaches the server.
-/// `X-Forwarded-Proto`/`-Host` count only from `security.trusted_proxies`.
-pub fn realm_url(req: &HttpRequest, security: &Security) -> String {
-    let (scheme, host) = external_origin(req, security);
+/// `<scheme>://<host>[/repository/<repo>]/v2/token` as this client reaches the server
+/// (forwarded scheme and host only from a trusted proxy: `origin`).
+pub fn realm_url(req: &HttpRequest) -> String {
     let base = Address::of(req).realm_base();
-    format!("{scheme}://{host}{base}/v2/token")
-}
-
-fn external_origin(req: &HttpRequest, security: &Security) -> (String, String) {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let trusted = super::client_addr::peer_is_trusted(req, &security.settings.trusted_proxies);
-    let scheme = req.app_config().secure().then(|| "https".to_string());
-    let scheme = scheme.unwrap_or_else(|| "http".into());
-    let host = header(HOST.as_str())
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| req.app_config().host().to_string());
-    if trusted {
-        let scheme = header("x-forwarded-proto").unwrap_or(scheme);
-        let host = header("x-forwarded-host").unwrap_or(host);
-        return (scheme, host);
-    }
-    (scheme, host)
+    format!("{}{base}/v2/token", Origin::of(req).url())
 }
 
 /// The admin API (a user with the admin privilege) and metrics (the metrics privilege),

@@ -22,6 +22,7 @@ mod health;
 mod manifests;
 pub mod metrics_mw;
 pub mod nexus_compat;
+pub mod origin;
 pub mod ports;
 mod proxy_blobs;
 mod referrers;

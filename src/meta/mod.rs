@@ -61,6 +61,14 @@ pub trait ImageRecords: Send + Sync + std::fmt::Debug {
         repository: &str,
         name: &ImageName,
     ) -> Result<Option<i64>, MetaError>;
+    /// Whether image `name` exists and holds a manifest or a blob link: what a loaded
+    /// image's state would say (`ImageState::has_content`), answered by two indexed
+    /// existence checks instead of loading it.
+    async fn image_has_content(
+        &self,
+        repository: &str,
+        name: &ImageName,
+    ) -> Result<bool, MetaError>;
     /// The image's id, creating the image if needed.
     async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError>;
     /// Everything the read path needs about one image.

@@ -93,22 +93,6 @@ impl Hosted {
         self.revalidated(&image.name).await
     }
 
-    /// The image's state for a listing (an empty `tags/list`): read again from the
-    /// database when other nodes write it too, so a list shows what a client wrote a moment
-    /// ago through another node, whose announcement may not have arrived here yet. From
-    /// memory on a single node.
-    pub async fn image_for_listing(
-        &self,
-        name: &ImageName,
-    ) -> Result<Option<Arc<ImageState>>, RegistryError> {
-        if self.core.revalidate_misses {
-            return self
-                .send(messages::ReloadImage { name: name.clone() })
-                .await;
-        }
-        self.image(name).await
-    }
-
     /// One page of the referrers of `page.subject` in image `name`, in digest order. On a
     /// single node, from the image's state in memory. When nodes share the database, from
     /// one page query on every request: the list shows a referrer pushed a moment ago
@@ -172,17 +156,20 @@ impl Hosted {
             return Ok(Some(rows.into_iter().map(|r| r.tag).collect()));
         }
         // An empty page: past the last tag of an image (which exists), or an image without
-        // tags or without anything, which the loaded state tells apart. Loading it is cheap
-        // only when it has no tags, so a page past the end stays a query.
+        // tags (an empty list) or without anything (unknown). Both are told apart by
+        // existence queries, never by loading the image: in a cluster a load is a reload
+        // through the actor on every request, so a flood of `tags/list` on an untagged or
+        // unknown name would read whole images from the database.
         if last.is_some() {
             let found = self.core.meta.find_image(&self.core.name, name).await?;
             return Ok(found.map(|_| Vec::new()));
         }
-        Ok(self
-            .image_for_listing(name)
-            .await?
-            .filter(|i| i.has_content())
-            .map(|_| Vec::new()))
+        let holds = self
+            .core
+            .meta
+            .image_has_content(&self.core.name, name)
+            .await?;
+        Ok(holds.then(Vec::new))
     }
 
     /// The upload session `id` of image `name`.

@@ -18,6 +18,7 @@ use super::signin::see_other;
 use super::viewer::{registry, Viewer};
 use super::UiError;
 use crate::auth::Action;
+use crate::http::origin::Origin;
 use crate::model::{RepositoryConfig, RepositoryKind};
 use crate::oci::{Digest, ImageName, Reference};
 use crate::registry::messages::{DeleteManifest, DeleteTag};
@@ -391,12 +392,10 @@ fn pull_commands(
     image: &str,
     suffix: &str,
 ) -> Vec<Value> {
-    let info = req.connection_info();
-    let host = info.host().to_string();
-    let hostname = host
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_string())
-        .unwrap_or_else(|| host.clone());
+    // Forwarded host only from a trusted proxy: an admin must not be shown a command that
+    // pulls from a host an untrusted client named.
+    let origin = Origin::of(req);
+    let (host, hostname) = (&origin.host, origin.hostname());
     let mut out = Vec::new();
     if let Some(port) = config.http_port {
         out.push(context! { label => "Connector port", command => format!("docker pull {hostname}:{port}/{image}{suffix}") });

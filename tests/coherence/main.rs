@@ -14,6 +14,7 @@ mod definitions;
 mod images;
 mod referrers;
 mod security;
+mod tags;
 
 use std::time::Duration;
 

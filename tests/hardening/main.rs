@@ -15,6 +15,7 @@ mod auth_logins;
 mod auth_tokens;
 mod client_addr;
 mod fds;
+mod forwarded_origin;
 mod hostile_mix;
 mod integrity;
 mod logging;

@@ -86,10 +86,12 @@ pub async fn image_records_round_trip(meta: &Meta) {
     let images = meta.images();
     let name = image("library/app");
     assert_eq!(images.find_image("hosted", &name).await.unwrap(), None);
+    assert!(!images.image_has_content("hosted", &name).await.unwrap());
     assert!(!images.repository_has_images("hosted").await.unwrap());
     let id = images.ensure_image("hosted", &name).await.unwrap();
     assert_eq!(images.ensure_image("hosted", &name).await.unwrap(), id);
     assert_eq!(images.find_image("hosted", &name).await.unwrap(), Some(id));
+    assert!(!images.image_has_content("hosted", &name).await.unwrap());
     assert!(images.repository_has_images("hosted").await.unwrap());
     // An empty image is not listed: only images holding a manifest are.
     assert!(images
@@ -100,6 +102,8 @@ pub async fn image_records_round_trip(meta: &Meta) {
 
     let (config, layer, m, child) = (digest(1), digest(2), digest(3), digest(4));
     images.link_blob("default", id, &config, 10).await.unwrap();
+    assert!(images.image_has_content("hosted", &name).await.unwrap());
+    assert!(!images.image_has_content("other", &name).await.unwrap());
     images.link_blob("default", id, &layer, 2000).await.unwrap();
     let mut record = manifest(&m, 500);
     record.artifact_type = Some("application/x-test".into());

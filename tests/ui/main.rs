@@ -8,6 +8,7 @@ mod common;
 mod activity;
 mod admin_edit;
 mod browser;
+mod forwarded;
 mod guard;
 mod seeds;
 mod session;

@@ -126,8 +126,8 @@ async fn not_found() -> Result<actix_web::HttpResponse, AdminError> {
     Err(AdminError::NotFound("no such admin endpoint".into()))
 }
 
-/// `<scheme>://<host>` as the client addressed this server (for `url`, `downloadUrl`).
+/// `<scheme>://<host>` as the client addressed this server (for `url`, `downloadUrl`);
+/// forwarded headers only from a trusted proxy (`http::origin`).
 fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    crate::http::origin::Origin::of(req).url()
 }

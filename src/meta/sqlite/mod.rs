@@ -101,6 +101,23 @@ impl ImageRecords for SqliteMeta {
         Ok(row.map(|r| r.get(0)))
     }
 
+    async fn image_has_content(
+        &self,
+        repository: &str,
+        name: &ImageName,
+    ) -> Result<bool, MetaError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM manifests m WHERE m.image_id = i.id) \
+             OR EXISTS (SELECT 1 FROM image_blobs b WHERE b.image_id = i.id) \
+             FROM images i WHERE i.repository = ? AND i.name = ?",
+        )
+        .bind(repository)
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some_and(|r| r.get::<bool, _>(0)))
+    }
+
     async fn ensure_image(&self, repository: &str, name: &ImageName) -> Result<i64, MetaError> {
         sqlx::query(
             "INSERT INTO images (repository, name, created_at) VALUES (?, ?, ?) \
