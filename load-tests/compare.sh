@@ -106,7 +106,8 @@ WORK=$(mktemp -d "$WORK_ROOT/berth-compare.XXXXXX")
 declare -A PID=() BASE=()
 REGS=(berth dist)
 declare -A LABEL=([berth]=Berth [dist]=Distribution [nginx]=nginx [bsec]="Berth (security on)"
-    [btls]="Berth (TLS)" [ntls]="nginx (TLS)" [blog]="Berth (default logging)")
+    [btls]="Berth (TLS)" [ntls]="nginx (TLS)" [blog]="Berth (default logging)"
+    [bref]="Berth (reference next to security on)" [lref]="Berth (reference next to default logging)")
 ADMIN_PASSWORD=compare-admin-password
 has_secure() { has manifest-token || has manifest-basic || has pull-token || has pull-basic; }
 
@@ -383,10 +384,10 @@ scenario() {
     sample_end "$proc" "$name" "$who"
 }
 
-manifest_scenario() {
-    local who=$1 url
+manifest_scenario() { # who [record as]
+    local who=$1 as=${2:-$1} url
     if [[ $who == nginx ]]; then url="${BASE[nginx]}/manifest"; else url="${BASE[$who]}/v2/$IMAGE/manifests/$TAG"; fi
-    for c in $CONNS; do wrk_run "$who" "manifest c$c" "$c" "$url" "Accept: $OCI_MANIFEST"; done
+    for c in $CONNS; do wrk_run "$as" "manifest c$c" "$c" "$url" "Accept: $OCI_MANIFEST"; done
 }
 blob_scenario() {
     local who=$1 b1 b64
@@ -406,6 +407,11 @@ secure_scenario() { # token or basic, against Berth with security on
         wrk_run bsec "manifest-$1 c$c" "$c" "${BASE[bsec]}/v2/$IMAGE/manifests/$TAG" "Accept: $OCI_MANIFEST" "$auth"
     done
 }
+secure_scenarios() {
+    has manifest-token && scenario bsec manifest-token secure_scenario token
+    has manifest-basic && scenario bsec manifest-basic secure_scenario basic
+    return 0
+}
 tls_scenario() { # btls or ntls
     local who=$1 m
     if [[ $who == ntls ]]; then m="${BASE[ntls]}/manifest"; else m="${BASE[btls]}/v2/$IMAGE/manifests/$TAG"; fi
@@ -417,12 +423,25 @@ tls_blob_scenario() {
     wrk_run "$who" "tls blob-64m c$BLOB_CONNS" "$BLOB_CONNS" "$b"
 }
 
+# The plain Berth's manifest figures again, next to a variant's, recorded as REF: the host's
+# speed drifts by 20% and more between rounds on a shared VM, so a variant is judged by the
+# ratio to this reference in the same round (median over rounds), not by two medians taken
+# minutes apart. Odd rounds run the reference first, even rounds last.
+paired() { # REF round command…
+    local ref=$1 r=$2
+    shift 2
+    ((r % 2)) && manifest_scenario berth "$ref"
+    "$@"
+    ((r % 2)) || manifest_scenario berth "$ref"
+}
+
 run_round() { # who round
     local who=$1 r=$2
     case $who in
     bsec)
-        has manifest-token && scenario bsec manifest-token secure_scenario token
-        has manifest-basic && scenario bsec manifest-basic secure_scenario basic
+        if has manifest-token || has manifest-basic; then
+            paired bref "$r" secure_scenarios
+        fi
         # The realm is DockerToken: without --basic each pull asks for a token, as docker does.
         has pull-token && scenario bsec pull-token load_run bsec pull-token --user admin pull-storm --repo "$IMAGE" \
             --tag "$TAG" --layers "$PULL_LAYERS" --clients "$PULL_CLIENTS" --duration "$PULL_DURATION" --no-verify
@@ -431,7 +450,7 @@ run_round() { # who round
         return 0
         ;;
     blog)
-        scenario blog manifest-log manifest_scenario blog
+        paired lref "$r" scenario blog manifest-log manifest_scenario blog
         return 0
         ;;
     btls | ntls)
@@ -529,16 +548,25 @@ if has_secure || has tls || has manifest-log; then
     echo
     echo "### Security on, logging and TLS (Berth only; ratios to Berth security off / plain HTTP and to nginx)"
     echo
+    echo "Security on and default logging are compared with the plain Berth measured in the same round (\`÷ ref\`: median of the per-round ratios); pulls and TLS with the plain Berth's medians."
+    echo
     printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' figure value "reference" "÷ ref" nginx "÷ nginx"
     printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------" "------------" "------------------------" "----------" "------------" "----------"
-    row() { # figure value reference-label reference nginx
-        printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' "$1" "$2" "$3 $4" "$(ratio "$2" "$4")" "$5" "$(ratio "$2" "$5")"
+    row() { # figure value reference-label reference nginx [paired ratio]
+        printf '| %-34s | %10s | %22s | %8s | %10s | %8s |\n' "$1" "$2" "$3 $4" "${6:-$(ratio "$2" "$4")}" "$5" "$(ratio "$2" "$5")"
+    }
+    # Median over rounds of value ÷ reference, both taken in the same round.
+    paired_ratio() { # who figure refwho reffigure
+        local a=(${RESULTS["$1|$2"]:-}) b=(${RESULTS["$3|$4"]:-}) i out=""
+        for ((i = 0; i < ${#a[@]} && i < ${#b[@]}; i++)); do out+=" $(ratio "${a[i]}" "${b[i]}")"; done
+        median <<<"${out// -/}"
     }
     for c in $CONNS; do
         for a in token basic; do
             has "manifest-$a" || continue
             row "manifest c$c req/s, $a" "$(med bsec "manifest-$a c$c req/s")" "security off" \
-                "$(med berth "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")"
+                "$(med bref "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")" \
+                "$(paired_ratio bsec "manifest-$a c$c req/s" bref "manifest c$c req/s")"
         done
     done
     for a in token basic; do
@@ -549,7 +577,8 @@ if has_secure || has tls || has manifest-log; then
     if has manifest-log; then
         for c in $CONNS; do
             row "manifest c$c req/s, default log" "$(med blog "manifest c$c req/s")" "level warn" \
-                "$(med berth "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")"
+                "$(med lref "manifest c$c req/s")" "$(med nginx "manifest c$c req/s")" \
+                "$(paired_ratio blog "manifest c$c req/s" lref "manifest c$c req/s")"
         done
     fi
     if has tls; then
@@ -581,7 +610,7 @@ for s in $SCENARIOS; do
 done
 echo
 errs() { for k in "${!RESULTS[@]}"; do [[ $k == "$1|"*errors ]] && echo ${RESULTS[$k]}; done | tr ' ' '\n' | awk '{n += $1} END {print n + 0}'; }
-echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has manifest-log && echo ", Berth default logging $(errs blog)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
+echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth) (and $(($(errs bref) + $(errs lref))) in the reference runs), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has manifest-log && echo ", Berth default logging $(errs blog)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
 echo
 echo "<details><summary>Per-round values</summary>"
 echo
@@ -590,7 +619,7 @@ for f in "${figures[@]}"; do
 done
 for k in "${!RESULTS[@]}"; do # the variants' figures (security on, logging, TLS)
     who=${k%%|*}
-    [[ $who == bsec || $who == blog || $who == btls || $who == ntls ]] || continue
+    [[ $who == bsec || $who == blog || $who == btls || $who == ntls || $who == bref || $who == lref ]] || continue
     [[ $k == *" req/s" || $k == *"pull/s" || $k == *"layer MB/s" || $k == *"blob-64m c"*" MB/s" ]] || continue
     echo "- ${k#*|}: ${LABEL[$who]}${RESULTS[$k]}"
 done | sort
