@@ -64,7 +64,7 @@ if [[ $AUTH != off ]]; then
         BERTH_SECURITY__TOKEN_TTL_SECS=86400)
 fi
 mkdir -p "$WORK/data"
-env -u BERTH_BIN BERTH_WORKERS=1 BERTH_LOG__LEVEL="${LEVEL:-warn}" RUST_LOG='' "${security_env[@]}" \
+env -u BERTH_BIN -u RUST_LOG BERTH_WORKERS=1 BERTH_LOG__LEVEL="${LEVEL:-warn}" "${security_env[@]}" \
     valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
     "$BERTH_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/berth.log" 2>&1 &
 VG_PID=$!

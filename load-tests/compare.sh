@@ -150,7 +150,7 @@ start_berth() { # [who [scheme [VAR=value…]]]: the plain one, or a variant wit
     # `blog` keeps the default level and access log; the others log warnings only.
     local level=(BERTH_LOG__LEVEL=warn)
     [[ $who == blog ]] && level=()
-    env -u BERTH_BIN -u BERTH_LOG__LEVEL -u BERTH_LOG__ACCESS RUST_LOG='' "${level[@]}" "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
+    env -u BERTH_BIN -u RUST_LOG -u BERTH_LOG__LEVEL -u BERTH_LOG__ACCESS "${level[@]}" "$@" "$BERTH_BIN" serve --listen "127.0.0.1:$port" \
         --data-dir "$WORK/$who-data" >"$WORK/$who.log" 2>&1 &
     PID[$who]=$!
 }

@@ -18,10 +18,11 @@ use crate::config::{LogFormat, LogSettings};
 /// and Docker triggers one on every push to an insecure registry (it tries TLS first).
 const QUIET_CLIENT_ERRORS: &str = "actix_http::h1::dispatcher=off";
 
-/// Installs the global subscriber. `RUST_LOG`, when set, wins over the configured level.
+/// Installs the global subscriber. `RUST_LOG`, when set to something, wins over the
+/// configured level.
 pub fn init(log: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},{QUIET_CLIENT_ERRORS}", log.level)));
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = EnvFilter::new(directives(rust_log.as_deref(), &log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(LossyStderr)
@@ -30,6 +31,16 @@ pub fn init(log: &LogSettings) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// The filter's directives. An empty or blank `RUST_LOG` counts as unset: taken as given it
+/// is a filter that lets nothing but errors through, so `RUST_LOG= berth serve` (or a
+/// script clearing the variable that way) silenced the start line and the access log.
+fn directives(rust_log: Option<&str>, level: &str) -> String {
+    match rust_log.map(str::trim) {
+        Some(given) if !given.is_empty() => given.to_string(),
+        _ => format!("{level},{QUIET_CLIENT_ERRORS}"),
+    }
 }
 
 /// Standard error that never reports a failed write: the line is lost and counted.
@@ -75,5 +86,14 @@ mod tests {
         // Whatever stderr is in the test harness, the writer claims the bytes.
         assert_eq!(LossyStderr.write(b"line\n").unwrap(), 5);
         LossyStderr.flush().unwrap();
+    }
+
+    #[test]
+    fn an_empty_rust_log_is_no_rust_log() {
+        let configured = format!("info,{QUIET_CLIENT_ERRORS}");
+        assert_eq!(directives(None, "info"), configured);
+        assert_eq!(directives(Some(""), "info"), configured);
+        assert_eq!(directives(Some("  "), "info"), configured);
+        assert_eq!(directives(Some("berth=debug"), "info"), "berth=debug");
     }
 }
