@@ -612,6 +612,12 @@ echo
 errs() { for k in "${!RESULTS[@]}"; do [[ $k == "$1|"*errors ]] && echo ${RESULTS[$k]}; done | tr ' ' '\n' | awk '{n += $1} END {print n + 0}'; }
 echo "Errors over all runs (non-2xx, socket errors, failed verifications): Berth $(errs berth) (and $(($(errs bref) + $(errs lref))) in the reference runs), Distribution $(errs dist), nginx $(errs nginx)$(has_secure && echo ", Berth security on $(errs bsec)")$(has manifest-log && echo ", Berth default logging $(errs blog)")$(has tls && echo ", Berth TLS $(errs btls), nginx TLS $(errs ntls)")."
 echo
+total_errors=0
+for who in "${!LABEL[@]}"; do total_errors=$((total_errors + $(errs "$who" || true))); done
+if ((total_errors > 0)); then
+    KEEP=1 # the servers' logs and wrk's output say what failed
+    log "errors seen: the work dir is kept"
+fi
 echo "<details><summary>Per-round values</summary>"
 echo
 for f in "${figures[@]}"; do
@@ -620,7 +626,11 @@ done
 for k in "${!RESULTS[@]}"; do # the variants' figures (security on, logging, TLS)
     who=${k%%|*}
     [[ $who == bsec || $who == blog || $who == btls || $who == ntls || $who == bref || $who == lref ]] || continue
-    [[ $k == *" req/s" || $k == *"pull/s" || $k == *"layer MB/s" || $k == *"blob-64m c"*" MB/s" ]] || continue
+    if [[ $k == *" errors" ]]; then # shown only where something failed
+        [[ ${RESULTS[$k]// 0/} =~ [1-9] ]] || continue
+    elif ! [[ $k == *" req/s" || $k == *"pull/s" || $k == *"layer MB/s" || $k == *"blob-64m c"*" MB/s" ]]; then
+        continue
+    fi
     echo "- ${k#*|}: ${LABEL[$who]}${RESULTS[$k]}"
 done | sort
 echo
