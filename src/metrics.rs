@@ -276,7 +276,12 @@ thread_local! {
 
 /// Counts one manifest cache lookup.
 pub fn manifest_cache_lookup(hit: bool) {
-    MANIFEST_CACHE_COUNTERS.with(|c| c[usize::from(!hit)].increment(1));
+    let counted = MANIFEST_CACHE_COUNTERS.try_with(|c| c[usize::from(!hit)].increment(1));
+    if counted.is_err() {
+        // The thread is stopping and its locals are gone: count without them.
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!(MANIFEST_CACHE_LOOKUPS, "result" => result).increment(1);
+    }
 }
 
 /// Publishes the image cache's estimated bytes and image count.

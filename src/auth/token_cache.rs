@@ -109,6 +109,12 @@ mod tests {
         }
     }
 
+    /// Verifies `token` at time 50 and caches it, as `Security::access_token` does.
+    fn remember(cache: &TokenCache, keys: &TokenKeys, token: &str) {
+        let verified = Arc::new(keys.verify(token, Use::Access, 50).unwrap());
+        cache.insert(token, &verified, 50);
+    }
+
     #[test]
     fn same_bytes_is_equality() {
         assert!(same_bytes(b"abc", b"abc"));
@@ -123,11 +129,7 @@ mod tests {
         let cache = TokenCache::default();
         let token = keys.sign(&claims("a", 100));
         assert!(cache.get(&token, 50).is_none());
-        cache.insert(
-            &token,
-            &Arc::new(keys.verify(&token, Use::Access, 50).unwrap()),
-            50,
-        );
+        remember(&cache, &keys, &token);
         assert_eq!(cache.get(&token, 99).unwrap().jti, "a");
         assert!(cache.get(&token, 100).is_none(), "expired");
     }
@@ -137,11 +139,7 @@ mod tests {
         let keys = TokenKeys::from_secret(&[7; 32]);
         let cache = TokenCache::default();
         let token = keys.sign(&claims("a", 100));
-        cache.insert(
-            &token,
-            &Arc::new(keys.verify(&token, Use::Access, 50).unwrap()),
-            50,
-        );
+        remember(&cache, &keys, &token);
         let (_, signature) = token.rsplit_once('.').unwrap();
         let other = keys.sign(&claims("b", 100));
         let (other_signed, _) = other.rsplit_once('.').unwrap();
@@ -158,11 +156,7 @@ mod tests {
         let keys = TokenKeys::from_secret(&[7; 32]);
         let cache = TokenCache::default();
         let token = keys.sign(&claims("a", 100));
-        cache.insert(
-            &token,
-            &Arc::new(keys.verify(&token, Use::Access, 50).unwrap()),
-            50,
-        );
+        remember(&cache, &keys, &token);
         assert!(cache.get(&format!("{token}="), 50).is_none(), "padded");
         let mut other_last = token.clone().into_bytes();
         let last = other_last.last_mut().unwrap();

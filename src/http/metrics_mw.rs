@@ -101,21 +101,26 @@ thread_local! {
 }
 
 fn request_handles(key: HandleKey) -> Rc<RequestHandles> {
-    HANDLES.with(|handles| {
-        if let Some(found) = handles.borrow().get(&key) {
-            return found.clone();
-        }
-        let (repository, route, method, status) = key.clone();
-        let made = Rc::new(RequestHandles {
+    let make = |(repository, route, method, status): HandleKey| {
+        Rc::new(RequestHandles {
             requests: counter!(m::HTTP_REQUESTS, "repository" => repository, "route" => route,
                 "method" => method, "status_class" => status),
             duration: histogram!(m::HTTP_DURATION, "route" => route, "method" => method),
             request_bytes: counter!(m::HTTP_REQUEST_BYTES, "route" => route),
             response_bytes: counter!(m::HTTP_RESPONSE_BYTES, "route" => route),
-        });
-        handles.borrow_mut().insert(key, made.clone());
+        })
+    };
+    // A guard dropped while its thread's locals are torn down (a worker stopping) still
+    // counts, without the cache: `with` would panic inside `Drop`.
+    let cached = HANDLES.try_with(|handles| {
+        if let Some(found) = handles.borrow().get(&key) {
+            return found.clone();
+        }
+        let made = make(key.clone());
+        handles.borrow_mut().insert(key.clone(), made.clone());
         made
-    })
+    });
+    cached.unwrap_or_else(|_| make(key))
 }
 
 impl Drop for RequestGuard {
